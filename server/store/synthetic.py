@@ -77,6 +77,7 @@ def write_dataset(
     T: int = 2000,
     D: int = 24,
     layers: int = 2,
+    kinds: tuple[str, ...] = ("cell", "hidden"),
     sequences: int = 4,
     depth_cells: int = 4,
     seed: int = 0,
@@ -86,7 +87,7 @@ def write_dataset(
 ) -> Path:
     """Write a complete data set folder (``dataset.yml``, ``data.h5``, ``vocab.json``).
 
-    Two sources per layer (``layer{L}-cell`` with ``transform: tanh`` and ``layer{L}-hidden``
+    Up to two sources per layer (``kinds``: ``layer{L}-cell`` with ``transform: tanh`` and ``layer{L}-hidden``
     with ``transform: none``, already in [-1, 1]); meta tracks ``depth`` (categorical),
     ``position`` (scalar: relative position in its sequence) and ``next`` (top-3
     next-token guesses with probabilities). Returns the folder.
@@ -112,7 +113,7 @@ def write_dataset(
         f["meta/position"] = position
         f["meta/next/ids"] = next_ids.astype(np.int32)
         f["meta/next/probs"] = np.ascontiguousarray(probs)
-        chunks = [(L, kind) for L in range(layers) for kind in ("cell", "hidden")]
+        chunks = [(L, kind) for L in range(layers) for kind in kinds]
         iterator = chunks
         if progress:
             from tqdm import tqdm
@@ -156,4 +157,19 @@ def write_dataset(
         "etc": {"regex_search": True},
     }
     (folder / "dataset.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return folder
+
+
+def ensure_dataset(folder: str | os.PathLike, **params) -> Path:
+    """Write the data set unless ``folder`` already holds one made with the same parameters.
+
+    Benchmarks share big generated folders this way (T = 5M x D = 650 takes minutes).
+    """
+    folder = Path(folder)
+    stamp = folder / ".params.json"
+    wanted = json.dumps(params, sort_keys=True)
+    if (folder / "dataset.yml").exists() and stamp.exists() and stamp.read_text() == wanted:
+        return folder
+    write_dataset(folder, **params)
+    stamp.write_text(wanted)
     return folder
