@@ -69,6 +69,8 @@ setup(
         "tqdm>=4.66",
         "connexion[uvicorn,swagger-ui]>=3.1,<4",
         "uvicorn>=0.30",
+        "orjson>=3.10",  # numpy arrays straight to JSON: the context payload is 10^5 floats
+        "regex>=2024.4",  # regular-expression search with a time limit
     ],
     extras_require={"extract": EXTRACT, "dev": DEV},
     cmdclass={"build_py": BuildPy},
