@@ -1,0 +1,102 @@
+"""Read-only access to the data files: HDF5 tables (memory-mapped when possible) and vocabularies."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .errors import DatasetError, Problem
+
+
+class Hdf5Files:
+    """The HDF5 files of one data set, each opened read-only once and kept open."""
+
+    def __init__(self) -> None:
+        self._open: dict[Path, h5py.File] = {}
+
+    def get(self, path: Path) -> h5py.File:
+        if path not in self._open:
+            try:
+                self._open[path] = h5py.File(path, "r")
+            except (OSError, ValueError) as exc:
+                raise DatasetError(Problem(str(path), "", f"cannot be opened as HDF5 ({exc})",
+                                           "check that the file is complete")) from exc
+        return self._open[path]
+
+    def close(self) -> None:
+        for f in self._open.values():
+            f.close()
+        self._open.clear()
+
+
+def memmap_or_dataset(ds: h5py.Dataset) -> np.ndarray | h5py.Dataset:
+    """A read-only ``np.memmap`` over ``ds`` when its bytes lie contiguous and unfiltered in the
+    file (what the extractor writes); otherwise ``ds`` itself (chunked or compressed LSTMVis
+    files), which h5py slices. Both answer ``a[start:stop]`` and ``a[sorted_ids]``."""
+    offset = ds.id.get_offset()
+    native = ds.dtype.byteorder in ("=", "<", "|") or ds.dtype.itemsize == 1
+    if offset is None or ds.chunks is not None or ds.compression or not native or ds.size == 0:
+        return ds
+    return np.memmap(ds.file.filename, dtype=ds.dtype, mode="r", offset=offset, shape=ds.shape)
+
+
+def read_rows(array: np.ndarray | h5py.Dataset, start: int, stop: int) -> np.ndarray:
+    """Rows ``start .. stop-1`` as an in-memory array."""
+    return np.asarray(array[start:stop])
+
+
+def read_sorted(array: np.ndarray | h5py.Dataset, ids: np.ndarray) -> np.ndarray:
+    """Rows at sorted, unique ``ids`` (h5py needs increasing indices)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if isinstance(array, np.ndarray):
+        return array[ids]
+    if ids.size == 0:
+        return np.empty((0,) + array.shape[1:], dtype=array.dtype)
+    return array[ids.tolist()]
+
+
+def file_fingerprint(path: Path) -> str:
+    """Identity of a file's current contents: path, size and modification time (ns)."""
+    st = os.stat(path)
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def read_vocabulary(path: Path) -> list[str | None]:
+    """Labels indexed by id: a JSON list (id = position) or LSTMVis ``token id`` lines.
+
+    In a ``.dict``/``.txt`` file a line with two fields is ``token id``; a line starting with a
+    space whose rest is an id is the space token (LSTMVis PR #48); other lines are skipped, as
+    LSTMVis did. Ids that no line names are None.
+    """
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        labels = json.loads(text)
+        if not isinstance(labels, list):
+            raise ValueError(f"expected a JSON list of strings, got {type(labels).__name__}")
+        return [None if v is None else str(v) for v in labels]
+    pairs: dict[int, str] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if line.startswith(" ") and len(fields) == 1 and fields[0].lstrip("-").isdigit():
+            pairs[int(fields[0])] = " "
+        elif len(fields) == 2 and fields[1].lstrip("-").isdigit():
+            pairs[int(fields[1])] = fields[0]
+    if not pairs:
+        raise ValueError("has no `token id` lines")
+    if min(pairs) < 0:
+        raise ValueError(f"has a negative id {min(pairs)}")
+    labels: list[str | None] = [None] * (max(pairs) + 1)
+    for i, token in pairs.items():
+        labels[i] = token
+    return labels
+
+
+def uncovered_ids(ids: np.ndarray, labels: list[str | None]) -> np.ndarray:
+    """The distinct values of ``ids`` that have no label (outside the list or a gap)."""
+    known = np.array([lab is not None for lab in labels] + [False], dtype=bool)
+    flat = np.asarray(ids).ravel()
+    idx = np.where((flat >= 0) & (flat < len(labels)), flat, len(labels)).astype(np.int64)
+    return np.unique(flat[~known[idx]])

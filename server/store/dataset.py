@@ -1,0 +1,264 @@
+"""One loaded data set: tokens, vocabulary, sequence offsets, state sources and meta tracks."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .arrays import Hdf5Files, read_vocabulary, uncovered_ids
+from .config import DatasetConfig, SourceConfig, find_config, parse_config
+from .errors import DatasetError, Problems
+from .meta import MetaTrack, load_track
+from .source import H5StateSource
+
+SCHEMA_VERSION = 1  # the `hiddenscope_schema` attribute this store reads
+SCHEMA_ATTR = "hiddenscope_schema"
+
+
+class Dataset:
+    """A data set folder, opened read-only. Build it with :func:`open_dataset`."""
+
+    def __init__(self, id: str, config: DatasetConfig, files: Hdf5Files, tokens: np.ndarray,
+                 vocab: list[str | None], offsets: np.ndarray,
+                 sources: dict[str, H5StateSource], meta: dict[str, MetaTrack],
+                 warnings: list[str]) -> None:
+        self.id = id
+        self.config = config
+        self.folder = config.folder
+        self.name = config.name
+        self.description = config.description
+        self.tokens = tokens  # int32[T]
+        self.vocab = vocab
+        self.vocab_array = np.array([f"#{i}" if v is None else v for i, v in enumerate(vocab)],
+                                    dtype=object)
+        self.sequence_offsets = offsets  # int64[N+1]
+        self.sources = sources
+        self.meta = meta
+        self.warnings = warnings
+        self._files = files
+
+    @property
+    def length(self) -> int:
+        return int(self.tokens.shape[0])
+
+    @property
+    def sequences(self) -> int:
+        return int(self.sequence_offsets.shape[0] - 1)
+
+    @property
+    def regex_search(self) -> bool:
+        return self.config.regex_search
+
+    @property
+    def char_level(self) -> bool:
+        """True when (nearly) every vocabulary entry is one character: a character model."""
+        entries = [v for v in self.vocab if v is not None]
+        return bool(entries) and sum(len(v) == 1 for v in entries) >= 0.9 * len(entries)
+
+    def token_text(self, start: int, end: int) -> list[str]:
+        """The tokens of steps ``start .. end`` (inclusive) as strings."""
+        return self.vocab_array[self.tokens[start : end + 1]].tolist()
+
+    def sequence_bounds(self, step: int) -> tuple[int, int]:
+        """(first, last) step of the sequence that holds ``step``."""
+        i = int(np.searchsorted(self.sequence_offsets, step, side="right")) - 1
+        return int(self.sequence_offsets[i]), int(self.sequence_offsets[i + 1]) - 1
+
+    def index_dir(self, source_id: str) -> Path:
+        """Where the engine keeps the match index of a source: ``<folder>/.index/<id>/`` when the
+        folder is writable, else under ``$XDG_CACHE_HOME/hiddenscope/`` (or ~/.cache)."""
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", source_id).strip("._") or "source"
+        local = self.folder / ".index"
+        if os.access(local if local.exists() else self.folder, os.W_OK):
+            return local / safe
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        tag = hashlib.sha1(str(self.folder).encode()).hexdigest()[:10]
+        return cache / "hiddenscope" / f"{self.id}-{tag}" / safe
+
+    def close(self) -> None:
+        self._files.close()
+
+
+def open_dataset(folder: Path, id: str | None = None) -> Dataset:
+    """Load the data set in ``folder``; raise :class:`DatasetError` listing every problem."""
+    dataset, problems = check_dataset(folder, id)
+    if dataset is None:
+        raise DatasetError(problems.errors)
+    return dataset
+
+
+def check_dataset(folder: Path, id: str | None = None) -> tuple[Dataset | None, Problems]:
+    """Load ``folder`` collecting every error and warning (for `hiddenscope check`)."""
+    folder = Path(folder).resolve()
+    config_path = find_config(folder)
+    if config_path is None:
+        problems = Problems(folder)
+        problems.error("", "has no dataset.yml or lstm.yml", "write a dataset.yml (datasets/README.md)")
+        return None, problems
+    config, problems = parse_config(config_path)
+    if config is None:
+        return None, problems
+    files = Hdf5Files()
+    try:
+        dataset = _Loader(config, files, problems).load(id or folder.name)
+    except DatasetError as exc:
+        problems.errors.extend(exc.problems)
+        dataset = None
+    if dataset is None:
+        files.close()
+    return dataset, problems
+
+
+class _Loader:
+    """Opens the files a config names and checks shapes, collecting problems."""
+
+    def __init__(self, config: DatasetConfig, files: Hdf5Files, problems: Problems) -> None:
+        self.c = config
+        self.files = files
+        self.p = problems
+        self.strict = not config.is_lstmvis
+        self._labels: dict[str, list[str | None] | None] = {}
+        self._checked: set[Path] = set()
+
+    def _missing_fix(self) -> str:
+        if self.c.build is not None:
+            return f"build it with `hiddenscope build {self.c.folder}`"
+        return "check the file name in `files`"
+
+    def h5(self, ref: str, key: str) -> h5py.File | None:
+        path = self.c.files[ref]
+        if not path.is_file():
+            if path not in self._checked:
+                self.p.error(f"files.{ref}", f"{path.name!r} does not exist in {path.parent}",
+                             self._missing_fix())
+            self._checked.add(path)
+            return None
+        first = path not in self._checked
+        f = self.files.get(path)
+        version = f.attrs.get(SCHEMA_ATTR)
+        if first and version is not None and int(version) != SCHEMA_VERSION:
+            # files without the attribute are LSTMVis's or the user's own: nothing to check
+            self.p.error(f"files.{ref}", f"{path.name} has {SCHEMA_ATTR}={int(version)}; this "
+                         f"server reads version {SCHEMA_VERSION}",
+                         "rebuild it with this version's `hiddenscope build`, or upgrade hiddenscope")
+        self._checked.add(path)
+        return f
+
+    def dataset(self, ref: str, path: str, key: str) -> h5py.Dataset | None:
+        f = self.h5(ref, key)
+        if f is None:
+            return None
+        node = f.get(path)
+        if not isinstance(node, h5py.Dataset):
+            found = []
+            f.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
+            self.p.error(key, f"{path!r} is not a dataset in {f.filename.rsplit('/', 1)[-1]}",
+                         f"it has {', '.join(found[:12]) or 'no datasets'}")
+            return None
+        return node
+
+    def labels(self, ref: str, key: str) -> list[str | None] | None:
+        if ref not in self._labels:
+            path = self.c.files[ref]
+            try:
+                self._labels[ref] = read_vocabulary(path)
+            except FileNotFoundError:
+                self.p.error(f"files.{ref}", f"{path.name!r} does not exist in {path.parent}", self._missing_fix())
+                self._labels[ref] = None
+            except (OSError, ValueError, UnicodeDecodeError) as exc:
+                self.p.error(key, f"{path.name} cannot be read as a label list ({exc})",
+                             "write a JSON list of strings, or `token id` lines")
+                self._labels[ref] = None
+        return self._labels[ref]
+
+    def load(self, id: str) -> Dataset | None:
+        ws = self.c.word_sequence
+        tokens_ds = self.dataset(ws.file, ws.path, "word_sequence.path")
+        vocab = self.labels(ws.dict_file, "word_sequence.dict_file")
+        if tokens_ds is None or vocab is None:
+            return None
+        tokens = self._tokens(tokens_ds, vocab)
+        if tokens is None:
+            return None
+        tables = self._tables(tokens.shape[0])
+        length = min([tokens.shape[0]] + [ds.shape[0] for _, ds in tables])
+        tokens = tokens[:length]
+        offsets = self._offsets(length)
+        if offsets is None or self.p.errors:
+            return None
+        sources = {sc.id: H5StateSource(sc, ds, self.c.files[sc.file], length, offsets)
+                   for sc, ds in tables}
+        meta = {}
+        for mc in self.c.meta:
+            track = load_track(mc, self.dataset, self.labels, tokens, vocab, length, self.strict, self.p)
+            if track is not None:
+                meta[mc.name] = track
+        if self.p.errors:
+            return None
+        return Dataset(id, self.c, self.files, tokens, vocab, offsets, sources, meta,
+                       [str(w) for w in self.p.warnings])
+
+    def _tokens(self, ds: h5py.Dataset, vocab: list[str | None]) -> np.ndarray | None:
+        if ds.ndim != 1 or not (np.issubdtype(ds.dtype, np.integer) or np.issubdtype(ds.dtype, np.floating)):
+            self.p.error("word_sequence.path", f"{ds.name!r} has shape {ds.shape} and dtype {ds.dtype}",
+                         "store the token ids as a 1-D integer table [T]")
+            return None
+        raw = np.asarray(ds[()])
+        tokens = raw.astype(np.int64)
+        if raw.dtype.kind == "f" and not np.array_equal(tokens, raw):
+            self.p.error("word_sequence.path", f"{ds.name!r} holds non-integer ids", "store integer ids")
+            return None
+        if tokens.size == 0:
+            self.p.error("word_sequence.path", f"{ds.name!r} is empty", "store at least one token")
+            return None
+        missing = uncovered_ids(tokens, vocab)
+        if missing.size:
+            self.p.error("word_sequence.dict_file", f"token ids {missing[:8].tolist()} "
+                         f"({missing.size} in all) have no entry in {self.c.files[self.c.word_sequence.dict_file].name}",
+                         "add them to the vocabulary, or fix word_sequence.path")
+            return None
+        return tokens.astype(np.int32)
+
+    def _tables(self, n_tokens: int) -> list[tuple[SourceConfig, h5py.Dataset]]:
+        """The checked `[T, D]` table of every `states.types` entry."""
+        tables = []
+        for i, sc in enumerate(self.c.sources):
+            key = f"states.types[{i}].path"
+            ds = self.dataset(sc.file, sc.path, key)
+            if ds is None:
+                continue
+            if ds.ndim != 2 or ds.dtype.kind not in "fiu":
+                self.p.error(key, f"{sc.path!r} has shape {ds.shape} and dtype {ds.dtype}",
+                             "store states as a 2-D float table [T, D]")
+                continue
+            T = ds.shape[0]
+            if T != n_tokens and (self.strict or T > n_tokens):
+                self.p.error(key, f"{sc.path!r} has {T} steps but there are {n_tokens} tokens",
+                             "extract one state row per token")
+                continue
+            if T < n_tokens:  # LSTMVis's preprocess.py drops the tail that fills no batch
+                self.p.warn(key, f"{sc.path!r} has {T} steps, {n_tokens - T} fewer than the tokens",
+                            f"serving the first {T} steps")
+            tables.append((sc, ds))
+        return tables
+
+    def _offsets(self, length: int) -> np.ndarray | None:
+        path = self.c.word_sequence.sequences
+        if path is None:
+            return np.array([0, length], dtype=np.int64)
+        ds = self.dataset(self.c.word_sequence.file, path, "word_sequence.sequences")
+        if ds is None:
+            return None
+        o = np.asarray(ds[()]).astype(np.int64)
+        if not self.strict:
+            o = np.append(o[o < length], length)
+        if o.ndim != 1 or o.size < 2 or o[0] != 0 or o[-1] != length or np.any(np.diff(o) <= 0):
+            self.p.error("word_sequence.sequences", f"{path!r} = {o.tolist()[:6]}... is not a list of "
+                         f"offsets rising strictly from 0 to T={length}",
+                         "store [N+1] offsets: o[0]=0, o[N]=T, sequence i = steps o[i]..o[i+1]-1")
+            return None
+        return o

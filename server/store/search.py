@@ -1,0 +1,105 @@
+"""Phrase and regular-expression search over a data set's tokens. Snippets are plain text."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import regex
+
+from .dataset import Dataset
+
+SNIPPET_CONTEXT = 6  # tokens shown either side of a hit (characters for char-level data)
+REGEX_TIMEOUT_S = 1.0
+
+
+class SearchError(ValueError):
+    """A query that cannot run: ``param`` names the query parameter at fault."""
+
+    def __init__(self, message: str, param: str = "q") -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class Hit:
+    start: int
+    end: int
+    snippet: str
+    snippet_start: int
+
+
+class TokenSearch:
+    """Search in one data set. Word-level data joins tokens with spaces; char-level data does not."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.ds = dataset
+        self.sep = "" if dataset.char_level else " "
+        self._ids_by_text: dict[str, np.ndarray] | None = None
+        self._text: str | None = None
+        self._char_starts: np.ndarray | None = None
+
+    def phrase(self, q: str, limit: int) -> tuple[list[Hit], bool]:
+        """Places where the tokens of ``q`` follow each other (case-insensitive), inside one sequence."""
+        parts = list(q) if self.ds.char_level else q.split()
+        if not parts:
+            raise SearchError(f"q {q!r} has no tokens; type a word or phrase")
+        ids = [self._ids_for(p) for p in parts]
+        if any(i.size == 0 for i in ids) or len(parts) > self.ds.length:
+            return [], False
+        tokens = self.ds.tokens
+        n = len(parts)
+        starts = np.flatnonzero(np.isin(tokens[: tokens.size - n + 1], ids[0]))
+        for k in range(1, n):
+            starts = starts[np.isin(tokens[starts + k], ids[k])]
+        seq = np.searchsorted(self.ds.sequence_offsets, starts, side="right")
+        starts = starts[starts + n <= self.ds.sequence_offsets[seq]]  # never across a sequence end
+        hits = [self._hit(int(s), int(s) + n - 1) for s in starts[:limit]]
+        return hits, starts.size > limit
+
+    def regex(self, q: str, limit: int) -> tuple[list[Hit], bool]:
+        """Matches of the pattern ``q`` in the joined token text, inside one sequence."""
+        try:
+            pattern = regex.compile(q)
+        except (regex.error, ValueError, OverflowError) as exc:
+            raise SearchError(f"q {q!r} is not a valid regular expression ({exc})") from exc
+        text, char_starts = self._joined()
+        hits: list[Hit] = []
+        try:
+            for m in pattern.finditer(text, timeout=REGEX_TIMEOUT_S):
+                if m.end() == m.start():
+                    continue
+                a = int(np.searchsorted(char_starts, m.start(), side="right")) - 1
+                b = int(np.searchsorted(char_starts, m.end() - 1, side="right")) - 1
+                if self.ds.sequence_bounds(a)[1] < b:
+                    continue
+                if len(hits) == limit:
+                    return hits, True
+                hits.append(self._hit(a, b))
+        except TimeoutError as exc:
+            raise SearchError(f"q {q!r} took longer than {REGEX_TIMEOUT_S:g} s; "
+                              "make the pattern more specific") from exc
+        return hits, False
+
+    def _ids_for(self, text: str) -> np.ndarray:
+        if self._ids_by_text is None:
+            table: dict[str, list[int]] = {}
+            for i, label in enumerate(self.ds.vocab):
+                if label is not None:
+                    table.setdefault(label.lower(), []).append(i)
+            self._ids_by_text = {k: np.array(v, dtype=np.int32) for k, v in table.items()}
+        return self._ids_by_text.get(text.lower(), np.empty(0, dtype=np.int32))
+
+    def _joined(self) -> tuple[str, np.ndarray]:
+        """The whole token text and ``int64[T]``: where each step's token starts in it."""
+        if self._text is None:
+            pieces = self.ds.vocab_array[self.ds.tokens]
+            lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=pieces.size)
+            starts = np.zeros(pieces.size, dtype=np.int64)
+            np.cumsum(lengths[:-1] + len(self.sep), out=starts[1:])
+            self._text, self._char_starts = self.sep.join(pieces.tolist()), starts
+        return self._text, self._char_starts
+
+    def _hit(self, start: int, end: int) -> Hit:
+        first, last = self.ds.sequence_bounds(start)
+        a, b = max(first, start - SNIPPET_CONTEXT), min(last, end + SNIPPET_CONTEXT)
+        return Hit(start, end, self.sep.join(self.ds.token_text(a, b)), a)
