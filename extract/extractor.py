@@ -1,0 +1,215 @@
+"""``extract()``: run a PyTorch model over token sequences and write a data set folder.
+
+The model's own forward runs once per batch; its recurrent modules are tapped (tap.py)
+so every layer's states come out as a side effect. Sequences are processed in
+length-sorted batches and, for unidirectional models, in time windows with the state
+carried across windows, so memory is bounded by ``batch_size x window`` steps whatever
+the sequence lengths. Outputs are gathered per corpus chunk and streamed into
+preallocated HDF5 tables (writer.py); the folder appears only when complete.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .annotate import Annotator, encode_annotations
+from .batches import Chunk, as_id_arrays, offsets_of, pad_batch, plan_batches, plan_chunks
+from .model_call import ModelCaller
+from .recurrent import ExtractError
+from .writer import DatasetWriter
+
+ForwardFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], object]
+
+
+def extract(
+    model: nn.Module,
+    sequences: Sequence[Sequence[int]],
+    vocab: Sequence[str],
+    out: str | os.PathLike,
+    *,
+    gates: bool = False,
+    top_k: int = 5,
+    surprisal: bool = True,
+    annotators: Sequence[Annotator] = (),
+    name: str | None = None,
+    description: str | None = None,
+    batch_size: int = 32,
+    window: int = 256,
+    memory_mb: int = 256,
+    forward_fn: ForwardFn | None = None,
+    input_batch_first: bool | None = None,
+    force: bool = False,
+    progress: bool = True,
+    build: dict | None = None,
+) -> Path:
+    """Extract per-step states of ``model`` over ``sequences`` into the data set folder ``out``.
+
+    Args:
+        model: an ``nn.Module`` containing nn.LSTM / nn.GRU / nn.RNN modules (any number of
+            layers, bidirectional, batch_first either way), called as ``model(ids)``; or a
+            model without them whose forward returns ``{"states": {"layer0-hidden":
+            float[B, L, D], ...}, "logits": float[B, L, V]}``.
+        sequences: token-id sequences (documents, sentences); each is one sequence of the
+            data set, and no state crosses from one to the next.
+        vocab: token strings, id = position.
+        gates: also store the gates (LSTM i, f, g, o; GRU r, z, n).
+        top_k: store the model's top-K next-token predictions (0: off; needs logits).
+        surprisal: store ``-log2 p(token | prefix)`` per step (NaN at each sequence's start).
+        annotators: meta-track annotators (e.g. ``annotate.SpacyAnnotator()``).
+        forward_fn: ``(model, ids, lengths) -> output`` when ``model(ids)`` is not the call;
+            ``ids`` are int64 in the layout of ``input_batch_first``.
+        input_batch_first: layout of ``ids`` given to the model (default: the first
+            recurrent module's ``batch_first``; True for models without one).
+        memory_mb: bound on the rows gathered in memory before a write.
+        force: replace an existing data set in ``out``.
+
+    Returns the folder. Raises :class:`ExtractError` on bad input, naming the fix.
+    """
+    vocab = check_vocab(vocab)
+    seqs = as_id_arrays(sequences, len(vocab))
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    offsets = offsets_of(lengths)
+    if top_k < 0 or top_k > len(vocab):
+        raise ExtractError(f"top_k={top_k} must be between 0 and the vocabulary size {len(vocab)}")
+    model.eval()
+    caller = ModelCaller(model, gates, forward_fn, input_batch_first, window, batch_size)
+    sources = caller.sources(seqs[0])
+    if (top_k or surprisal) and not caller.has_logits(seqs[0], len(vocab)):
+        raise ExtractError(
+            "top_k and surprisal need the model to return next-token logits float[B, L, "
+            f"{len(vocab)}] (one per vocabulary entry); pass top_k=0, surprisal=False, or a "
+            "forward_fn that returns them"
+        )
+    tracks = [t for a in annotators for t in a.tracks]
+    writer = DatasetWriter(out, offsets, sources, tracks, vocab, top_k=top_k,
+                           surprisal=surprisal, force=force)
+    row_bytes = 4 * (sum(d for _, d in sources) + 2 * top_k + len(tracks) + 2)
+    max_rows = max(1, memory_mb * 2**20 // row_bytes)
+    job = _Job(writer, caller, seqs, offsets, vocab, annotators, top_k, surprisal)
+    try:
+        with ExitStack() as stack, torch.inference_mode():
+            caller.enter(stack)
+            bar = stack.enter_context(tqdm(total=int(offsets[-1]), unit="tok", unit_scale=True,
+                                           desc=f"extracting {Path(out).name}",
+                                           disable=not progress, mininterval=0.5))
+            for chunk in plan_chunks(offsets, max_rows):
+                job.run_chunk(chunk, bar)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.commit(name or Path(out).resolve().name, description or _describe(model, sources), build)
+
+
+def check_vocab(vocab: Sequence[str]) -> list[str]:
+    vocab = list(vocab)
+    bad = [i for i, w in enumerate(vocab) if not isinstance(w, str)]
+    if not vocab or bad:
+        raise ExtractError(
+            "vocab must be a non-empty list of token strings (id = position); "
+            + (f"entry {bad[0]} is {vocab[bad[0]]!r}" if bad else "got an empty list")
+        )
+    return vocab
+
+
+def _describe(model: nn.Module, sources: list) -> str:
+    layers = len({key.layer for key, _ in sources})
+    return f"{type(model).__name__}: {layers} layer(s), {len(sources)} state tables"
+
+
+class _Sink:
+    """Rows of one chunk: gathered in memory (buffered) or written through (one long sequence)."""
+
+    def __init__(self, writer: DatasetWriter, chunk: Chunk) -> None:
+        self.writer, self.chunk = writer, chunk
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def put(self, path: str, dest: np.ndarray, values: np.ndarray) -> None:
+        if len(dest) == 0:
+            return
+        if not self.chunk.buffered:  # one sequence, one row per window: contiguous steps
+            self.writer.write(path, int(dest[0]), values)
+            return
+        buf = self.buffers.get(path)
+        if buf is None:
+            ds = self.writer.h5[path]
+            shape = (self.chunk.stop - self.chunk.start,) + ds.shape[1:]
+            buf = self.buffers[path] = np.full(shape, ds.fillvalue, dtype=ds.dtype)
+        buf[dest - self.chunk.start] = values
+
+    def flush(self) -> None:
+        for path, buf in self.buffers.items():
+            self.writer.write(path, self.chunk.start, buf)
+        self.buffers.clear()
+
+
+class _Job:
+    """The state of one extraction run; :meth:`run_chunk` does one corpus chunk."""
+
+    def __init__(self, writer, caller, seqs, offsets, vocab, annotators, top_k, surprisal) -> None:
+        self.writer, self.caller, self.seqs, self.offsets = writer, caller, seqs, offsets
+        self.vocab, self.annotators, self.top_k, self.surprisal = vocab, annotators, top_k, surprisal
+        self.vocab_array = np.array(vocab, dtype=object)
+
+    def run_chunk(self, chunk: Chunk, bar: tqdm) -> None:
+        seqs = self.seqs[chunk.first : chunk.last]
+        self.writer.write("tokens", chunk.start, np.concatenate(seqs).astype(np.int32))
+        sink = _Sink(self.writer, chunk)
+        self._annotate(seqs, chunk, sink)
+        lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+        for batch in plan_batches(lengths, self.caller.batch_size, self.caller.max_tokens):
+            ids = pad_batch([seqs[i] for i in batch])
+            self._run_batch(ids, lengths[batch], self.offsets[chunk.first + batch], sink, bar)
+        sink.flush()
+
+    def _annotate(self, seqs: list[np.ndarray], chunk: Chunk, sink: _Sink) -> None:
+        if not self.annotators:
+            return
+        words = [self.vocab_array[s].tolist() for s in seqs]
+        for annotator in self.annotators:
+            per_seq = annotator.annotate(words)
+            for name, values in encode_annotations(annotator, words, per_seq).items():
+                sink.put(f"meta/{name}", np.arange(chunk.start, chunk.stop), values)
+
+    def _run_batch(self, ids: np.ndarray, lengths: np.ndarray, starts: np.ndarray,
+                   sink: _Sink, bar: tqdm) -> None:
+        """One length-sorted batch ``ids[B, Lmax]``, window by window with carried state."""
+        window = self.caller.window or ids.shape[1]
+        carry = None
+        for w0 in range(0, ids.shape[1], window):
+            lens = np.clip(lengths - w0, 0, window)
+            n = int(np.count_nonzero(lens))  # rows still running: a prefix (sorted by length)
+            lens, width = lens[:n], int(lens[0])
+            states, logits, carry = self.caller.call(ids[:n, w0 : w0 + width], lens, carry)
+            mask = np.arange(width) < lens[:, None]
+            dest = (starts[:n, None] + w0 + np.arange(width))[mask]
+            tmask = torch.from_numpy(mask)
+            for key, value in states.items():
+                sink.put(key.path, dest, value[tmask].float().cpu().numpy())
+            if logits is not None:
+                self._predictions(logits, ids[:n], lengths[:n], starts[:n], w0, width, tmask, dest, sink)
+            bar.update(len(dest))
+
+    def _predictions(self, logits, ids, lengths, starts, w0, width, tmask, dest, sink) -> None:
+        """Top-K next-token ids/probabilities and the next step's surprisal."""
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        if self.top_k:
+            top, idx = logp[tmask].topk(self.top_k, dim=-1, sorted=True)
+            sink.put("meta/next/ids", dest, idx.to(torch.int32).cpu().numpy())
+            sink.put("meta/next/probs", dest, top.exp().cpu().numpy())
+        if self.surprisal:
+            nxt = np.zeros((len(ids), width), dtype=np.int64)
+            part = ids[:, w0 + 1 : w0 + 1 + width]
+            nxt[:, : part.shape[1]] = part
+            has_next = (w0 + np.arange(width) + 1) < lengths[:, None]
+            picked = logp.gather(-1, torch.from_numpy(nxt).to(logp.device).unsqueeze(-1))[..., 0]
+            bits = (-picked / math.log(2.0))[torch.from_numpy(has_next)]
+            steps = (starts[:, None] + w0 + np.arange(width) + 1)[has_next]
+            sink.put("meta/surprisal", steps, bits.cpu().numpy())
