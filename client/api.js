@@ -1,0 +1,112 @@
+// One function per operationId of openapi.yaml. Each returns the parsed JSON or throws an
+// ApiError carrying the server's problem+json detail; nothing here touches the DOM or URL.
+
+const BASE = new URL("/api/v1", window.location.origin).href;
+
+/** An API failure: the problem+json fields, or a network failure described in `detail`. */
+export class ApiError extends Error {
+  constructor({ status = 0, title = "Request failed", detail = "", type = "about:blank" }, url) {
+    super(detail || title);
+    this.name = "ApiError";
+    this.status = status;
+    this.title = title;
+    this.detail = detail || title;
+    this.type = type;
+    this.url = url;
+  }
+}
+
+// Listeners told how many requests are in flight, so the app can show progress.
+const activity = new Set();
+let inFlight = 0;
+
+/** Register fn(count) called whenever the number of requests in flight changes. */
+export function onActivity(fn) {
+  activity.add(fn);
+  return () => activity.delete(fn);
+}
+
+function setInFlight(delta) {
+  inFlight += delta;
+  for (const fn of activity) fn(inFlight);
+}
+
+function queryOf(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === null || v === undefined) continue;
+    q.set(k, Array.isArray(v) ? v.join(",") : String(v));
+  }
+  const s = q.toString().replace(/%2C/gi, ",");
+  return s ? `?${s}` : "";
+}
+
+async function problemOf(response, url) {
+  const text = await response.text();
+  try {
+    const body = JSON.parse(text);
+    if (body && typeof body === "object" && (body.detail || body.title)) {
+      return new ApiError({ ...body, status: body.status || response.status }, url);
+    }
+  } catch {
+    // not JSON: fall through and show the raw text
+  }
+  const detail = text.trim().slice(0, 300) || `${response.status} ${response.statusText}`;
+  return new ApiError({ status: response.status, title: response.statusText, detail }, url);
+}
+
+/** GET BASE+path with params; {signal} cancels a request that a newer one replaced. */
+export async function request(path, params = {}, { signal } = {}) {
+  const url = `${BASE}${path}${queryOf(params)}`;
+  setInFlight(+1);
+  try {
+    let response;
+    try {
+      response = await fetch(url, { signal, headers: { Accept: "application/json, application/problem+json" } });
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      throw new ApiError({ title: "Server unreachable", detail: `could not reach the server (${err.message}); is \`hiddenscope serve\` running?` }, url);
+    }
+    if (!response.ok) throw await problemOf(response, url);
+    return await response.json();
+  } finally {
+    setInFlight(-1);
+  }
+}
+
+const enc = encodeURIComponent;
+
+/** GET /datasets -> {datasets: [DatasetSummary]} */
+export function listDatasets(opts) {
+  return request("/datasets", {}, opts);
+}
+
+/** GET /datasets/{dataset} -> DatasetSummary */
+export function getDataset(dataset, opts) {
+  return request(`/datasets/${enc(dataset)}`, {}, opts);
+}
+
+/** GET /datasets/{dataset}/context?source&pos&left&right&cells&threshold&meta */
+export function getContext(dataset, params, opts) {
+  return request(`/datasets/${enc(dataset)}/context`, params, opts);
+}
+
+/** GET /datasets/{dataset}/select?source&start&end&threshold&pad_left&pad_right */
+export function selectCells(dataset, params, opts) {
+  return request(`/datasets/${enc(dataset)}/select`, params, opts);
+}
+
+/** GET /datasets/{dataset}/match?source&cells&threshold&pad_left&pad_right&min_overlap&min_len&max_len&limit&left&right&meta */
+export function matchCells(dataset, params, opts) {
+  return request(`/datasets/${enc(dataset)}/match`, params, opts);
+}
+
+/** GET /datasets/{dataset}/search?q&regex&limit */
+export function search(dataset, params, opts) {
+  return request(`/datasets/${enc(dataset)}/search`, params, opts);
+}
+
+/** GET /datasets/{dataset}/cells/{cell}?source */
+export function getCellStats(dataset, cell, params, opts) {
+  return request(`/datasets/${enc(dataset)}/cells/${enc(cell)}`, params, opts);
+}

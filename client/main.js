@@ -1,0 +1,408 @@
+// The app: owns the state, keeps it in the URL, fetches, and wires the views.
+//
+// History: deliberate steps (brush end, padding handle released, run match, open a match
+// row, source change, jump, page, cell edits) push an entry, so Back walks back through
+// the analysis; continuous tweaks (threshold drag, zoom, single steps) replace it.
+import * as api from "./api.js";
+import { applyEdits, normaliseCells, parse, serialize, windowOf } from "./state.js";
+import { matchView } from "./views/matchView.js";
+import { selectView } from "./views/selectView.js";
+import { statusBar } from "./views/statusBar.js";
+import { searchBox } from "./views/searchBox.js";
+import { toolbar } from "./views/toolbar.js";
+import { localSelect, onCountOf, valueDomain } from "./select.js";
+
+const MATCH_LEFT = 3; // steps shown before each match start
+const MATCH_RIGHT = 20; // steps shown after each match end
+const SELECT_DEBOUNCE_MS = 200;
+const MATCH_DEBOUNCE_MS = 250;
+
+const app = {
+  state: null,
+  dataset: null, // DatasetSummary
+  context: null, // the context answer (all cells of the window)
+  contextKey: null,
+  values: null, // Float32Array of the window's values (histogram)
+  match: null, // the match answer shown
+  matchKey: null,
+  matchBusy: false,
+  hover: { cell: null, step: null },
+  aborts: {}, // name -> AbortController of the request in flight
+  timers: {},
+};
+
+const status = statusBar();
+const header = document.querySelector("header .where");
+document.querySelector("#status").append(status.node);
+api.onActivity((n) => status.busy(n ? "Loading" : null));
+
+function reportError(err, what) {
+  if (err.name === "AbortError") return;
+  console.error(err);
+  status.error(what, err.detail || err.message);
+}
+
+// --- state and history ------------------------------------------------------
+
+/** Apply a patch; "push" for deliberate steps, "replace" for continuous tweaks. */
+function setState(patch, mode = "replace") {
+  app.state = { ...app.state, ...patch };
+  const url = `?${serialize(app.state)}`;
+  if (mode === "push") window.history.pushState(null, "", url);
+  else window.history.replaceState(null, "", url);
+  refresh();
+}
+
+window.addEventListener("popstate", () => {
+  const { state, errors } = parse(window.location.search);
+  for (const e of errors) status.error("Bad link", e);
+  app.state = state;
+  refresh();
+});
+
+// --- fetching ---------------------------------------------------------------
+
+async function fetchInto(name, call) {
+  app.aborts[name]?.abort();
+  const ctrl = new AbortController();
+  app.aborts[name] = ctrl;
+  try {
+    return await call({ signal: ctrl.signal });
+  } finally {
+    if (app.aborts[name] === ctrl) delete app.aborts[name];
+  }
+}
+
+async function loadDataset() {
+  if (app.dataset && app.dataset.id === app.state.dataset) return true;
+  try {
+    app.dataset = await fetchInto("dataset", (o) => api.getDataset(app.state.dataset, o));
+  } catch (err) {
+    reportError(err, `Data set '${app.state.dataset}' could not be opened:`);
+    showFatal();
+    return false;
+  }
+  if (!app.dataset.available) {
+    status.error(`Data set '${app.dataset.id}' is unavailable:`, app.dataset.error || "no reason given");
+    showFatal();
+    return false;
+  }
+  document.title = `${app.dataset.name} · hiddenscope`;
+  header.textContent = app.dataset.name;
+  return true;
+}
+
+/** Fix what the data set rules out (unknown source, pos past the end, unknown tracks); say so. */
+function checkStateAgainstDataset() {
+  const s = app.state;
+  const ds = app.dataset;
+  const patch = {};
+  const ids = ds.sources.map((x) => x.id);
+  if (!ids.includes(s.source)) {
+    if (s.source !== null) status.error("Bad link:", `source '${s.source}' is not in data set '${ds.id}'; it has ${ids.join(", ")}. Showing ${ids[0]}.`);
+    patch.source = ids[0];
+  }
+  if (s.pos > ds.length - 1) {
+    status.error("Bad link:", `pos ${s.pos} is past the end of '${ds.id}' (0..${ds.length - 1}); showing the last step.`);
+    patch.pos = ds.length - 1;
+  }
+  const metaIds = ds.meta.map((m) => m.id);
+  const unknown = s.meta.filter((m) => !metaIds.includes(m));
+  if (unknown.length) {
+    status.error("Bad link:", `meta track ${unknown.map((m) => `'${m}'`).join(", ")} is not in '${ds.id}'; it has ${metaIds.join(", ") || "none"}.`);
+    patch.meta = s.meta.filter((m) => metaIds.includes(m));
+  }
+  const D = sourceOf(patch.source ?? s.source).shape[1];
+  const bad = s.cells.filter((c) => c >= D);
+  if (bad.length) {
+    status.error("Bad link:", `cells ${bad.join(", ")} are out of range; this source has ${D} cells (0..${D - 1}).`);
+    patch.cells = s.cells.filter((c) => c < D);
+  }
+  if (Object.keys(patch).length) {
+    app.state = { ...s, ...patch };
+    window.history.replaceState(null, "", `?${serialize(app.state)}`);
+  }
+}
+
+function sourceOf(id) {
+  return app.dataset.sources.find((x) => x.id === id);
+}
+
+async function loadContext() {
+  const s = app.state;
+  const key = [s.dataset, s.source, s.pos, s.left, s.right, s.meta.join(",")].join("|");
+  if (key === app.contextKey) return true;
+  try {
+    const ctx = await fetchInto("context", (o) => api.getContext(s.dataset, {
+      source: s.source, pos: s.pos, left: s.left, right: s.right, threshold: s.threshold,
+      meta: s.meta.length ? s.meta : null,
+    }, o));
+    app.context = ctx;
+    app.contextKey = key;
+    app.values = Float32Array.from(ctx.states.flat());
+    return true;
+  } catch (err) {
+    reportError(err, "Could not load the steps:");
+    return false;
+  }
+}
+
+function matchParams(s) {
+  return {
+    source: s.source, cells: s.cells, threshold: s.threshold, pad_left: s.pad_left, pad_right: s.pad_right,
+    min_overlap: s.min_overlap, min_len: s.min_len, max_len: s.max_len, limit: s.limit,
+    left: MATCH_LEFT, right: MATCH_RIGHT, meta: app.dataset.meta.length ? app.dataset.meta.map((m) => m.id) : null,
+  };
+}
+
+function scheduleMatch() {
+  const s = app.state;
+  if (!s.match || !s.cells.length) {
+    app.match = null;
+    app.matchKey = null;
+    return;
+  }
+  const params = matchParams(s);
+  const key = JSON.stringify([s.dataset, params]);
+  if (key === app.matchKey) return;
+  app.matchKey = key;
+  app.matchBusy = true;
+  clearTimeout(app.timers.match);
+  app.timers.match = setTimeout(async () => {
+    try {
+      const result = await fetchInto("match", (o) => api.matchCells(s.dataset, params, o));
+      if (key !== app.matchKey) return;
+      app.match = result;
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      app.match = null;
+      app.matchKey = null;
+      reportError(err, "Match failed:");
+    }
+    app.matchBusy = false;
+    render();
+  }, MATCH_DEBOUNCE_MS);
+}
+
+// The server's select is the reference; the local preview shows at once while it answers.
+function scheduleSelect() {
+  const s = app.state;
+  clearTimeout(app.timers.select);
+  if (s.start === null) return;
+  const preview = localSelect(app.context, s);
+  if (preview) setCells(preview);
+  app.timers.select = setTimeout(async () => {
+    const asked = app.state;
+    try {
+      const r = await fetchInto("select", (o) => api.selectCells(asked.dataset, {
+        source: asked.source, start: asked.start, end: asked.end, threshold: asked.threshold,
+        pad_left: asked.pad_left, pad_right: asked.pad_right,
+      }, o));
+      setCells(r.cells);
+    } catch (err) {
+      reportError(err, "Select failed:");
+    }
+  }, SELECT_DEBOUNCE_MS);
+}
+
+function setCells(selected) {
+  const cells = applyEdits(selected, app.state.added, app.state.removed);
+  if (cells.join() !== app.state.cells.join()) setState({ cells }, "replace");
+}
+
+// --- rendering --------------------------------------------------------------
+
+let views = null;
+
+function buildViews() {
+  const main = document.querySelector("main");
+  main.replaceChildren();
+  const bar = toolbar({
+    onSource: (id) => {
+      setState({ source: id, cells: [], added: [], removed: [] }, "push");
+      scheduleSelect();
+    },
+    onStep: (delta) => step(delta),
+    onJump: (pos) => setState({ pos: clampPos(pos) }, "push"),
+    onThreshold: (v) => {
+      setState({ threshold: v }, "replace");
+      scheduleSelect();
+    },
+    onPadding: (l, r) => {
+      setState({ pad_left: l, pad_right: r }, "push");
+      scheduleSelect();
+    },
+    onMeta: (ids) => setState({ meta: ids }, "push"),
+    onZoom: (dir) => {
+      const z = Math.round(app.state.zoom * (dir > 0 ? 1.25 : 0.8));
+      setState({ zoom: Math.max(4, Math.min(80, z === app.state.zoom ? z + dir : z)) }, "replace");
+    },
+    onWindow: (n) => {
+      const left = Math.min(10, Math.floor((n - 1) / 4));
+      setState({ left, right: n - 1 - left }, "push");
+    },
+  });
+  const search = searchBox({
+    onSearch: async (q, regex) => {
+      search.update({ results: null, busy: true, enabled: true });
+      try {
+        const r = await fetchInto("search", (o) => api.search(app.state.dataset, { q, regex, limit: 50 }, o));
+        search.update({ results: r.results, truncated: r.truncated, enabled: true });
+      } catch (err) {
+        search.update({ results: null, enabled: true });
+        reportError(err, "Search failed:");
+      }
+    },
+    onPick: (r) => setState({ pos: clampPos(r.start) }, "push"),
+  });
+  const select = selectView({
+    onThreshold: (v, final) => {
+      setState({ threshold: v }, "replace");
+      if (final || true) scheduleSelect();
+    },
+    onBrush: (a, b) => {
+      setState({ start: a, end: b }, "push");
+      scheduleSelect();
+    },
+    onPadding: (l, r, final) => {
+      setState({ pad_left: l, pad_right: r }, final ? "push" : "replace");
+      scheduleSelect();
+    },
+    onHoverCell: (c) => hover({ cell: c }),
+    onHoverStep: (t) => hover({ step: t }),
+    onToggleCell: (c) => (app.state.cells.includes(c) ? removeCell(c) : addCell(c)),
+    onAddCell: addCell,
+    onRemoveCell: removeCell,
+    onClear: () => setState({ cells: [], added: [], removed: [], start: null, end: null }, "push"),
+    onCloseMeta: (id) => setState({ meta: app.state.meta.filter((m) => m !== id) }, "push"),
+  });
+  const match = matchView({
+    onRun: (params) => {
+      app.matchKey = null; // run again even when nothing changed
+      setState({ match: true, ...params }, "push");
+    },
+    onClose: () => setState({ match: false }, "push"),
+    onOpen: (m) => {
+      setState({ pos: m.start }, "push");
+      window.scrollTo({ top: 0 });
+    },
+    onMap: (id) => setState({ map: id }, "replace"),
+    onHover: () => {},
+  });
+  const matchButton = document.createElement("button");
+  matchButton.type = "button";
+  matchButton.className = "primary open-match";
+  matchButton.textContent = "Match these cells";
+  matchButton.addEventListener("click", () => {
+    app.matchKey = null;
+    setState({ match: true }, "push");
+  });
+  const side = document.createElement("div");
+  side.className = "side";
+  side.append(search.node);
+  select.node.querySelector(".cell-list").append(matchButton);
+  main.append(bar.node, select.node, side, match.node);
+  views = { bar, search, select, match, matchButton };
+}
+
+function render() {
+  if (!views || !app.context || !app.dataset) return;
+  const s = app.state;
+  const source = sourceOf(s.source);
+  const ctx = app.context;
+  views.bar.update({ dataset: app.dataset, state: s });
+  views.search.update({ results: views.searchResults ?? null, enabled: app.dataset.searchable });
+  views.select.update({
+    context: ctx, source, state: s, onCount: onCountOf(ctx, s.cells, s.threshold),
+    yDomain: valueDomain(source, app.values, s.threshold), values: app.values, hover: app.hover,
+    trackInfo: new Map(app.dataset.meta.map((m) => [m.id, m])),
+  });
+  views.matchButton.disabled = !s.cells.length;
+  views.matchButton.style.display = s.match ? "none" : null;
+  views.match.node.style.display = s.match ? null : "none";
+  if (s.match) {
+    views.match.update({ state: s, result: app.match, busy: app.matchBusy, left: MATCH_LEFT,
+      trackInfo: new Map(app.dataset.meta.map((m) => [m.id, m])) });
+  }
+}
+
+function hover(patch) {
+  app.hover = { ...app.hover, ...patch };
+  views?.select.setHover(app.hover);
+}
+
+function addCell(c) {
+  const s = app.state;
+  setState({
+    cells: normaliseCells([...s.cells, c]),
+    added: s.cells.includes(c) ? s.added : normaliseCells([...s.added, c]),
+    removed: s.removed.filter((x) => x !== c),
+  }, "push");
+}
+
+function removeCell(c) {
+  const s = app.state;
+  setState({
+    cells: s.cells.filter((x) => x !== c),
+    added: s.added.filter((x) => x !== c),
+    removed: s.added.includes(c) ? s.removed : normaliseCells([...s.removed, c]),
+  }, "push");
+}
+
+function clampPos(pos) {
+  return Math.max(0, Math.min(app.dataset.length - 1, pos));
+}
+
+function step(delta) {
+  const pos = clampPos(app.state.pos + delta);
+  if (pos !== app.state.pos) setState({ pos }, Math.abs(delta) === 1 ? "replace" : "push");
+}
+
+let refreshes = 0;
+
+async function refresh() {
+  const mine = ++refreshes;
+  if (!app.state.dataset) {
+    status.error("No data set:", "this link names no data set (…/view.html?dataset=ID); pick one on the start page.");
+    showFatal();
+    return;
+  }
+  if (!(await loadDataset())) return;
+  if (!views) buildViews();
+  checkStateAgainstDataset();
+  const ok = await loadContext();
+  if (mine !== refreshes && !ok) return; // a newer refresh replaced this one
+  scheduleMatch();
+  render();
+}
+
+function showFatal() {
+  const main = document.querySelector("main");
+  views = null;
+  const p = document.createElement("p");
+  p.className = "fatal";
+  p.innerHTML = 'Nothing to show for this link. <a href="./">Choose a data set</a>.';
+  main.replaceChildren(p);
+}
+
+document.addEventListener("keydown", (event) => {
+  if (!views || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+  const tag = event.target.tagName;
+  if (["INPUT", "SELECT", "TEXTAREA"].includes(tag) || event.target.closest?.("[role=slider]")) return;
+  const size = app.state.left + app.state.right + 1;
+  if (event.key === "ArrowLeft") step(event.shiftKey ? -size : -1);
+  else if (event.key === "ArrowRight") step(event.shiftKey ? size : 1);
+  else return;
+  event.preventDefault();
+});
+
+// --- boot -------------------------------------------------------------------
+
+{
+  const { state, errors } = parse(window.location.search);
+  for (const e of errors) status.error("Bad link:", e);
+  app.state = state;
+  window.history.replaceState(null, "", `?${serialize(state)}`);
+  refresh();
+}
+window.hiddenscope = app; // for the browser tests and the benchmark: read-only inspection

@@ -1,0 +1,181 @@
+// The scenario: one typed object, and its URL form.
+//
+// The URL is the scenario (DESIGN.md): every field below is written to the query string
+// under the same name the API uses, and parse(serialize(s)) deep-equals s for every valid
+// state. parse() never throws: a bad value is replaced by its default and reported in
+// `errors`, so a damaged link still opens a page that says what was wrong.
+
+/** Defaults of every field; `null` means "not set". */
+export const DEFAULTS = Object.freeze({
+  dataset: null, // string: data set id
+  source: null, // string: source id (layer/kind); null = the data set's first source
+  pos: 0, // int: step shown after the left context
+  left: 10, // int: steps shown before pos (context window [pos-left, pos+right])
+  right: 59, // int: steps shown after pos
+  threshold: 0.3, // float: a cell is on at a step when its value >= threshold
+  start: null, // int: first step of the brushed range (absolute position)
+  end: null, // int: last step of the brushed range (inclusive)
+  pad_left: 0, // int: steps before `start` where the cells must be off
+  pad_right: 0, // int: steps after `end` where the cells must be off
+  cells: Object.freeze([]), // int[]: the selected cells, manual edits included (sorted, unique)
+  added: Object.freeze([]), // int[]: cells added by hand; kept when the selection is recomputed
+  removed: Object.freeze([]), // int[]: cells removed by hand; kept when the selection is recomputed
+  meta: Object.freeze([]), // string[]: meta tracks shown
+  map: null, // string: heatmap whose colours are mapped onto the match matrix ("count" or a meta id)
+  match: false, // bool: the match view is shown (and re-run when the page opens)
+  min_overlap: 1, // int
+  min_len: 1, // int
+  max_len: null, // int or null (unbounded)
+  limit: 50, // int: match rows
+  zoom: 18, // int: token width in pixels
+});
+
+/** Field kinds and bounds; the bounds mirror the API's where it has them. */
+const FIELDS = {
+  dataset: { kind: "string" },
+  source: { kind: "string" },
+  pos: { kind: "int", min: 0 },
+  left: { kind: "int", min: 0, max: 500 },
+  right: { kind: "int", min: 0, max: 500 },
+  threshold: { kind: "float" },
+  start: { kind: "int", min: 0 },
+  end: { kind: "int", min: 0 },
+  pad_left: { kind: "int", min: 0 },
+  pad_right: { kind: "int", min: 0 },
+  cells: { kind: "ints", max: 4096 },
+  added: { kind: "ints", max: 4096 },
+  removed: { kind: "ints", max: 4096 },
+  meta: { kind: "strings" },
+  map: { kind: "string" },
+  match: { kind: "bool" },
+  min_overlap: { kind: "int", min: 1 },
+  min_len: { kind: "int", min: 1 },
+  max_len: { kind: "int", min: 1 },
+  limit: { kind: "int", min: 1, max: 500 },
+  zoom: { kind: "int", min: 4, max: 80 },
+};
+
+export const FIELD_NAMES = Object.freeze(Object.keys(FIELDS));
+
+const INT = /^-?\d+$/;
+const FLOAT = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/** A fresh state with every default, overridden by `patch`. */
+export function makeState(patch = {}) {
+  const s = {};
+  for (const k of FIELD_NAMES) {
+    const v = k in patch ? patch[k] : DEFAULTS[k];
+    s[k] = Array.isArray(v) ? [...v] : v;
+  }
+  return s;
+}
+
+function parseField(name, raw) {
+  const f = FIELDS[name];
+  const bad = (why) => ({ error: `${name} '${raw}' ${why}` });
+  if (f.kind === "string") return raw === "" ? { value: null } : { value: raw };
+  if (f.kind === "strings") return { value: [...new Set(raw.split(",").filter((m) => m !== ""))] };
+  if (f.kind === "bool") {
+    if (["on", "true", "1"].includes(raw)) return { value: true };
+    if (["off", "false", "0", ""].includes(raw)) return { value: false };
+    return bad("is not on or off");
+  }
+  if (f.kind === "float") {
+    if (!FLOAT.test(raw)) return bad("is not a number");
+    const v = Number(raw);
+    return Number.isFinite(v) ? { value: v === 0 ? 0 : v } : bad("is not a finite number");
+  }
+  if (f.kind === "int") {
+    if (raw === "") return { value: null };
+    if (!INT.test(raw)) return bad("is not a whole number");
+    const v = Number(raw);
+    if (f.min !== undefined && v < f.min) return bad(`is below the minimum ${f.min}`);
+    if (f.max !== undefined && v > f.max) return bad(`is above the maximum ${f.max}`);
+    return { value: v };
+  }
+  // ints: a comma-separated set of cell ids
+  if (raw === "") return { value: [] };
+  const parts = raw.split(",");
+  const badPart = parts.find((p) => !/^\d+$/.test(p));
+  if (badPart !== undefined) return bad(`has '${badPart}', which is not a cell number (0, 1, 2, ...)`);
+  if (parts.length > f.max) return bad(`has ${parts.length} cells; at most ${f.max} are allowed`);
+  return { value: normaliseCells(parts.map(Number)) };
+}
+
+/** Sorted unique non-negative integers. */
+export function normaliseCells(cells) {
+  return [...new Set(cells)].sort((a, b) => a - b);
+}
+
+/**
+ * Parse a query string ("?a=1&b=2" or "a=1&b=2") into a state.
+ * @returns {{state: object, errors: string[]}} errors say which value was bad and what was used.
+ */
+export function parse(query) {
+  const params = new URLSearchParams(query.startsWith("?") ? query.slice(1) : query);
+  const patch = {};
+  const errors = [];
+  for (const [name, raw] of params) {
+    if (!(name in FIELDS)) continue; // unknown keys: ignore, so older links keep opening
+    const r = parseField(name, raw);
+    if (r.error) {
+      const def = JSON.stringify(DEFAULTS[name]);
+      errors.push(`${r.error}; using the default ${def}`);
+    } else if (!(FIELDS[name].kind === "int" && r.value === null && DEFAULTS[name] !== null)) {
+      patch[name] = r.value;
+    }
+  }
+  const state = makeState(patch);
+  if ((state.start === null) !== (state.end === null) || (state.start !== null && state.end < state.start)) {
+    errors.push(`brush start '${state.start}' / end '${state.end}' is not a range start <= end; the brush is cleared`);
+    state.start = null;
+    state.end = null;
+  }
+  if (state.max_len !== null && state.max_len < state.min_len) {
+    errors.push(`max_len ${state.max_len} is below min_len ${state.min_len}; max_len is cleared`);
+    state.max_len = null;
+  }
+  return { state, errors };
+}
+
+function encodeValue(v) {
+  if (Array.isArray(v)) return v.map(encodeValue).join(",");
+  if (typeof v === "boolean") return v ? "on" : "off";
+  // commas separate list items; keep them readable instead of %2C
+  return encodeURIComponent(String(v)).replace(/%2C/gi, ",");
+}
+
+/** The query string (without "?") of a state. Every set field is written, defaults too. */
+export function serialize(state) {
+  const parts = [];
+  for (const name of FIELD_NAMES) {
+    const v = state[name];
+    if (v === null || v === undefined) continue;
+    parts.push(`${name}=${encodeValue(v)}`);
+  }
+  return parts.join("&");
+}
+
+/** Deep equality of two states (the property parse(serialize(s)) == s is tested with it). */
+export function equal(a, b) {
+  return FIELD_NAMES.every((k) => {
+    const x = a[k];
+    const y = b[k];
+    if (Array.isArray(x) || Array.isArray(y)) {
+      return Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((v, i) => v === y[i]);
+    }
+    return x === y;
+  });
+}
+
+/** The context window [first, last] of a state, clipped to a data set of `length` steps. */
+export function windowOf(state, length) {
+  return [Math.max(0, state.pos - state.left), Math.min(length - 1, state.pos + state.right)];
+}
+
+/** The selected cells after manual edits: (selected ∪ added) \ removed. */
+export function applyEdits(selected, added, removed) {
+  const out = new Set([...selected, ...added]);
+  for (const c of removed) out.delete(c);
+  return normaliseCells([...out]);
+}

@@ -1,0 +1,145 @@
+// The match results as one table: per row an "open" button, the scores, the match-count
+// heatmap and one heatmap per meta track, then the words aligned at the match start with
+// the matched range outlined. Heatmaps share the rows of the words, so they always align;
+// one heatmap's colours can be mapped onto the words' background.
+import d3 from "../d3.js";
+import { textOn } from "../colors.js";
+import { legend } from "./legend.js";
+
+const MAX_COLS = 120; // columns shown per row; longer windows are cut (the row says so)
+
+/**
+ * @param {{onOpen: (match: object) => void, onMap: (id: string|null) => void,
+ *          onHover: (row: number|null, col: number|null) => void}} opts
+ */
+export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () => {} } = {}) {
+  const root = d3.create("div").attr("class", "match-matrix");
+  const heads = root.append("div").attr("class", "heatmap-heads");
+  const scroll = root.append("div").attr("class", "matrix-scroll");
+  const table = scroll.append("table").attr("class", "matrix");
+  const thead = table.append("thead");
+  const tbody = table.append("tbody");
+  let hovered = [null, null];
+
+  // data: {matches: Match[], left: int (steps shown before each start), zoom: px,
+  //        heatmaps: [{id, label, color: (v) => colour, values: (m) => (v|null)[] per window step,
+  //                    legend: legend spec, format: (v) => string}], mapped: id|null}
+  function update({ matches, left, zoom, heatmaps, mapped }) {
+    const cols = Math.min(MAX_COLS, d3.max(matches, (m) => left - (m.start - m.window_start) + m.tokens.length) || 0);
+    const mappedMap = heatmaps.find((h) => h.id === mapped) || null;
+    drawHeads(heatmaps, mapped);
+    const header = ["", "overlap", "union", "length"].map((t) => ({ t, cls: "score" }))
+      .concat(heatmaps.map((h) => ({ t: h.label, cls: "hm-head", span: cols })))
+      .concat([{ t: "words (aligned at the match start)", cls: "words-head", span: cols }]);
+    thead.selectAll("tr").data([header]).join("tr").selectAll("th").data((r) => r).join("th")
+      .attr("class", (h) => h.cls).attr("colspan", (h) => h.span || null).attr("scope", "col").text((h) => h.t);
+
+    const rows = matches.map((m, r) => rowCells(m, r, left, cols, heatmaps, mappedMap));
+    const tr = tbody.selectAll("tr").data(rows).join("tr").attr("class", "match-row")
+      .attr("data-start", (row) => row.match.start).attr("data-end", (row) => row.match.end);
+    tr.selectAll("td").data((row) => row.cells).join("td")
+      .attr("class", (c) => c.cls)
+      .attr("data-col", (c) => c.col ?? null)
+      .attr("title", (c) => c.title || null)
+      .style("background", (c) => c.bg || null)
+      .style("color", (c) => (c.bg ? textOn(c.bg) : null))
+      .style("min-width", (c) => (c.word ? `${zoom}px` : null))
+      .style("max-width", (c) => (c.word ? `${zoom}px` : null))
+      .each(function (c) {
+        const td = d3.select(this);
+        td.selectAll("*").remove();
+        if (c.open) {
+          td.append("button").attr("type", "button").attr("class", "open").text("open")
+            .attr("aria-label", `open step ${c.open.start} in the select view`)
+            .on("click", () => onOpen(c.open));
+        } else {
+          td.text(c.text ?? "");
+        }
+      });
+    tbody.on("mouseover", (event) => {
+      const td = event.target.closest("td[data-col]");
+      const tr2 = event.target.closest("tr");
+      setHover(td ? tr2.rowIndex - 1 : null, td ? Number(td.dataset.col) : null);
+    }).on("mouseleave", () => setHover(null, null));
+    markHover();
+  }
+
+  function setHover(row, col) {
+    if (row === hovered[0] && col === hovered[1]) return;
+    hovered = [row, col];
+    markHover();
+    onHover(row, col);
+  }
+  function markHover() {
+    const [row, col] = hovered;
+    tbody.selectAll("tr").each(function (d, r) {
+      d3.select(this).classed("hover-row", r === row).selectAll("td[data-col]")
+        .classed("hover", function () { return r === row && Number(this.dataset.col) === col; });
+    });
+  }
+
+  function drawHeads(heatmaps, mapped) {
+    const head = heads.selectAll("div.hm").data(heatmaps, (h) => h.id).join((enter) => {
+      const e = enter.append("div").attr("class", "hm");
+      e.append("span").attr("class", "hm-label");
+      e.append("button").attr("type", "button").attr("class", "map");
+      e.append("div").attr("class", "hm-legend");
+      return e;
+    });
+    head.select(".hm-label").text((h) => h.label);
+    head.select("button.map")
+      .attr("aria-pressed", (h) => String(h.id === mapped))
+      .text((h) => (h.id === mapped ? "unmap from words" : "map onto words"))
+      .on("click", (event, h) => onMap(h.id === mapped ? null : h.id));
+    head.select(".hm-legend").each(function (h) {
+      const box = d3.select(this);
+      box.selectAll("*").remove();
+      box.node().append(legend(h.legend).node);
+    });
+  }
+
+  return { node: root.node(), update, destroy: () => root.remove(), hover: setHover };
+}
+
+// The <td> specs of one row.
+function rowCells(m, r, left, cols, heatmaps, mapped) {
+  const offset = left - (m.start - m.window_start);
+  const stepAt = (col) => m.window_start + col - offset; // absolute step shown in a column
+  const inWindow = (col) => col - offset >= 0 && col - offset < m.tokens.length;
+  const cells = [
+    { open: m, cls: "open-cell" },
+    { text: m.overlap, cls: "score", title: `overlap |S ∩ S2| = ${m.overlap} cells` },
+    { text: m.union, cls: "score", title: `union |S ∪ S2| = ${m.union} cells (${m.extra} not in the selection)` },
+    { text: m.length, cls: "score", title: `match ${m.start}–${m.end}: ${m.length} steps` },
+  ];
+  for (const h of heatmaps) {
+    const vals = h.values(m);
+    for (let col = 0; col < cols; col++) {
+      const v = inWindow(col) ? vals[col - offset] : undefined;
+      cells.push({ col, cls: `hm-cell${col === 0 ? " first" : ""}`, bg: v === undefined ? null : h.color(v),
+        title: v === undefined ? null : `${h.label} at step ${stepAt(col)}: ${v === null ? "no value" : h.format(v)}` });
+    }
+  }
+  const mappedVals = mapped ? mapped.values(m) : null;
+  for (let col = 0; col < cols; col++) {
+    if (!inWindow(col)) {
+      cells.push({ col, cls: "word empty", word: true });
+      continue;
+    }
+    const step = stepAt(col);
+    const inMatch = step >= m.start && step <= m.end;
+    const cls = ["word"];
+    if (inMatch) cls.push("matched");
+    if (step === m.start) cls.push("match-first");
+    if (step === m.end || (inMatch && col === cols - 1)) cls.push("match-last");
+    const tok = m.tokens[col - offset];
+    const v = mappedVals ? mappedVals[col - offset] : undefined;
+    cells.push({ col, cls: cls.join(" "), word: true, text: visible(tok),
+      bg: v === undefined ? null : mapped.color(v), title: `${JSON.stringify(tok)} at step ${step}` });
+  }
+  return { match: m, cells, r };
+}
+
+function visible(token) {
+  return token.replace(/\n/g, "↵").replace(/\t/g, "→").replace(/ /g, "␣");
+}

@@ -1,0 +1,130 @@
+// The select view: threshold axis + line plot, word row with brush and padding handles,
+// on-count heatmap, meta tracks and the cell list, laid out as rows that scroll together
+// horizontally while their labels stay put. It composes the smaller views and passes
+// their callbacks through; it holds no app state.
+import d3 from "../d3.js";
+import { countScale } from "../colors.js";
+import { cellList } from "./cellList.js";
+import { heatmapRow } from "./heatmapRow.js";
+import { legend } from "./legend.js";
+import { linePlot } from "./linePlot.js";
+import { metaLegend, metaTrack } from "./metaTrack.js";
+import { thresholdAxis } from "./thresholdAxis.js";
+import { wordRow } from "./wordRow.js";
+
+const PLOT_H = 200;
+const LABEL_W = 130;
+
+/**
+ * @param {{onThreshold, onBrush, onPadding, onHoverCell, onHoverStep, onToggleCell,
+ *          onAddCell, onRemoveCell, onClear, onCloseMeta}} cb
+ */
+export function selectView(cb) {
+  const root = d3.create("section").attr("class", "select-view").attr("aria-label", "select view");
+  const grid = root.append("div").attr("class", "select-grid");
+  const row = (cls, labelText) => {
+    const r = grid.append("div").attr("class", `row ${cls}`);
+    const label = r.append("div").attr("class", "label").style("width", `${LABEL_W}px`);
+    if (labelText) label.append("span").attr("class", "row-title").text(labelText);
+    return { row: r, label, content: r.append("div").attr("class", "content") };
+  };
+
+  const axis = thresholdAxis({ width: LABEL_W, height: PLOT_H, onThreshold: cb.onThreshold });
+  const plot = linePlot({ height: PLOT_H, onHover: cb.onHoverCell, onToggle: cb.onToggleCell });
+  const plotRow = row("plot-row");
+  plotRow.label.node().append(axis.node);
+  plotRow.content.node().append(plot.node);
+
+  const words = wordRow({ onBrush: cb.onBrush, onPadding: cb.onPadding, onHover: cb.onHoverStep });
+  const wordsRow = row("words-row", "words");
+  wordsRow.label.append("span").attr("class", "hint").text("drag to select; ◀ ▶ set padding");
+  wordsRow.content.node().append(words.node);
+
+  const count = heatmapRow({ label: "selected cells on", onHover: cb.onHoverStep });
+  const countRow = row("count-row", "cells on");
+  const countLegend = legend({ kind: "sequential", domain: [0, 1], color: countScale(1) });
+  countRow.label.node().append(countLegend.node);
+  countRow.content.node().append(count.node);
+
+  const metaBox = grid.append("div").attr("class", "meta-rows");
+  const tracks = new Map(); // id -> {row, view, legend}
+
+  const cells = cellList({ onHover: cb.onHoverCell, onAdd: cb.onAddCell, onRemove: cb.onRemoveCell, onClear: cb.onClear });
+  root.node().append(cells.node);
+
+  let last = null;
+
+  // data: {context, source, state, onCount: int[], yDomain: [lo, hi], values: Float32Array (the
+  //        window's values, for the histogram), hover: {cell, step}, trackInfo: Map id -> MetaTrack}
+  function update(data) {
+    last = { ...data, y: d3.scaleLinear().domain(data.yDomain).range([PLOT_H - 4, 4]) };
+    axis.update({ y: last.y, threshold: data.state.threshold, values: data.values });
+    const n = data.state.cells.length;
+    last.color = countScale(n);
+    countLegend.update({ kind: "sequential", domain: [0, Math.max(1, n)], color: last.color });
+    updateTracks(data.state, data.context, data.trackInfo, true);
+    draw();
+  }
+
+  /** Redraw only what hover changes (cheap: no histogram, no legends). */
+  function setHover(hover) {
+    if (!last) return;
+    last.hover = hover;
+    draw();
+  }
+
+  function draw() {
+    const { context, source, state, onCount, hover, y, color } = last;
+    const zoom = state.zoom;
+    const start = context.start;
+    plot.update({ states: context.states, cells: context.cells, selected: new Set(state.cells), hovered: hover.cell, threshold: state.threshold, y, zoom });
+    words.update({
+      tokens: context.tokens, start, zoom, hovered: hover.step,
+      brush: state.start === null ? null : [state.start, state.end],
+      pad: [state.pad_left, state.pad_right], sequenceStarts: context.sequence_starts,
+      background: (i) => (state.start !== null && start + i >= state.start && start + i <= state.end ? "#e8f3fb" : null),
+    });
+    count.update({ values: onCount, start, zoom, color, hovered: hover.step, format: (v) => `${v} of ${state.cells.length}` });
+    updateTracks(state, context, last.trackInfo, false);
+    cells.update({ cells: state.cells, added: state.added, hovered: hover.cell, D: source.shape[1] });
+  }
+
+  function updateTracks(state, context, trackInfo, withLegends) {
+    const hover = last.hover;
+    const zoom = state.zoom;
+    const shown = state.meta.filter((id) => context.meta && context.meta[id] && trackInfo.has(id));
+    for (const [id, t] of tracks) {
+      if (!shown.includes(id)) {
+        t.row.remove();
+        tracks.delete(id);
+      }
+    }
+    for (const id of shown) {
+      let t = tracks.get(id);
+      if (!t) {
+        const r = metaBox.append("div").attr("class", "row meta-row").attr("data-meta", id);
+        const label = r.append("div").attr("class", "label").style("width", `${LABEL_W}px`);
+        const head = label.append("div").attr("class", "meta-head");
+        head.append("span").attr("class", "row-title").text(id);
+        head.append("button").attr("type", "button").attr("class", "close").text("×")
+          .attr("aria-label", `hide meta track ${id}`).on("click", () => cb.onCloseMeta(id));
+        const view = metaTrack({ onHover: cb.onHoverStep });
+        const content = r.append("div").attr("class", "content");
+        content.node().append(view.node);
+        t = { row: r, view, legendBox: label.append("div") };
+        tracks.set(id, t);
+      }
+      const track = trackInfo.get(id);
+      const values = context.meta[id];
+      t.view.update({ track, values, start: context.start, zoom, hovered: hover.step });
+      if (withLegends) {
+        t.legendBox.selectAll("*").remove();
+        t.legendBox.node().append(legend(metaLegend(track, values)).node);
+      }
+    }
+    // keep the rows in the order of state.meta
+    for (const id of shown) metaBox.node().append(tracks.get(id).row.node());
+  }
+
+  return { node: root.node(), update, setHover, destroy: () => root.remove() };
+}

@@ -1,0 +1,60 @@
+// Progress of slow requests and every error, with its message, until dismissed (Esc works).
+import d3 from "../d3.js";
+
+const SHOW_AFTER_MS = 150; // fast answers never flash a spinner
+
+export function statusBar() {
+  const root = d3.create("div").attr("class", "status-bar");
+  const progress = root.append("div").attr("class", "progress").attr("role", "status").attr("aria-live", "polite");
+  const errors = root.append("ul").attr("class", "errors");
+  let timer = null;
+  let list = [];
+
+  /** Show or hide the progress line; `label` says what is loading. */
+  function busy(label) {
+    clearTimeout(timer);
+    if (!label) {
+      progress.classed("on", false).text("");
+      return;
+    }
+    timer = setTimeout(() => progress.classed("on", true).text(`${label}…`), SHOW_AFTER_MS);
+  }
+
+  /** Add an error: {title, detail}; an identical one is not repeated. */
+  function error(title, detail) {
+    if (list.some((e) => e.title === title && e.detail === detail)) return;
+    list = [...list, { title, detail, id: Math.random() }];
+    draw();
+  }
+
+  function clear() {
+    list = [];
+    draw();
+  }
+
+  function draw() {
+    const li = errors.selectAll("li").data(list, (e) => e.id).join((enter) => {
+      const e = enter.append("li").attr("role", "alert").attr("class", "error");
+      e.append("strong").text((x) => x.title);
+      e.append("span").text((x) => ` ${x.detail}`);
+      e.append("button").attr("type", "button").attr("class", "dismiss").attr("aria-label", "dismiss this message")
+        .text("×").on("click", (event, x) => {
+          list = list.filter((y) => y !== x);
+          draw();
+        });
+      return e;
+    });
+    li.order();
+  }
+
+  function onKey(event) {
+    if (event.key === "Escape" && list.length) clear();
+  }
+  document.addEventListener("keydown", onKey);
+
+  return {
+    node: root.node(), busy, error, clear, count: () => list.length,
+    update: () => draw(),
+    destroy: () => { document.removeEventListener("keydown", onKey); root.remove(); },
+  };
+}

@@ -1,0 +1,83 @@
+// The value axis of the line plot, with a histogram of the window's values beside it and
+// the threshold as a handle that can be dragged (or moved with the arrow keys).
+import d3 from "../d3.js";
+import { THRESHOLD } from "../colors.js";
+
+const AXIS_W = 34; // room for the tick labels at the right edge
+
+/**
+ * @param {{width: number, height: number, onThreshold: (value: number, final: boolean) => void}} opts
+ */
+export function thresholdAxis({ width = 110, height = 200, onThreshold = () => {} } = {}) {
+  const svg = d3.create("svg").attr("class", "threshold-axis").attr("width", width).attr("height", height);
+  const bars = svg.append("g").attr("class", "histogram");
+  const axis = svg.append("g").attr("transform", `translate(${width - AXIS_W + 0.5},0)`);
+  const handle = svg.append("g")
+    .attr("class", "threshold-handle")
+    .attr("tabindex", 0)
+    .attr("role", "slider")
+    .attr("aria-label", "threshold (arrow keys move it; shift for bigger steps)")
+    .style("cursor", "ns-resize");
+  handle.append("line").attr("x1", 0).attr("x2", width - AXIS_W).attr("stroke", THRESHOLD).attr("stroke-width", 2);
+  handle.append("rect").attr("x", 0).attr("width", width - AXIS_W).attr("y", -6).attr("height", 12).attr("fill", "transparent");
+  handle.append("path").attr("d", "M0,-7L10,0L0,7Z").attr("fill", THRESHOLD).attr("transform", `translate(${width - AXIS_W - 10},0)`);
+  const label = handle.append("text").attr("x", 2).attr("y", -4).attr("font-size", 10).attr("fill", "#7a4f00");
+
+  let y = null;
+  let value = 0;
+
+  const round = (v) => Math.round(v * 1000) / 1000;
+  function place(v) {
+    value = v;
+    handle.attr("transform", `translate(0,${y(v)})`).attr("aria-valuenow", v);
+    label.text(`θ ${v}`);
+  }
+
+  handle.call(d3.drag()
+    .on("drag", (event) => {
+      const v = round(y.invert(Math.max(0, Math.min(height, event.y))));
+      if (v !== value) {
+        place(v);
+        onThreshold(v, false);
+      }
+    })
+    .on("end", (event) => {
+      if (event.sourceEvent) onThreshold(value, true);
+    }));
+  handle.on("keydown", (event) => {
+    const step = event.shiftKey ? 0.1 : 0.01;
+    const delta = { ArrowUp: step, ArrowRight: step, ArrowDown: -step, ArrowLeft: -step }[event.key];
+    if (delta === undefined) return;
+    event.preventDefault();
+    const [lo, hi] = d3.extent(y.domain());
+    const v = round(Math.max(lo, Math.min(hi, value + delta)));
+    place(v);
+    onThreshold(v, true);
+  });
+
+  // data: {y: d3 scale (value -> px), threshold: float, values: Float32Array|number[] (the window's values)}
+  function update({ y: scale, threshold, values }) {
+    y = scale;
+    const [lo, hi] = d3.extent(y.domain());
+    handle.attr("aria-valuemin", lo).attr("aria-valuemax", hi);
+    axis.call(d3.axisRight(y).ticks(Math.max(2, Math.floor(height / 30))).tickSize(4));
+    const bins = d3.bin().domain([lo, hi]).thresholds(d3.range(40).map((i) => lo + ((hi - lo) * i) / 40))(values);
+    const maxCount = d3.max(bins, (b) => b.length) || 1;
+    const bw = width - AXIS_W - 2;
+    bars.selectAll("rect")
+      .data(bins)
+      .join("rect")
+      .attr("x", (b) => bw - (bw * b.length) / maxCount)
+      .attr("width", (b) => (bw * b.length) / maxCount)
+      .attr("y", (b) => Math.min(y(b.x0), y(b.x1)))
+      .attr("height", (b) => Math.max(1, Math.abs(y(b.x0) - y(b.x1)) - 0.5))
+      .attr("fill", (b) => (b.x0 >= threshold ? "#56B4E9" : "#c8c8c8"))
+      .selectAll("title")
+      .data((b) => [b])
+      .join("title")
+      .text((b) => `${b.length} values in [${d3.format(".2f")(b.x0)}, ${d3.format(".2f")(b.x1)})`);
+    place(threshold);
+  }
+
+  return { node: svg.node(), update, destroy: () => svg.remove() };
+}

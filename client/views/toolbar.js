@@ -1,0 +1,99 @@
+// The select view's controls: source switch, step / page navigation, jump to a position,
+// threshold and padding fields, meta track toggles, zoom. Real inputs and buttons, so all
+// of it works from the keyboard. Reports intent through callbacks only.
+import d3 from "../d3.js";
+
+/**
+ * @param {{onSource, onStep, onJump, onThreshold, onPadding, onMeta, onZoom, onWindow}} cb
+ *   onStep(delta steps), onJump(pos), onThreshold(value), onPadding(pl, pr), onMeta(ids),
+ *   onZoom(px), onWindow(left, right)
+ */
+export function toolbar(cb) {
+  const root = d3.create("div").attr("class", "toolbar");
+  const field = (parent, label, attrs) => {
+    const l = parent.append("label").attr("class", "field");
+    l.append("span").text(label);
+    const input = l.append("input");
+    for (const [k, v] of Object.entries(attrs)) input.attr(k, v);
+    return input;
+  };
+
+  const src = root.append("label").attr("class", "field");
+  src.append("span").text("source");
+  const source = src.append("select").attr("name", "source").on("change", (event) => cb.onSource(event.target.value));
+
+  const nav = root.append("div").attr("class", "group nav").attr("role", "group").attr("aria-label", "navigation");
+  const button = (parent, text, label, fn) => parent.append("button").attr("type", "button")
+    .attr("aria-label", label).attr("title", label).text(text).on("click", fn);
+  let page = 70;
+  button(nav, "⇤", "previous page", () => cb.onStep(-page));
+  button(nav, "←", "previous step (arrow left)", () => cb.onStep(-1));
+  const jump = nav.append("form").attr("class", "jump");
+  const pos = field(jump, "pos", { type: "number", min: 0, step: 1, name: "pos" });
+  jump.append("button").attr("type", "submit").text("Go");
+  jump.on("submit", (event) => {
+    event.preventDefault();
+    const v = Number(pos.property("value"));
+    if (Number.isInteger(v)) cb.onJump(v);
+  });
+  button(nav, "→", "next step (arrow right)", () => cb.onStep(1));
+  button(nav, "⇥", "next page", () => cb.onStep(page));
+
+  const sel = root.append("div").attr("class", "group").attr("role", "group").attr("aria-label", "selection rule");
+  const threshold = field(sel, "threshold", { type: "number", step: 0.01, name: "threshold" })
+    .on("change", (event) => {
+      const v = Number(event.target.value);
+      if (event.target.value !== "" && Number.isFinite(v)) cb.onThreshold(v);
+    });
+  const padL = field(sel, "pad left", { type: "number", min: 0, step: 1, name: "pad_left" });
+  const padR = field(sel, "pad right", { type: "number", min: 0, step: 1, name: "pad_right" });
+  const onPad = () => {
+    const l = Number(padL.property("value"));
+    const r = Number(padR.property("value"));
+    if (Number.isInteger(l) && Number.isInteger(r) && l >= 0 && r >= 0) cb.onPadding(l, r);
+  };
+  padL.on("change", onPad);
+  padR.on("change", onPad);
+
+  const view = root.append("div").attr("class", "group").attr("role", "group").attr("aria-label", "view");
+  button(view, "−", "narrower tokens (zoom out)", () => cb.onZoom(-1));
+  button(view, "+", "wider tokens (zoom in)", () => cb.onZoom(+1));
+  const steps = field(view, "steps", { type: "number", min: 2, max: 1001, step: 1, name: "steps" })
+    .on("change", (event) => {
+      const n = Number(event.target.value);
+      if (Number.isInteger(n) && n >= 2 && n <= 1001) cb.onWindow(n);
+    });
+
+  const metas = root.append("fieldset").attr("class", "group metas");
+  metas.append("legend").text("meta tracks");
+
+  // data: {dataset: DatasetSummary, state}
+  function update({ dataset, state }) {
+    source.selectAll("option").data(dataset.sources, (s) => s.id).join("option")
+      .attr("value", (s) => s.id)
+      .text((s) => `${s.label} (${s.shape[1]} cells)`);
+    source.property("value", state.source);
+    page = Math.max(1, state.left + state.right + 1);
+    pos.attr("max", dataset.length - 1);
+    if (document.activeElement !== pos.node()) pos.property("value", state.pos);
+    if (document.activeElement !== threshold.node()) threshold.property("value", state.threshold);
+    padL.property("value", state.pad_left);
+    padR.property("value", state.pad_right);
+    steps.property("value", state.left + state.right + 1);
+    const shown = new Set(state.meta);
+    const items = metas.selectAll("label").data(dataset.meta, (m) => m.id).join((enter) => {
+      const l = enter.append("label").attr("class", "inline");
+      l.append("input").attr("type", "checkbox").attr("name", (m) => `meta-${m.id}`);
+      l.append("span").text((m) => `${m.id} (${m.kind})`);
+      return l;
+    });
+    items.select("input").property("checked", (m) => shown.has(m.id))
+      .on("change", () => {
+        cb.onMeta(dataset.meta.map((m) => m.id).filter((id) =>
+          metas.select(`input[name="meta-${CSS.escape(id)}"]`).property("checked")));
+      });
+    metas.style("display", dataset.meta.length ? null : "none");
+  }
+
+  return { node: root.node(), update, destroy: () => root.remove() };
+}
