@@ -19,6 +19,18 @@ Public interface (the API layer and the CLI use only these names)::
 ``start``/``end`` are inclusive step positions everywhere. Invalid arguments raise
 :class:`EngineError` (a ``ValueError``) whose message names the value and the fix.
 """
+from .engine import SourceEngine
+from .errors import EngineError
+from .results import CellStats, Match, MatchResult
 from .source import ArraySource, StateSource, apply_transform
 
-__all__ = ["ArraySource", "StateSource", "apply_transform"]
+__all__ = [
+    "ArraySource",
+    "CellStats",
+    "EngineError",
+    "Match",
+    "MatchResult",
+    "SourceEngine",
+    "StateSource",
+    "apply_transform",
+]

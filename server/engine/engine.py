@@ -1,0 +1,151 @@
+"""SourceEngine: select, match, on-counts, values and cell statistics over one source.
+
+On-rule: ``on(t, c) := float64(v) >= float64(threshold)`` where ``v`` is the float32
+value after :func:`apply_transform`; NaN is never on (and so always counts as off).
+Positions outside the sequence that contains a range count as off, so padding may hang
+over a sequence start or end and is then satisfied. See candidates.py for how the
+DESIGN.md match definition reduces to per-cell on-runs.
+
+Ranking is ``(-|I|, |S ∪ S2|, -length, start)``. ``|S2|`` needs every cell's values over
+the padded range, so it is computed only for the candidates of the ``|I|`` tiers needed
+to fill ``limit`` (the tier where the limit cuts is evaluated completely, which keeps the
+answer exact; a cut tier of millions of candidates costs about one full scan).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import scan
+from .candidates import enumerate_candidates
+from .errors import (
+    EngineError,
+    check_cells,
+    check_int,
+    check_match_args,
+    check_range,
+    check_threshold,
+)
+from .index import CodeIndex
+from .results import CellStats, Match, MatchResult
+from .source import StateSource
+from .stats import stats_of_column
+
+
+class SourceEngine:
+    """Exact select and match over one :class:`StateSource`, with an optional index.
+
+    ``index_dir`` None: no index, every query scans the source in chunks of time.
+    Otherwise a fresh index there is used; a missing or stale one is never used, and is
+    (re)built on the first match when ``index_dir`` is writable.
+    """
+
+    def __init__(self, source: StateSource, index_dir: str | Path | None = None,
+                 chunk: int = scan.CHUNK) -> None:
+        self.source = source
+        self.T, self.D = (int(x) for x in source.shape)
+        self.offsets = np.asarray(source.sequence_offsets, dtype=np.int64)
+        self.chunk = chunk
+        self.index = None if index_dir is None else CodeIndex(source, Path(index_dir), chunk=chunk)
+
+    # --- index -------------------------------------------------------------------
+    def index_state(self) -> str:
+        """``"fresh"``, ``"missing"`` or ``"stale"`` (``"missing"`` when there is no index_dir)."""
+        return "missing" if self.index is None else self.index.state()
+
+    def build_index(self, progress: bool = True) -> None:
+        """Build (or rebuild) the index in ``index_dir``."""
+        if self.index is None:
+            raise EngineError("index_dir", "index_dir: this engine has no index folder; pass index_dir")
+        self.index.build(progress=progress)
+
+    def _usable_index(self) -> CodeIndex | None:
+        if self.index is None:
+            return None
+        if self.index.state() != "fresh" and self.index.writable():
+            self.index.build(progress=True)
+        return self.index if self.index.state() == "fresh" else None
+
+    # --- queries -----------------------------------------------------------------
+    def _sequence(self, t: int) -> tuple[int, int]:
+        """``(first, last)`` step of the sequence containing step ``t``."""
+        i = int(np.searchsorted(self.offsets, t, side="right")) - 1
+        return int(self.offsets[i]), int(self.offsets[i + 1]) - 1
+
+    def select(self, start, end, threshold, pad_left=0, pad_right=0) -> np.ndarray:
+        """``int64[k]`` sorted ids of the cells on over ``start .. end`` and off on the padding."""
+        start, end = check_range(start, end, self.T)
+        threshold = check_threshold(threshold)
+        pad_left, pad_right = check_match_args(pad_left, pad_right, 1, 1, None, 1)[:2]
+        first, last = self._sequence(start)
+        if end > last:
+            raise EngineError(
+                "end", f"end: the range {start}..{end} crosses a sequence boundary; step {start} lies "
+                f"in the sequence {first}..{last}, so pass end <= {last}")
+        lo, hi = max(first, start - pad_left), min(last, end + pad_right)
+        return np.flatnonzero(scan.s2_mask(self.source, threshold, lo, start, end, hi, self.chunk)).astype(np.int64)
+
+    def match(self, cells, threshold, pad_left=0, pad_right=0, min_overlap=1, min_len=1,
+              max_len=None, limit=50) -> MatchResult:
+        """Ranked matches for the cell set ``cells`` over the whole source (exact)."""
+        cells = check_cells(cells, self.D)
+        threshold = check_threshold(threshold)
+        pad_left, pad_right, min_overlap, min_len, max_len, limit = check_match_args(
+            pad_left, pad_right, min_overlap, min_len, max_len, limit)
+        runs = self.runs(cells, threshold)
+        a, b, k = enumerate_candidates(runs, self.offsets, pad_left, pad_right, min_len, max_len, min_overlap)
+        return self._rank(a, b, k, cells.size, threshold, pad_left, pad_right, limit)
+
+    def runs(self, cells: np.ndarray, threshold: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """On-runs of each of ``cells`` (sorted, checked) over the whole source."""
+        index = self._usable_index()
+        if index is not None:
+            return index.runs(cells, threshold)
+        return scan.runs_by_scan(self.source, cells, threshold, self.chunk)
+
+    def _rank(self, a, b, k, n_cells, threshold, pad_left, pad_right, limit) -> MatchResult:
+        total = int(a.size)
+        if total == 0:
+            return MatchResult(matches=[], candidates=0)
+        tiers, counts = np.unique(k, return_counts=True)
+        reach = np.cumsum(counts[::-1])  # candidates in the top tiers
+        cut = tiers[::-1][min(int(np.searchsorted(reach, limit)), tiers.size - 1)]
+        pick = np.flatnonzero(k >= cut)
+        a, b, k = a[pick], b[pick], k[pick]
+        seq = np.searchsorted(self.offsets, a, side="right") - 1
+        lo = np.maximum(self.offsets[seq], a - pad_left)
+        hi = np.minimum(self.offsets[seq + 1] - 1, b + pad_right)
+        s2 = scan.count_s2(self.source, threshold, a, b, lo, hi, self.chunk)
+        union = n_cells + s2 - k
+        length = b - a + 1
+        order = np.lexsort((a, -length, union, -k))[:limit]
+        matches = [
+            Match(start=int(a[i]), end=int(b[i]), length=int(length[i]), overlap=int(k[i]),
+                  union=int(union[i]), extra=int(s2[i] - k[i]))
+            for i in order
+        ]
+        return MatchResult(matches=matches, candidates=total)
+
+    def on_count(self, cells, threshold, start, end) -> np.ndarray:
+        """``int32[end-start+1]``: how many of ``cells`` are on at each step of ``start .. end``."""
+        cells = check_cells(cells, self.D)
+        threshold = check_threshold(threshold)
+        start, end = check_range(start, end, self.T)
+        return scan.on_count(self.source, cells, threshold, start, end, self.chunk)
+
+    def values(self, start, end, cells=None) -> np.ndarray:
+        """Transformed ``float32[len(cells) or D, end-start+1]`` (cells x steps)."""
+        start, end = check_range(start, end, self.T)
+        cells = None if cells is None else check_cells(cells, self.D)
+        return scan.values(self.source, start, end, cells, self.chunk)
+
+    def cell_stats(self, cell, bins=50) -> CellStats:
+        """Distribution of one cell's transformed values over the whole source."""
+        cell = check_int("cell", cell)
+        if not 0 <= cell < self.D:
+            raise EngineError("cell", f"cell: {cell} is out of range; this source has {self.D} cells "
+                              f"(0..{self.D - 1})")
+        bins = check_int("bins", bins, 1)
+        column = scan.values(self.source, 0, self.T - 1, np.array([cell]), self.chunk)[0]
+        return stats_of_column(cell, column, bins)

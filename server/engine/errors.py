@@ -1,0 +1,96 @@
+"""The engine's one exception type and the argument checks every public method runs.
+
+Each check raises :class:`EngineError` naming the parameter, the bad value and the fix,
+so the API layer can turn it into a problem+json answer without rewording it.
+"""
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+
+
+class EngineError(ValueError):
+    """A bad argument to the engine. ``param`` is the parameter's name (``"cells"``, ``"start"``)."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+        self.message = message
+
+
+def check_int(param: str, value, minimum: int | None = None) -> int:
+    """Return ``value`` as a Python int, or raise naming ``param`` (bools and floats refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
+        raise EngineError(param, f"{param}: {value!r} is not an integer; pass a whole number")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise EngineError(param, f"{param}: {value} is below {minimum}; pass {minimum} or more")
+    return value
+
+
+def check_threshold(value) -> float:
+    """Return the threshold as a float64; NaN and non-numbers are refused, +-inf allowed."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise EngineError("threshold", f"threshold: {value!r} is not a number; pass e.g. 0.3")
+    value = float(value)
+    if math.isnan(value):
+        raise EngineError("threshold", "threshold: NaN is not a threshold; pass a number such as 0.3")
+    return value
+
+
+def check_step(param: str, value, T: int) -> int:
+    """Return a step position within ``0 .. T-1``."""
+    value = check_int(param, value)
+    if not 0 <= value < T:
+        raise EngineError(param, f"{param}: {value} is out of range; this source has {T:,} steps (0..{T - 1})")
+    return value
+
+
+def check_range(start, end, T: int) -> tuple[int, int]:
+    """Return ``(start, end)``, both within ``0 .. T-1`` and ``start <= end``."""
+    start, end = check_step("start", start, T), check_step("end", end, T)
+    if start > end:
+        raise EngineError("end", f"end: {end} is before start {start}; pass end >= start (both inclusive)")
+    return start, end
+
+
+def check_cells(cells, D: int) -> np.ndarray:
+    """Return ``int64[k]`` sorted unique cell ids within ``0 .. D-1``; empty sets are refused."""
+    if isinstance(cells, (Integral, np.integer)) and not isinstance(cells, bool):
+        cells = [cells]
+    try:
+        arr = np.asarray(cells)
+    except (TypeError, ValueError) as err:
+        raise EngineError("cells", f"cells: {cells!r} is not a list of cell ids ({err})") from None
+    if arr.size == 0:
+        raise EngineError("cells", "cells: the cell set is empty; pass at least one cell id")
+    if arr.ndim != 1 or arr.dtype.kind not in "iu":
+        if arr.ndim == 1 and arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise EngineError("cells", f"cells: {cells!r} is not a flat list of integer cell ids")
+    arr = arr.astype(np.int64)
+    bad = arr[(arr < 0) | (arr >= D)]
+    if bad.size:
+        raise EngineError(
+            "cells", f"cells: {int(bad[0])} is out of range; this source has {D} cells (0..{D - 1})"
+        )
+    return np.unique(arr)
+
+
+def check_match_args(pad_left, pad_right, min_overlap, min_len, max_len, limit) -> tuple[int, ...]:
+    """Validate the match parameters other than cells and threshold; return them as ints."""
+    pad_left = check_int("pad_left", pad_left, 0)
+    pad_right = check_int("pad_right", pad_right, 0)
+    min_overlap = check_int("min_overlap", min_overlap, 1)
+    min_len = check_int("min_len", min_len, 1)
+    limit = check_int("limit", limit, 1)
+    if max_len is not None:
+        max_len = check_int("max_len", max_len, 1)
+        if min_len > max_len:
+            raise EngineError(
+                "max_len", f"max_len: {max_len} is below min_len {min_len}; pass max_len >= min_len"
+            )
+    return pad_left, pad_right, min_overlap, min_len, max_len, limit
