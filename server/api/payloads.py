@@ -1,0 +1,82 @@
+"""JSON bodies: numpy-aware encoding and the shapes that several operations share."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import orjson
+from connexion.jsonifier import JSONEncoder, Jsonifier
+from starlette.responses import Response
+
+from ..engine.runs import is_on
+from ..engine.source import apply_transform
+from ..store import Dataset, Entry, H5StateSource
+
+_ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def json_response(payload: dict) -> Response:
+    """Encode with orjson: numpy arrays go out without a Python list in between (the context
+    body is 10^5 floats); NaN becomes null."""
+    return Response(orjson.dumps(payload, option=_ORJSON, default=_plain),
+                    media_type="application/json")
+
+
+def _plain(value):
+    """What orjson cannot encode natively: numpy scalars of odd kinds, non-contiguous arrays."""
+    if isinstance(value, np.ndarray):
+        return np.ascontiguousarray(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+class NumpyJSONEncoder(JSONEncoder):
+    """Connexion's encoder for dicts that handlers return directly, with numpy support."""
+
+    def default(self, o):
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, np.generic):
+            return o.item()
+        return super().default(o)
+
+
+def jsonifier() -> Jsonifier:
+    return Jsonifier(json, cls=NumpyJSONEncoder)
+
+
+def dataset_summary(entry: Entry) -> dict:
+    """DatasetSummary of openapi.yaml; unavailable data sets carry their error and empty lists."""
+    ds = entry.dataset
+    if ds is None:
+        return {"id": entry.id, "name": entry.id, "description": "", "available": False,
+                "error": entry.error, "length": 0, "sequences": 0, "sources": [], "meta": [],
+                "searchable": False}
+    return {"id": ds.id, "name": ds.name, "description": ds.description, "available": True,
+            "error": None, "length": ds.length, "sequences": ds.sequences,
+            "sources": [s.summary() for s in ds.sources.values()],
+            "meta": [m.summary() for m in ds.meta.values()], "searchable": True}
+
+
+def window_states(source: H5StateSource, start: int, end: int,
+                  cells: np.ndarray | None) -> np.ndarray:
+    """``float32[len(cells) or D, end-start+1]``: transformed states of steps start..end, cell-major."""
+    rows = source.read_rows(start, end + 1)
+    if cells is not None:
+        rows = rows[:, cells]
+    return np.ascontiguousarray(apply_transform(rows, source.transform).T)
+
+
+def on_count(values: np.ndarray, threshold: float) -> np.ndarray:
+    """``int32[steps]``: how many rows of ``values`` (cells x steps) are on, by the engine's rule."""
+    return np.count_nonzero(is_on(values, threshold), axis=0).astype(np.int32)
+
+
+def meta_values(ds: Dataset, names: list[str], start: int, end: int) -> dict:
+    return {name: ds.meta[name].window(start, end) for name in names}
+
+
+def sequence_starts(ds: Dataset, start: int, end: int) -> np.ndarray:
+    o = ds.sequence_offsets[:-1]
+    return o[(o >= start) & (o <= end)]
