@@ -102,7 +102,7 @@ export function matchCells(dataset, params, opts) {
 }
 
 /** GET /datasets/{dataset}/search?q&regex&limit */
-export function search(dataset, params, opts) {
+export function searchTokens(dataset, params, opts) {
   return request(`/datasets/${enc(dataset)}/search`, params, opts);
 }
 

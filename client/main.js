@@ -246,7 +246,7 @@ function buildViews() {
     onSearch: async (q, regex) => {
       search.update({ results: null, busy: true, enabled: true });
       try {
-        const r = await fetchInto("search", (o) => api.search(app.state.dataset, { q, regex, limit: 50 }, o));
+        const r = await fetchInto("search", (o) => api.searchTokens(app.state.dataset, { q, regex, limit: 50 }, o));
         search.update({ results: r.results, truncated: r.truncated, enabled: true });
       } catch (err) {
         search.update({ results: null, enabled: true });

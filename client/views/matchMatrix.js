@@ -1,6 +1,6 @@
-// The match results as one table: per row an "open" button, the scores, the match-count
-// heatmap and one heatmap per meta track, then the words aligned at the match start with
-// the matched range outlined. Heatmaps share the rows of the words, so they always align;
+// The match results as one table: per row an "open" button, the scores, the words aligned
+// at the match start with the matched range outlined, then the match-count heatmap and one
+// heatmap per meta track. Heatmaps share the rows of the words, so they always align;
 // one heatmap's colours can be mapped onto the words' background.
 import d3 from "../d3.js";
 import { textOn } from "../colors.js";
@@ -29,8 +29,8 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
     const mappedMap = heatmaps.find((h) => h.id === mapped) || null;
     drawHeads(heatmaps, mapped);
     const header = ["", "overlap", "union", "length"].map((t) => ({ t, cls: "score" }))
-      .concat(heatmaps.map((h) => ({ t: h.label, cls: "hm-head", span: cols })))
-      .concat([{ t: "words (aligned at the match start)", cls: "words-head", span: cols }]);
+      .concat([{ t: "words, aligned at the match start; the match is outlined", cls: "words-head", span: cols }])
+      .concat(heatmaps.map((h) => ({ t: h.label, cls: "hm-head", span: cols })));
     thead.selectAll("tr").data([header]).join("tr").selectAll("th").data((r) => r).join("th")
       .attr("class", (h) => h.cls).attr("colspan", (h) => h.span || null).attr("scope", "col").text((h) => h.t);
 
@@ -112,14 +112,6 @@ function rowCells(m, r, left, cols, heatmaps, mapped) {
     { text: m.union, cls: "score", title: `union |S ∪ S2| = ${m.union} cells (${m.extra} not in the selection)` },
     { text: m.length, cls: "score", title: `match ${m.start}–${m.end}: ${m.length} steps` },
   ];
-  for (const h of heatmaps) {
-    const vals = h.values(m);
-    for (let col = 0; col < cols; col++) {
-      const v = inWindow(col) ? vals[col - offset] : undefined;
-      cells.push({ col, cls: `hm-cell${col === 0 ? " first" : ""}`, bg: v === undefined ? null : h.color(v),
-        title: v === undefined ? null : `${h.label} at step ${stepAt(col)}: ${v === null ? "no value" : h.format(v)}` });
-    }
-  }
   const mappedVals = mapped ? mapped.values(m) : null;
   for (let col = 0; col < cols; col++) {
     if (!inWindow(col)) {
@@ -136,6 +128,14 @@ function rowCells(m, r, left, cols, heatmaps, mapped) {
     const v = mappedVals ? mappedVals[col - offset] : undefined;
     cells.push({ col, cls: cls.join(" "), word: true, text: visible(tok),
       bg: v === undefined ? null : mapped.color(v), title: `${JSON.stringify(tok)} at step ${step}` });
+  }
+  for (const h of heatmaps) {
+    const vals = h.values(m);
+    for (let col = 0; col < cols; col++) {
+      const v = inWindow(col) ? vals[col - offset] : undefined;
+      cells.push({ col, cls: `hm-cell${col === 0 ? " first" : ""}`, bg: v === undefined ? null : h.color(v),
+        title: v === undefined ? null : `${h.label} at step ${stepAt(col)}: ${v === null ? "no value" : h.format(v)}` });
+    }
   }
   return { match: m, cells, r };
 }

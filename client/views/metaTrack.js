@@ -61,9 +61,11 @@ export function metaTrack({ onHover = () => {} } = {}) {
 // Flatten MetaValues into boxes {i: step index, k: row, fill, text, title}.
 function toCells(values, color) {
   if (values.kind === "categorical") {
+    const labels = values.labels || [];
+    const short = withoutCommonPrefix(labels); // "depth 0", "depth 1" -> "0", "1" in the boxes
     return values.values.map((v, i) => {
-      const label = v === null || v < 0 ? "—" : values.labels?.[v] ?? String(v);
-      return { i, k: 0, fill: color(v), text: label, title: label };
+      const label = v === null || v < 0 ? "—" : labels[v] ?? String(v);
+      return { i, k: 0, fill: color(v), text: short[v] ?? label, title: label };
     });
   }
   if (values.kind === "scalar") {
@@ -84,6 +86,13 @@ function label(c, zoom) {
   if (zoom < 14) return "";
   if (c.prob === undefined || zoom < 36) return cut(c.text, zoom);
   return `${cut(c.text, zoom - 22)} ${d3.format(".2f")(c.prob).replace(/^0/, "")}`;
+}
+
+function withoutCommonPrefix(labels) {
+  if (labels.length < 2) return labels;
+  let n = 0;
+  while (labels.every((l) => l.length > n + 1 && l[n] === labels[0][n])) n += 1;
+  return labels.map((l) => l.slice(n));
 }
 
 function cut(text, zoom) {

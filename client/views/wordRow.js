@@ -105,7 +105,7 @@ export function wordRow({ onBrush = () => {}, onPadding = () => {}, onHover = ()
       .call((g) => g.select("line").attr("x1", (s) => s.edge).attr("x2", (s) => s.at))
       .call((g) => g.select("path").attr("d", (s) => `M${s.at},2L${s.at + 7 * s.side},${PAD_H / 2}L${s.at},${PAD_H - 2}Z`))
       .call((g) => g.select("text").attr("x", (s) => s.at + (s.side < 0 ? -4 : 4))
-        .attr("text-anchor", (s) => (s.side < 0 ? "end" : "start")).text((s) => `${s.n} off`));
+        .attr("text-anchor", (s) => (s.side < 0 ? "end" : "start")).text((s) => (s.n ? `${s.n} off` : "")));
   }
 
   // data: {tokens: str[], start: int (step of tokens[0]), zoom: px, brush: [a, b]|null (absolute),
