@@ -70,14 +70,23 @@ class Dataset:
 
     def index_dir(self, source_id: str) -> Path:
         """Where the engine keeps the match index of a source: ``<folder>/.index/<id>/`` when the
-        folder is writable, else under ``$XDG_CACHE_HOME/hiddenscope/`` (or ~/.cache)."""
+        folder is writable, else under ``$XDG_CACHE_HOME/hiddenscope/`` (or ~/.cache).
+
+        The parent folder is created here, so the engine finds a writable place to build in.
+        """
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", source_id).strip("._") or "source"
         local = self.folder / ".index"
         if os.access(local if local.exists() else self.folder, os.W_OK):
-            return local / safe
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        tag = hashlib.sha1(str(self.folder).encode()).hexdigest()[:10]
-        return cache / "hiddenscope" / f"{self.id}-{tag}" / safe
+            parent = local
+        else:
+            cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+            tag = hashlib.sha1(str(self.folder).encode()).hexdigest()[:10]
+            parent = cache / "hiddenscope" / f"{self.id}-{tag}"
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # the engine then finds the folder unwritable and scans without an index
+        return parent / safe
 
     def close(self) -> None:
         self._files.close()

@@ -1,0 +1,45 @@
+"""Scanning roots: recursive, ids from folder names, duplicates and broken data sets reported."""
+from __future__ import annotations
+
+import pytest
+
+from hiddenscope.server.store import Catalog, DatasetError, find_folders
+from hiddenscope.server.store.synthetic import write_dataset
+
+
+def test_scan_is_recursive_and_skips_hidden_and_nested(tmp_path, make_lstmvis_folder):
+    write_dataset(tmp_path / "a" / "deep" / "parens", T=100, D=4, layers=1)
+    write_dataset(tmp_path / ".hidden" / "ignored", T=100, D=4, layers=1)
+    write_dataset(tmp_path / "a" / "deep" / "parens" / "inner", T=100, D=4, layers=1)
+    lstm = make_lstmvis_folder("toy")
+    found = find_folders([tmp_path])
+    assert found == sorted([tmp_path / "a" / "deep" / "parens", lstm])
+
+
+def test_duplicate_names_are_rejected_naming_both(tmp_path):
+    one = write_dataset(tmp_path / "x" / "same", T=100, D=4, layers=1)
+    two = write_dataset(tmp_path / "y" / "same", T=100, D=4, layers=1)
+    write_dataset(tmp_path / "fine", T=100, D=4, layers=1)
+    catalog = Catalog([tmp_path])
+    entry = catalog.entries["same"]
+    assert not entry.available
+    assert str(one) in entry.error and str(two) in entry.error and "rename one" in entry.error
+    assert catalog.entries["fine"].available
+    catalog.close()
+
+
+def test_broken_data_set_is_listed_and_logged_while_others_serve(tmp_path, caplog):
+    write_dataset(tmp_path / "good", T=100, D=4, layers=1)
+    broken = write_dataset(tmp_path / "broken", T=100, D=4, layers=1)
+    (broken / "data.h5").unlink()
+    catalog = Catalog([tmp_path])
+    assert catalog.entries["good"].available
+    assert not catalog.entries["broken"].available
+    assert "files.data: 'data.h5' does not exist" in catalog.entries["broken"].error
+    assert any("broken is unavailable" in r.getMessage() for r in caplog.records)
+    catalog.close()
+
+
+def test_a_root_that_is_not_a_folder_is_an_error(tmp_path):
+    with pytest.raises(DatasetError, match="is not a folder"):
+        Catalog([tmp_path / "missing"])
