@@ -1,0 +1,57 @@
+"""`hiddenscope build` on the committed parens recipe (its --quick variant), and the CLI."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from hiddenscope.extract.cli import COMMANDS
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMOS = ("parens", "code", "english")
+
+
+@pytest.fixture
+def parens(tmp_path) -> Path:
+    folder = tmp_path / "parens"
+    folder.mkdir()
+    shutil.copy(ROOT / "datasets" / "parens" / "dataset.yml", folder / "dataset.yml")
+    return folder
+
+
+def test_quick_build_writes_a_data_set_the_store_accepts(parens):
+    from hiddenscope.server.cli import main
+
+    result = CliRunner().invoke(COMMANDS["build"], [str(parens), "--quick"])
+    assert result.exit_code == 0, result.output
+    assert "next: hiddenscope serve" in result.output
+    committed = yaml.safe_load((ROOT / "datasets" / "parens" / "dataset.yml").read_text())
+    # the build regenerates the committed dataset.yml exactly (build: section included)
+    assert yaml.safe_load((parens / "dataset.yml").read_text()) == committed
+    check = CliRunner().invoke(main, ["check", str(parens)])
+    assert check.exit_code == 0, check.output
+    assert "meta depth: categorical" in check.output
+
+    again = CliRunner().invoke(COMMANDS["build"], [str(parens), "--quick"])
+    assert again.exit_code == 0 and "already built" in again.output
+    forced = CliRunner().invoke(COMMANDS["build"], [str(parens), "--quick", "--force"])
+    assert forced.exit_code == 0 and "reused checkpoint.pt" in forced.output
+
+
+def test_build_without_recipe_is_a_clear_error(tmp_path):
+    (tmp_path / "dataset.yml").write_text("name: x\n")
+    result = CliRunner().invoke(COMMANDS["build"], [str(tmp_path)])
+    assert result.exit_code == 1 and "has no build: section" in result.output
+    result = CliRunner().invoke(COMMANDS["build"], [str(tmp_path / "missing")])
+    assert result.exit_code == 1 and "dataset.yml not found" in result.output
+
+
+@pytest.mark.parametrize("name", DEMOS)
+def test_demo_recipes_are_complete(name):
+    config = yaml.safe_load((ROOT / "datasets" / name / "dataset.yml").read_text())
+    recipe = config["build"]
+    assert {"corpus", "model", "train", "extract", "quick"} <= set(recipe)
+    assert config["name"] == name and config["description"]
