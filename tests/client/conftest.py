@@ -106,10 +106,11 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         exe = Path(sys.executable).with_name("hiddenscope")
         self.log = folder.parent / f"serve-{self.port}.log"
-        self.proc = subprocess.Popen(
-            [str(exe), "serve", str(folder), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
-        )
+        with self.log.open("wb") as out:  # the child keeps its own copy of the handle
+            self.proc = subprocess.Popen(
+                [str(exe), "serve", str(folder), "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
         self._wait()
 
     def _wait(self):

@@ -1,0 +1,309 @@
+"""The client in Chromium against the real `hiddenscope serve`, clicked like a person."""
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SOURCE = "layer0-cell"
+ZOOM = 18  # state.js default token width
+TIMEOUT_MS = 15_000
+
+
+def url_state(page) -> dict:
+    """The page's URL query as {name: value} (single values)."""
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query, keep_blank_values=True).items()}
+
+
+def cells_of(value: str) -> list[int]:
+    return [int(c) for c in value.split(",") if c]
+
+
+def open_view(page, server, **params):
+    query = urlencode({"dataset": "parens", "source": SOURCE, **params})
+    page.goto(f"{server.url}/client/view.html?{query}")
+    page.locator("canvas.line-plot").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function("() => window.hiddenscope && window.hiddenscope.context !== null")
+
+
+def brush(page, first: int, last: int):
+    """Drag over the words from window index `first` to `last` (inclusive)."""
+    box = page.locator("svg.word-row").bounding_box()
+    y = box["y"] + 10
+    page.mouse.move(box["x"] + first * ZOOM + 3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + (first + last + 1) * ZOOM / 2, y, steps=4)
+    page.mouse.move(box["x"] + (last + 1) * ZOOM - 3, y, steps=4)
+    page.mouse.up()
+
+
+def wait_settled(page):
+    """Wait until no request is in flight and no select / match timer is pending."""
+    page.wait_for_function(
+        "() => { const a = window.hiddenscope; return Object.keys(a.aborts).length === 0 && !a.matchBusy; }",
+        timeout=TIMEOUT_MS)
+    page.wait_for_timeout(350)  # debounce of select (200 ms) and match (250 ms)
+    page.wait_for_function(
+        "() => { const a = window.hiddenscope; return Object.keys(a.aborts).length === 0 && !a.matchBusy; }",
+        timeout=TIMEOUT_MS)
+
+
+def server_select(server, s: dict) -> list[int]:
+    return server.api("/datasets/parens/select", source=SOURCE, start=s["start"], end=s["end"],
+                      threshold=s["threshold"], pad_left=s["pad_left"], pad_right=s["pad_right"])["cells"]
+
+
+def chips(page) -> list[int]:
+    return [int(t) for t in page.locator(".chips li .id").all_inner_texts()]
+
+
+def test_landing_page_lists_data_sets_and_the_unavailable_one(page, server):
+    page.goto(f"{server.url}/")
+    page.locator("article.card[data-dataset=parens]").wait_for(timeout=TIMEOUT_MS)
+    card = page.locator("article.card[data-dataset=parens]")
+    assert "3,000 steps in 4 sequences" in card.inner_text()
+    assert card.locator("table.sources tbody tr").count() == 4
+    assert "depth (categorical, 5 labels)" in card.inner_text()
+    broken = page.locator("article.card[data-dataset=broken]")
+    assert "states/layer9/cell" in broken.locator("[role=alert]").inner_text()
+    card.get_by_role("link", name="open parens layer 1 hidden").click()
+    page.locator("canvas.line-plot").wait_for(timeout=TIMEOUT_MS)
+    assert url_state(page)["source"] == "layer1-hidden"
+    assert page.errors == []
+
+
+def test_brush_threshold_and_padding_select_the_servers_cells(page, server):
+    open_view(page, server, pos=40)
+    brush(page, 12, 14)  # window starts at pos - left = 30
+    wait_settled(page)
+    s = url_state(page)
+    assert (s["start"], s["end"]) == ("42", "44")
+    first = cells_of(s["cells"])
+    assert first == server_select(server, {**s, "threshold": 0.3, "pad_left": 0, "pad_right": 0})
+    assert chips(page) == first
+
+    page.get_by_role("spinbutton", name="threshold").fill("-0.2")
+    page.get_by_role("spinbutton", name="threshold").press("Enter")
+    wait_settled(page)
+    s = url_state(page)
+    assert s["threshold"] == "-0.2"
+    assert cells_of(s["cells"]) == server_select(server, {**s, "threshold": -0.2, "pad_left": 0, "pad_right": 0})
+
+    handle = page.locator("g.pad.pad_left")
+    handle.focus()
+    handle.press("ArrowLeft")
+    handle.press("ArrowLeft")
+    page.locator("g.pad.pad_right").focus()
+    page.keyboard.press("ArrowRight")
+    wait_settled(page)
+    s = url_state(page)
+    assert (s["pad_left"], s["pad_right"]) == ("2", "1")
+    want = server_select(server, {**s, "threshold": -0.2, "pad_left": 2, "pad_right": 1})
+    assert cells_of(s["cells"]) == want == chips(page)
+    assert page.locator(".cell-list .count").inner_text() == f"{len(want)} selected cell{'' if len(want) == 1 else 's'}"
+    assert page.errors == []
+
+
+def test_dragging_the_threshold_line_replaces_history(page, server):
+    open_view(page, server, pos=40, start=42, end=44, cells="0,1")
+    before = page.evaluate("history.length")
+    handle = page.locator("g.threshold-handle")
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] / 2 + 40, steps=5)
+    page.mouse.up()
+    wait_settled(page)
+    s = url_state(page)
+    assert float(s["threshold"]) < 0.3
+    assert page.evaluate("history.length") == before  # a continuous tweak: replaced, not pushed
+    assert cells_of(s["cells"]) == server_select(server, {**s, "threshold": float(s["threshold"]),
+                                                          "pad_left": 0, "pad_right": 0})
+
+
+def run_match(page):
+    page.get_by_role("button", name="Match these cells").click()
+    page.locator("tr.match-row").first.wait_for(timeout=TIMEOUT_MS)
+    wait_settled(page)
+
+
+def test_match_rows_are_outlined_with_scores(page, server, artifacts):
+    open_view(page, server, pos=40, meta="depth,next")
+    brush(page, 12, 14)
+    wait_settled(page)
+    s = url_state(page)
+    page.screenshot(path=artifacts / "select-view.png", full_page=True)
+    run_match(page)
+    assert url_state(page)["match"] == "on"
+    want = server.api("/datasets/parens/match", source=SOURCE, cells=s["cells"], threshold=0.3, limit=50,
+                      left=3, right=20)
+    rows = page.locator("tr.match-row")
+    assert rows.count() == len(want["matches"]) > 0
+    for i in (0, rows.count() - 1):
+        m = want["matches"][i]
+        row = rows.nth(i)
+        assert (row.get_attribute("data-start"), row.get_attribute("data-end")) == (str(m["start"]), str(m["end"]))
+        scores = [int(t) for t in row.locator("td.score").all_inner_texts()]
+        assert scores == [m["overlap"], m["union"], m["length"]]
+        assert row.locator("td.word.matched").count() == min(m["length"], row.locator("td.word").count())
+        assert row.locator("td.match-first").count() == 1
+    summary = page.locator(".match-summary").inner_text()
+    assert f"of {want['candidates']} candidate ranges" in summary
+    page.screenshot(path=artifacts / "match-view.png", full_page=True)
+    assert page.errors == []
+
+
+def test_map_a_heatmap_onto_the_words(page, server, artifacts):
+    open_view(page, server, pos=40, start=42, end=44, cells="0,1,2,3", match="on")
+    page.locator("tr.match-row").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.locator("td.word[style*=background]").count() == 0
+    page.locator(".hm", has_text="depth").get_by_role("button", name="map onto words").click()
+    assert url_state(page)["map"] == "depth"
+    assert page.locator(".hm", has_text="depth").locator("button.map").get_attribute("aria-pressed") == "true"
+    assert page.locator("td.word[style*=background]").count() > 10
+    assert page.locator(".hm", has_text="depth").locator(".legend .swatch").count() == 5
+    page.screenshot(path=artifacts / "match-view-mapped.png", full_page=True)
+
+
+def test_a_copied_link_reproduces_cells_and_matches(page, server, browser):
+    open_view(page, server, pos=40, meta="depth")
+    brush(page, 12, 14)
+    wait_settled(page)
+    page.get_by_label("cell number to add").fill("7")
+    page.get_by_role("button", name="Add cell").click()
+    page.get_by_role("button", name="Match these cells").click()
+    page.get_by_label("min length").fill("2")
+    page.get_by_role("button", name="Run match").click()
+    page.locator("tr.match-row").first.wait_for(timeout=TIMEOUT_MS)
+    wait_settled(page)
+    link = page.url
+    rows = [(r.get_attribute("data-start"), r.get_attribute("data-end")) for r in page.locator("tr.match-row").all()]
+    cells = chips(page)
+    assert 7 in cells and url_state(page)["added"] == "7" and url_state(page)["min_len"] == "2"
+
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    other = fresh.new_page()
+    other.goto(link)
+    other.locator("tr.match-row").first.wait_for(timeout=TIMEOUT_MS)
+    wait_settled(other)
+    assert chips(other) == cells
+    assert [(r.get_attribute("data-start"), r.get_attribute("data-end"))
+            for r in other.locator("tr.match-row").all()] == rows
+    assert all(int(e) - int(s) + 1 >= 2 for s, e in rows)
+    assert url_state(other) == url_state(page)
+    fresh.close()
+
+
+def test_back_walks_back_through_the_analysis(page, server):
+    open_view(page, server, pos=40)
+    brush(page, 12, 14)
+    wait_settled(page)
+    after_brush = url_state(page)
+    run_match(page)
+    page.locator("tr.match-row").first.get_by_role("button", name="open").click()
+    wait_settled(page)
+    opened = url_state(page)
+    assert opened["pos"] != "40"
+
+    page.go_back()
+    wait_settled(page)
+    assert url_state(page)["pos"] == "40" and url_state(page)["match"] == "on"
+    page.go_back()
+    wait_settled(page)
+    assert url_state(page) == after_brush
+    assert page.locator(".match-view").is_hidden()
+    assert chips(page) == cells_of(after_brush["cells"])
+    page.go_back()
+    wait_settled(page)
+    assert "start" not in url_state(page)
+    assert page.errors == []
+
+
+def test_manual_cell_edits_and_clear(page, server):
+    open_view(page, server, pos=40, start=42, end=44, cells="1,2")
+    page.locator(".chip", has_text="2").get_by_role("button", name="remove cell 2").click()
+    page.get_by_label("cell number to add").fill("23")
+    page.get_by_label("cell number to add").press("Enter")
+    s = url_state(page)
+    assert (s["cells"], s["added"], s["removed"]) == ("1,23", "23", "2")
+    # a re-select keeps the manual edits
+    page.get_by_role("spinbutton", name="threshold").fill("0.25")
+    page.get_by_role("spinbutton", name="threshold").press("Enter")
+    wait_settled(page)
+    s = url_state(page)
+    sel = server_select(server, {**s, "threshold": 0.25, "pad_left": 0, "pad_right": 0})
+    assert cells_of(s["cells"]) == sorted((set(sel) | {23}) - {2})
+    page.get_by_label("cell number to add").fill("99")
+    page.get_by_role("button", name="Add cell").click()
+    assert "99" not in url_state(page)["cells"].split(",")  # out of range: refused in the form
+    page.get_by_role("button", name="Clear selection").click()
+    s = url_state(page)
+    assert (s["cells"], s["added"], s["removed"]) == ("", "", "")
+    assert "start" not in s
+    assert page.get_by_role("button", name="Match these cells").is_disabled()
+
+
+def test_keyboard_navigation_and_search(page, server):
+    open_view(page, server, pos=40)
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    wait_settled(page)
+    assert url_state(page)["pos"] == "42"
+    page.keyboard.press("Shift+ArrowLeft")
+    wait_settled(page)
+    assert url_state(page)["pos"] == "0"  # a page back (70 steps) stops at the start
+    page.get_by_label("search text").fill("(22")
+    page.get_by_label("search text").press("Enter")
+    first = page.locator(".search-results button").first
+    first.wait_for(timeout=TIMEOUT_MS)
+    want = server.api("/datasets/parens/search", q="(22", limit=50)["results"][0]
+    first.click()
+    wait_settled(page)
+    assert url_state(page)["pos"] == str(want["start"])
+    page.get_by_label("pos", exact=True).fill("2999")
+    page.get_by_role("button", name="Go").click()
+    wait_settled(page)
+    assert url_state(page)["pos"] == "2999"
+    assert page.locator("svg.word-row g.word").count() == 11  # the window is clipped at the end
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("query, message", [
+    ("dataset=nope", "nope"),
+    ("dataset=broken", "states/layer9/cell"),
+    ("", "names no data set"),
+])
+def test_a_bad_link_shows_an_error_not_a_blank_page(page, server, query, message):
+    page.goto(f"{server.url}/client/view.html?{query}")
+    alert = page.locator("[role=alert]").first
+    alert.wait_for(timeout=TIMEOUT_MS)
+    assert message in alert.inner_text()
+    assert page.get_by_role("link", name="Choose a data set").is_visible()
+
+
+def test_bad_values_in_a_link_are_named_and_the_rest_still_opens(page, server):
+    page.goto(f"{server.url}/client/view.html?dataset=parens&source=layer7-cell&threshold=abc&cells=1,50&meta=depth,nope")
+    page.locator("canvas.line-plot").wait_for(timeout=TIMEOUT_MS)
+    text = " ".join(page.locator("[role=alert]").all_inner_texts())
+    assert "threshold 'abc' is not a number" in text
+    assert "source 'layer7-cell' is not in data set 'parens'" in text
+    assert "cells 50 are out of range" in text
+    assert "meta track 'nope'" in text
+    s = url_state(page)
+    assert (s["source"], s["threshold"], s["cells"], s["meta"]) == (SOURCE, "0.3", "1", "depth")
+    page.keyboard.press("Escape")
+    assert page.locator("[role=alert]").count() == 0
+
+
+def test_an_api_error_is_shown_with_its_message(page, server):
+    open_view(page, server, pos=40)
+    page.get_by_label("search text").fill("(")
+    page.get_by_label("regex").check()
+    page.get_by_label("search text").press("Enter")
+    alert = page.locator("[role=alert]").first
+    alert.wait_for(timeout=TIMEOUT_MS)
+    assert "Search failed" in alert.inner_text()
+    assert len(alert.inner_text()) > len("Search failed: ") + 10
