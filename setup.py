@@ -63,6 +63,7 @@ setup(
     include_package_data=True,
     install_requires=[
         "numpy>=1.26",
+        "numba>=0.60",  # the engine's match sweep (bench/bench_engine.py shows what it gains)
         "h5py>=3.10",
         "pyyaml>=6.0",
         "click>=8.1",
