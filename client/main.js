@@ -26,6 +26,7 @@ const app = {
   match: null, // the match answer shown
   matchKey: null,
   matchBusy: false,
+  selectPending: false, // a select is scheduled or in flight
   hover: { cell: null, step: null },
   aborts: {}, // name -> AbortController of the request in flight
   timers: {},
@@ -158,8 +159,11 @@ function matchParams(s) {
 function scheduleMatch() {
   const s = app.state;
   if (!s.match || !s.cells.length) {
+    clearTimeout(app.timers.match);
+    app.aborts.match?.abort();
     app.match = null;
     app.matchKey = null;
+    app.matchBusy = false;
     return;
   }
   const params = matchParams(s);
@@ -188,9 +192,11 @@ function scheduleMatch() {
 function scheduleSelect() {
   const s = app.state;
   clearTimeout(app.timers.select);
+  app.selectPending = false;
   if (s.start === null) return;
   const preview = localSelect(app.context, s);
   if (preview) setCells(preview);
+  app.selectPending = true;
   app.timers.select = setTimeout(async () => {
     const asked = app.state;
     try {
@@ -199,7 +205,9 @@ function scheduleSelect() {
         pad_left: asked.pad_left, pad_right: asked.pad_right,
       }, o));
       setCells(r.cells);
+      app.selectPending = false;
     } catch (err) {
+      if (err.name !== "AbortError") app.selectPending = false;
       reportError(err, "Select failed:");
     }
   }, SELECT_DEBOUNCE_MS);

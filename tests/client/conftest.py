@@ -1,5 +1,6 @@
 """Fixtures of the client tests: Debian's chromium through Playwright, the client's files on a
 private origin (for the pure modules), and the real ``hiddenscope serve`` on a free port."""
+
 from __future__ import annotations
 
 import json
@@ -13,14 +14,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hiddenscope.client import STATIC_DIR
 from hiddenscope.server.store.synthetic import write_dataset
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 STATIC_ORIGIN = "http://client.test"
@@ -30,7 +35,9 @@ SERVER_START_S = 60
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed: run `make chromium` (apt-get install chromium)")
+        pytest.skip(
+            "Debian's chromium is not installed: run `make chromium` (apt-get install chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -49,17 +56,23 @@ def page(browser):
     pg = context.new_page()
     pg.errors = PageErrors()
     pg.on("pageerror", lambda e: pg.errors.append(f"uncaught: {e}"))
-    pg.on("console", lambda m: pg.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    pg.on(
+        "console",
+        lambda m: pg.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None,
+    )
     yield pg
     context.close()
 
 
 def _serve_static(route):
     """Answer a request to STATIC_ORIGIN from the client folder (a blank page at /)."""
-    path = route.request.url[len(STATIC_ORIGIN):].split("?")[0].lstrip("/")
+    path = route.request.url[len(STATIC_ORIGIN) :].split("?")[0].lstrip("/")
     if path == "":
-        route.fulfill(status=200, content_type="text/html",
-                      body='<!doctype html><script src="/vendor/d3.min.js"></script><body></body>')
+        route.fulfill(
+            status=200,
+            content_type="text/html",
+            body='<!doctype html><script src="/vendor/d3.min.js"></script><body></body>',
+        )
         return
     file = (Path(STATIC_DIR) / path).resolve()
     if Path(STATIC_DIR).resolve() not in file.parents or not file.is_file():
@@ -109,7 +122,8 @@ class Server:
         with self.log.open("wb") as out:  # the child keeps its own copy of the handle
             self.proc = subprocess.Popen(
                 [str(exe), "serve", str(folder), "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=out, stderr=subprocess.STDOUT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         self._wait()
 
@@ -117,17 +131,23 @@ class Server:
         deadline = time.monotonic() + SERVER_START_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"hiddenscope serve exited with {self.proc.returncode}:\n{self.log.read_text()}")
+                raise RuntimeError(
+                    f"hiddenscope serve exited with {self.proc.returncode}:\n{self.log.read_text()}"
+                )
             try:
                 get_json(f"{self.url}/api/v1/datasets")
                 return
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"hiddenscope serve did not answer within {SERVER_START_S} s:\n{self.log.read_text()}")
+        raise RuntimeError(
+            f"hiddenscope serve did not answer within {SERVER_START_S} s:\n{self.log.read_text()}"
+        )
 
     def api(self, path: str, **params):
-        query = "&".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in params.items())
+        query = "&".join(
+            f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in params.items()
+        )
         return get_json(f"{self.url}/api/v1{path}?{query}")
 
     def stop(self):

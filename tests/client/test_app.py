@@ -1,4 +1,5 @@
 """The client in Chromium against the real `hiddenscope serve`, clicked like a person."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -10,6 +11,9 @@ pytestmark = pytest.mark.browser
 SOURCE = "layer0-cell"
 ZOOM = 18  # state.js default token width
 TIMEOUT_MS = 15_000
+# no request in flight and no match pending (window.hiddenscope is the app, main.js)
+IDLE = """() => { const a = window.hiddenscope;
+  return Object.keys(a.aborts).length === 0 && !a.matchBusy && !a.selectPending; }"""
 
 
 def url_state(page) -> dict:
@@ -40,19 +44,20 @@ def brush(page, first: int, last: int):
 
 
 def wait_settled(page):
-    """Wait until no request is in flight and no select / match timer is pending."""
-    page.wait_for_function(
-        "() => { const a = window.hiddenscope; return Object.keys(a.aborts).length === 0 && !a.matchBusy; }",
-        timeout=TIMEOUT_MS)
-    page.wait_for_timeout(350)  # debounce of select (200 ms) and match (250 ms)
-    page.wait_for_function(
-        "() => { const a = window.hiddenscope; return Object.keys(a.aborts).length === 0 && !a.matchBusy; }",
-        timeout=TIMEOUT_MS)
+    """Wait until no request is in flight and no select / match is pending."""
+    page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
 
 
 def server_select(server, s: dict) -> list[int]:
-    return server.api("/datasets/parens/select", source=SOURCE, start=s["start"], end=s["end"],
-                      threshold=s["threshold"], pad_left=s["pad_left"], pad_right=s["pad_right"])["cells"]
+    return server.api(
+        "/datasets/parens/select",
+        source=SOURCE,
+        start=s["start"],
+        end=s["end"],
+        threshold=s["threshold"],
+        pad_left=s["pad_left"],
+        pad_right=s["pad_right"],
+    )["cells"]
 
 
 def chips(page) -> list[int]:
@@ -89,7 +94,9 @@ def test_brush_threshold_and_padding_select_the_servers_cells(page, server):
     wait_settled(page)
     s = url_state(page)
     assert s["threshold"] == "-0.2"
-    assert cells_of(s["cells"]) == server_select(server, {**s, "threshold": -0.2, "pad_left": 0, "pad_right": 0})
+    assert cells_of(s["cells"]) == server_select(
+        server, {**s, "threshold": -0.2, "pad_left": 0, "pad_right": 0}
+    )
 
     handle = page.locator("g.pad.pad_left")
     handle.focus()
@@ -102,7 +109,10 @@ def test_brush_threshold_and_padding_select_the_servers_cells(page, server):
     assert (s["pad_left"], s["pad_right"]) == ("2", "1")
     want = server_select(server, {**s, "threshold": -0.2, "pad_left": 2, "pad_right": 1})
     assert cells_of(s["cells"]) == want == chips(page)
-    assert page.locator(".cell-list .count").inner_text() == f"{len(want)} selected cell{'' if len(want) == 1 else 's'}"
+    assert (
+        page.locator(".cell-list .count").inner_text()
+        == f"{len(want)} selected cell{'' if len(want) == 1 else 's'}"
+    )
     assert page.errors == []
 
 
@@ -119,8 +129,9 @@ def test_dragging_the_threshold_line_replaces_history(page, server):
     s = url_state(page)
     assert float(s["threshold"]) < 0.3
     assert page.evaluate("history.length") == before  # a continuous tweak: replaced, not pushed
-    assert cells_of(s["cells"]) == server_select(server, {**s, "threshold": float(s["threshold"]),
-                                                          "pad_left": 0, "pad_right": 0})
+    assert cells_of(s["cells"]) == server_select(
+        server, {**s, "threshold": float(s["threshold"]), "pad_left": 0, "pad_right": 0}
+    )
 
 
 def run_match(page):
@@ -137,17 +148,29 @@ def test_match_rows_are_outlined_with_scores(page, server, artifacts):
     page.screenshot(path=artifacts / "select-view.png", full_page=True)
     run_match(page)
     assert url_state(page)["match"] == "on"
-    want = server.api("/datasets/parens/match", source=SOURCE, cells=s["cells"], threshold=0.3, limit=50,
-                      left=3, right=20)
+    want = server.api(
+        "/datasets/parens/match",
+        source=SOURCE,
+        cells=s["cells"],
+        threshold=0.3,
+        limit=50,
+        left=3,
+        right=20,
+    )
     rows = page.locator("tr.match-row")
     assert rows.count() == len(want["matches"]) > 0
     for i in (0, rows.count() - 1):
         m = want["matches"][i]
         row = rows.nth(i)
-        assert (row.get_attribute("data-start"), row.get_attribute("data-end")) == (str(m["start"]), str(m["end"]))
+        assert (row.get_attribute("data-start"), row.get_attribute("data-end")) == (
+            str(m["start"]),
+            str(m["end"]),
+        )
         scores = [int(t) for t in row.locator("td.score").all_inner_texts()]
         assert scores == [m["overlap"], m["union"], m["length"]]
-        assert row.locator("td.word.matched").count() == min(m["length"], row.locator("td.word").count())
+        assert row.locator("td.word.matched").count() == min(
+            m["length"], row.locator("td.word").count()
+        )
         assert row.locator("td.match-first").count() == 1
     summary = page.locator(".match-summary").inner_text()
     assert f"of {want['candidates']} candidate ranges" in summary
@@ -161,7 +184,10 @@ def test_map_a_heatmap_onto_the_words(page, server, artifacts):
     assert page.locator("td.word[style*=background]").count() == 0
     page.locator(".hm", has_text="depth").get_by_role("button", name="map onto words").click()
     assert url_state(page)["map"] == "depth"
-    assert page.locator(".hm", has_text="depth").locator("button.map").get_attribute("aria-pressed") == "true"
+    assert (
+        page.locator(".hm", has_text="depth").locator("button.map").get_attribute("aria-pressed")
+        == "true"
+    )
     assert page.locator("td.word[style*=background]").count() > 10
     assert page.locator(".hm", has_text="depth").locator(".legend .swatch").count() == 5
     page.screenshot(path=artifacts / "match-view-mapped.png", full_page=True)
@@ -179,7 +205,10 @@ def test_a_copied_link_reproduces_cells_and_matches(page, server, browser):
     page.locator("tr.match-row").first.wait_for(timeout=TIMEOUT_MS)
     wait_settled(page)
     link = page.url
-    rows = [(r.get_attribute("data-start"), r.get_attribute("data-end")) for r in page.locator("tr.match-row").all()]
+    rows = [
+        (r.get_attribute("data-start"), r.get_attribute("data-end"))
+        for r in page.locator("tr.match-row").all()
+    ]
     cells = chips(page)
     assert 7 in cells and url_state(page)["added"] == "7" and url_state(page)["min_len"] == "2"
 
@@ -189,8 +218,10 @@ def test_a_copied_link_reproduces_cells_and_matches(page, server, browser):
     other.locator("tr.match-row").first.wait_for(timeout=TIMEOUT_MS)
     wait_settled(other)
     assert chips(other) == cells
-    assert [(r.get_attribute("data-start"), r.get_attribute("data-end"))
-            for r in other.locator("tr.match-row").all()] == rows
+    assert [
+        (r.get_attribute("data-start"), r.get_attribute("data-end"))
+        for r in other.locator("tr.match-row").all()
+    ] == rows
     assert all(int(e) - int(s) + 1 >= 2 for s, e in rows)
     assert url_state(other) == url_state(page)
     fresh.close()
@@ -271,11 +302,14 @@ def test_keyboard_navigation_and_search(page, server):
     assert page.errors == []
 
 
-@pytest.mark.parametrize("query, message", [
-    ("dataset=nope", "nope"),
-    ("dataset=broken", "states/layer9/cell"),
-    ("", "names no data set"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("dataset=nope", "nope"),
+        ("dataset=broken", "states/layer9/cell"),
+        ("", "names no data set"),
+    ],
+)
 def test_a_bad_link_shows_an_error_not_a_blank_page(page, server, query, message):
     page.goto(f"{server.url}/client/view.html?{query}")
     alert = page.locator("[role=alert]").first
@@ -285,7 +319,9 @@ def test_a_bad_link_shows_an_error_not_a_blank_page(page, server, query, message
 
 
 def test_bad_values_in_a_link_are_named_and_the_rest_still_opens(page, server):
-    page.goto(f"{server.url}/client/view.html?dataset=parens&source=layer7-cell&threshold=abc&cells=1,50&meta=depth,nope")
+    page.goto(
+        f"{server.url}/client/view.html?dataset=parens&source=layer7-cell&threshold=abc&cells=1,50&meta=depth,nope"
+    )
     page.locator("canvas.line-plot").wait_for(timeout=TIMEOUT_MS)
     text = " ".join(page.locator("[role=alert]").all_inner_texts())
     assert "threshold 'abc' is not a number" in text

@@ -1,4 +1,5 @@
 """client/state.js in Chromium: parse(serialize(s)) == s for every field, and bad links say why."""
+
 from __future__ import annotations
 
 import random
@@ -59,17 +60,22 @@ def random_state(rng: random.Random) -> dict:
 def test_defaults_round_trip(module_page):
     [r] = module_page.evaluate(ROUND_TRIP, [{}])
     assert r["ok"] and r["errors"] == []
-    assert r["back"]["cells"] == [] and r["back"]["threshold"] == 0.3 and r["back"]["match"] is False
+    assert (
+        r["back"]["cells"] == [] and r["back"]["threshold"] == 0.3 and r["back"]["match"] is False
+    )
 
 
-@pytest.mark.parametrize("patch", [
-    {"dataset": "parens", "threshold": -0.25},
-    {"dataset": "parens", "threshold": -3e-9, "cells": []},
-    {"dataset": "parens", "cells": [], "added": [], "removed": [], "meta": []},
-    {"dataset": "a&b=c", "source": "x y&z", "meta": ["m=1", "ü"], "map": "m=1"},
-    {"dataset": "parens", "start": 0, "end": 0, "pad_left": 0, "pad_right": 7},
-    {"dataset": "parens", "match": True, "max_len": 3, "min_len": 3, "limit": 500, "zoom": 4},
-])
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"dataset": "parens", "threshold": -0.25},
+        {"dataset": "parens", "threshold": -3e-9, "cells": []},
+        {"dataset": "parens", "cells": [], "added": [], "removed": [], "meta": []},
+        {"dataset": "a&b=c", "source": "x y&z", "meta": ["m=1", "ü"], "map": "m=1"},
+        {"dataset": "parens", "start": 0, "end": 0, "pad_left": 0, "pad_right": 7},
+        {"dataset": "parens", "match": True, "max_len": 3, "min_len": 3, "limit": 500, "zoom": 4},
+    ],
+)
 def test_edge_cases_round_trip(module_page, patch):
     [r] = module_page.evaluate(ROUND_TRIP, [patch])
     assert r["errors"] == [], r
@@ -82,7 +88,7 @@ def test_random_states_round_trip(module_page):
     rng = random.Random(5)
     states = [random_state(rng) for _ in range(400)]
     results = module_page.evaluate(ROUND_TRIP, states)
-    failures = [(s, r) for s, r in zip(states, results) if not r["ok"] or r["errors"]]
+    failures = [(s, r) for s, r in zip(states, results, strict=False) if not r["ok"] or r["errors"]]
     assert not failures, failures[:3]
     # every field was written by at least one state with a non-default value
     assert all(f"{k}=" in " ".join(r["query"] for r in results) for k in states[0])
@@ -93,16 +99,19 @@ def test_every_field_is_in_the_url(module_page):
     assert set(names) == set(random_state(random.Random(0)))
 
 
-@pytest.mark.parametrize("query, message", [
-    ("dataset=p&threshold=abc", "threshold 'abc' is not a number; using the default 0.3"),
-    ("dataset=p&cells=3,x,5", "cells '3,x,5' has 'x', which is not a cell number"),
-    ("dataset=p&pos=-4", "pos '-4' is below the minimum 0"),
-    ("dataset=p&zoom=1000", "zoom '1000' is above the maximum 80"),
-    ("dataset=p&match=maybe", "match 'maybe' is not on or off"),
-    ("dataset=p&start=5", "brush start '5' / end 'null' is not a range"),
-    ("dataset=p&start=9&end=4", "brush start '9' / end '4' is not a range"),
-    ("dataset=p&min_len=5&max_len=2", "max_len 2 is below min_len 5"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("dataset=p&threshold=abc", "threshold 'abc' is not a number; using the default 0.3"),
+        ("dataset=p&cells=3,x,5", "cells '3,x,5' has 'x', which is not a cell number"),
+        ("dataset=p&pos=-4", "pos '-4' is below the minimum 0"),
+        ("dataset=p&zoom=1000", "zoom '1000' is above the maximum 80"),
+        ("dataset=p&match=maybe", "match 'maybe' is not on or off"),
+        ("dataset=p&start=5", "brush start '5' / end 'null' is not a range"),
+        ("dataset=p&start=9&end=4", "brush start '9' / end '4' is not a range"),
+        ("dataset=p&min_len=5&max_len=2", "max_len 2 is below min_len 5"),
+    ],
+)
 def test_bad_values_are_reported_and_replaced(module_page, query, message):
     r = module_page.evaluate(PARSE, query)
     assert any(message in e for e in r["errors"]), r["errors"]
