@@ -28,4 +28,52 @@ def build_command(folder: Path, force: bool, quick: bool) -> None:
         click.echo(f"next: hiddenscope serve {os.path.relpath(parent)}   (opens {folder.name} in the browser)")
 
 
-COMMANDS: dict[str, click.Command] = {"build": build_command}
+def _read_text(path: Path, chars: bool) -> list[list[str]]:
+    """One sequence per non-empty line: characters (``chars``) or whitespace-separated words."""
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [list(line) if chars else line.split() for line in lines]
+
+
+@click.command("extract")
+@click.argument("model_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--text", "text_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Corpus: one sequence per line.")
+@click.option("--vocab", "vocab_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON list of the model's token strings (id = position).")
+@click.option("--chars", is_flag=True, help="Tokens are characters (default: whitespace-separated words).")
+@click.option("--unk", default=None, help="Vocabulary entry for tokens outside the vocabulary (default: an error).")
+@click.option("--gates", is_flag=True, help="Also store the gates.")
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(0), help="Next-token predictions kept (0: none).")
+@click.option("--no-surprisal", is_flag=True, help="Do not store per-step surprisal.")
+@click.option("--spacy", "with_spacy", is_flag=True, help="Add spaCy tracks (POS, tag, NER, ...).")
+@click.option("--force", is_flag=True, help="Replace a data set already in OUT.")
+def extract_command(model_file, out, text_file, vocab_file, chars, unk, gates, top_k, no_surprisal,
+                    with_spacy, force) -> None:
+    """Extract the states of MODEL_FILE (a whole module saved with torch.save(model)) over a
+    text file into the data set folder OUT. Load only model files you trust (pickle)."""
+    import json
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    from .annotate import SpacyAnnotator
+    from .corpora import to_ids
+    from .extractor import extract
+
+    try:
+        vocab = json.loads(vocab_file.read_text(encoding="utf-8"))
+        model = torch.load(model_file, map_location="cpu", weights_only=False)
+        if not isinstance(model, torch.nn.Module):
+            raise ExtractError(f"{model_file} holds a {type(model).__name__}, not a torch.nn.Module; "
+                               "save the whole model with torch.save(model, path)")
+        ids = to_ids(_read_text(text_file, chars), vocab, unk)
+        annotators = [SpacyAnnotator(joiner="" if chars else " ")] if with_spacy else []
+        extract(model, ids, vocab, out, gates=gates, top_k=top_k, surprisal=not no_surprisal,
+                annotators=annotators, force=force)
+    except ExtractError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {out}\nnext: hiddenscope serve {os.path.relpath(out.resolve().parent)}")
+
+
+COMMANDS: dict[str, click.Command] = {"build": build_command, "extract": extract_command}

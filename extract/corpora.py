@@ -62,14 +62,19 @@ def build_vocab(seqs: list[list[str]], *, fixed: list[str] | None = None, unk: s
 def to_ids(seqs: list[list[str]], vocab: list[str], unk: str | None) -> list[np.ndarray]:
     """Token strings -> ``int64`` id arrays; tokens outside ``vocab`` become ``unk``."""
     index = {w: i for i, w in enumerate(vocab)}
-    fallback = index.get(unk) if unk is not None else None
+    if unk is not None and unk not in index:
+        raise ExtractError(f"the unknown-token entry {unk!r} is not in the vocabulary; name one of its entries")
+    fallback = index.get(unk, -1)
     out = []
-    for s in seqs:
-        try:
-            out.append(np.array([index.get(t, fallback) if fallback is not None else index[t] for t in s],
-                                dtype=np.int64))
-        except KeyError as e:
-            raise ExtractError(f"token {e.args[0]!r} is not in the vocabulary") from None
+    for i, s in enumerate(seqs):
+        ids = np.array([index.get(t, fallback) for t in s], dtype=np.int64)
+        if (ids < 0).any():
+            bad = s[int(np.argmax(ids < 0))]
+            raise ExtractError(
+                f"token {bad!r} (sequence {i}) is not in the vocabulary; map unknown tokens to "
+                "an entry of the vocabulary (e.g. --unk '<unk>')"
+            )
+        out.append(ids)
     return out
 
 

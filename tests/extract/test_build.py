@@ -55,3 +55,28 @@ def test_demo_recipes_are_complete(name):
     recipe = config["build"]
     assert {"corpus", "model", "train", "extract", "quick"} <= set(recipe)
     assert config["name"] == name and config["description"]
+
+
+def test_extract_command_on_a_saved_model(tmp_path):
+    import json
+
+    import torch
+
+    from .conftest import VOCAB, TinyLM
+
+    torch.manual_seed(0)
+    torch.save(TinyLM(len(VOCAB), hidden=8), tmp_path / "model.pt")
+    (tmp_path / "vocab.json").write_text(json.dumps(VOCAB))
+    (tmp_path / "corpus.txt").write_text("a b c\n\nd e f g a\n")
+    args = [str(tmp_path / "model.pt"), str(tmp_path / "out"), "--text", str(tmp_path / "corpus.txt"),
+            "--vocab", str(tmp_path / "vocab.json"), "--gates"]
+    result = CliRunner().invoke(COMMANDS["extract"], args)
+    assert result.exit_code == 0, result.output
+    import h5py
+
+    with h5py.File(tmp_path / "out" / "data.h5", "r") as f:
+        assert f["sequences"][:].tolist() == [0, 3, 8]
+        assert f["states/layer1/gate_o"].shape == (8, 8)
+    (tmp_path / "corpus.txt").write_text("a zz\n")
+    result = CliRunner().invoke(COMMANDS["extract"], args + ["--force"])
+    assert result.exit_code == 1 and "'zz' (sequence 0) is not in the vocabulary" in result.output

@@ -101,6 +101,6 @@ def test_vocabulary_and_unknown_words():
     assert vocab == ["<unk>", "a", "b"]
     ids = corpora.to_ids(seqs, vocab, "<unk>")
     assert [i.tolist() for i in ids] == [[1, 2, 1], [0, 1, 2]]
-    with pytest.raises(ExtractError, match="'c' is not in the vocabulary"):
+    with pytest.raises(ExtractError, match=r"'c' \(sequence 1\) is not in the vocabulary"):
         corpora.to_ids(seqs, vocab, None)
     assert np.concatenate(ids).dtype == np.int64
