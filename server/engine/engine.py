@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import scan
-from .candidates import enumerate_candidates
+from .candidates import CandidateSweep
 from .errors import (
     EngineError,
     check_cells,
@@ -93,26 +93,24 @@ class SourceEngine:
         threshold = check_threshold(threshold)
         pad_left, pad_right, min_overlap, min_len, max_len, limit = check_match_args(
             pad_left, pad_right, min_overlap, min_len, max_len, limit)
-        runs = self.runs(cells, threshold)
-        a, b, k = enumerate_candidates(runs, self.offsets, pad_left, pad_right, min_len, max_len, min_overlap)
-        return self._rank(a, b, k, cells.size, threshold, pad_left, pad_right, limit)
+        found = CandidateSweep(cells.size, self.offsets, pad_left, pad_right, min_len, max_len,
+                               min_overlap, limit)
+        for lo, masks in self._mask_blocks(cells, threshold):
+            found.feed(lo, masks)
+        a, b, k, total = found.finish()
+        return self._rank(a, b, k, total, cells.size, threshold, pad_left, pad_right, limit)
 
-    def runs(self, cells: np.ndarray, threshold: float) -> list[tuple[np.ndarray, np.ndarray]]:
-        """On-runs of each of ``cells`` (sorted, checked) over the whole source."""
+    def _mask_blocks(self, cells: np.ndarray, threshold: float):
+        """On-bit words of ``cells`` over all steps, from the index when fresh, else by scan."""
         index = self._usable_index()
         if index is not None:
-            return index.runs(cells, threshold)
-        return scan.runs_by_scan(self.source, cells, threshold, self.chunk)
+            return index.mask_blocks(cells, threshold)
+        return scan.mask_blocks(self.source, cells, threshold, self.chunk)
 
-    def _rank(self, a, b, k, n_cells, threshold, pad_left, pad_right, limit) -> MatchResult:
-        total = int(a.size)
+    def _rank(self, a, b, k, total, n_cells, threshold, pad_left, pad_right, limit) -> MatchResult:
+        """Order the top-tier candidates by ``(-|I|, |S ∪ S2|, -length, start)``."""
         if total == 0:
             return MatchResult(matches=[], candidates=0)
-        tiers, counts = np.unique(k, return_counts=True)
-        reach = np.cumsum(counts[::-1])  # candidates in the top tiers
-        cut = tiers[::-1][min(int(np.searchsorted(reach, limit)), tiers.size - 1)]
-        pick = np.flatnonzero(k >= cut)
-        a, b, k = a[pick], b[pick], k[pick]
         seq = np.searchsorted(self.offsets, a, side="right") - 1
         lo = np.maximum(self.offsets[seq], a - pad_left)
         hi = np.minimum(self.offsets[seq + 1] - 1, b + pad_right)

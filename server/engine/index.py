@@ -22,11 +22,13 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from .runs import join_runs, runs_of_rows, split_runs, threshold32
+from . import sweep
+from .onrule import threshold32
 from .scan import CHUNK, chunks, read_values
 from .source import StateSource, apply_transform
 
@@ -96,7 +98,7 @@ class CodeIndex:
                     np.full(D, TOP / 2, np.float32), np.zeros(D, bool))
         lo, hi = np.full(D, np.inf), np.full(D, -np.inf)
         has_inf = np.zeros(D, dtype=bool)
-        step = max(1, _BUILD_CELLS // D)
+        step = max(1, min(self.chunk, _BUILD_CELLS // D))
         for a, b in _progress(chunks(0, T, step), T, step, progress, "index: value ranges"):
             v = read_values(self.source, a, b)
             fin = np.where(np.isfinite(v), v, np.nan)
@@ -120,7 +122,7 @@ class CodeIndex:
         blank = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint16, shape=(D, T))
         header = int(blank.offset)
         del blank
-        step = max(1, _BUILD_CELLS // D)
+        step = max(1, min(self.chunk, _BUILD_CELLS // D))
         fd = os.open(tmp, os.O_WRONLY)
         try:
             for a, b in _progress(chunks(0, T, step), T, step, progress, "index: codes"):
@@ -142,24 +144,6 @@ class CodeIndex:
         self._manifest = manifest
 
     # --- query -------------------------------------------------------------------
-    def read_codes(self, cell: int, out: np.ndarray | None = None) -> np.ndarray:
-        """``uint16[T]`` codes of one cell, read with pread (no lasting memory map)."""
-        T = self.source.shape[0]
-        m = self._manifest
-        buf = np.empty(T, dtype=np.uint16) if out is None else out
-        view = memoryview(buf).cast("B")
-        fd = os.open(self.folder / m["codes"], os.O_RDONLY)
-        try:
-            done, base = 0, m["header"] + 2 * cell * T
-            while done < view.nbytes:
-                n = os.preadv(fd, [view[done:]], base + done)
-                if n <= 0:
-                    raise OSError(f"index file {m['codes']} is truncated; rebuild it with `hiddenscope index`")
-                done += n
-        finally:
-            os.close(fd)
-        return buf
-
     def threshold_code(self, cell: int, threshold: float) -> tuple[int, bool]:
         """``(k, ambiguous)``: on iff ``code > k``, or ``code == k`` and (if ambiguous) the exact check."""
         m = self._manifest
@@ -172,39 +156,57 @@ class CodeIndex:
                 return TOP + 1, False
         return int(encode(np.array([t], dtype=np.float32), lo, np.float32(m["scale"][cell]))[0]), True
 
-    def runs(self, cells: np.ndarray, threshold: float) -> list[tuple[np.ndarray, np.ndarray]]:
-        """On-runs of ``cells`` from their codes, ambiguous steps checked exactly."""
+    def mask_blocks(self, cells: np.ndarray, threshold: float) -> Iterator[tuple[int, np.ndarray]]:
+        """``(lo, uint64[n, W])`` on-bit words of ``cells`` per block, ambiguous steps checked exactly."""
         T = self.source.shape[0]
-        offsets = np.asarray(self.source.sequence_offsets, dtype=np.int64)
-        buf = np.empty(T, dtype=np.uint16)
-        ons, pending = [], []
+        m, W = cells.size, (cells.size + 63) // 64
+        block = max(1, min(4 * self.chunk, _CHECK_CELLS // m))
+        ks = np.empty(m, np.int64)
+        amb = np.empty(m, np.uint8)
         for j, c in enumerate(cells):
-            codes = self.read_codes(int(c), buf)
-            k, ambiguous = self.threshold_code(int(c), threshold)
-            ons.append(codes > k)
-            if ambiguous:
-                pending.append((j, np.flatnonzero(codes == k)))
-        self._check_exact(cells, threshold, ons, pending)
-        out = []
-        for on in ons:
-            (s, e), = runs_of_rows(on[None, :], 0)
-            out.append(join_runs(*split_runs(s, e, offsets[1:-1]), offsets))
-        return out
+            ks[j], amb[j] = self.threshold_code(int(c), threshold)
+        codes = np.empty((m, block), np.uint16)
+        amb_steps, amb_cells = np.empty(1 << 12, np.int64), np.empty(1 << 12, np.int64)
+        fd = os.open(self.folder / self._manifest["codes"], os.O_RDONLY)
+        try:
+            for lo, hi in chunks(0, T, block):
+                part = codes[:, : hi - lo]
+                for j, c in enumerate(cells):
+                    _pread(fd, part[j], self._manifest["header"] + 2 * (int(c) * T + lo))
+                masks = np.empty((hi - lo, W), np.uint64)
+                n_amb = sweep.code_masks(part, ks, amb, masks, amb_steps, amb_cells)
+                if n_amb > amb_steps.size:
+                    amb_steps, amb_cells = np.empty(n_amb, np.int64), np.empty(n_amb, np.int64)
+                    sweep.code_masks(part, ks, amb, masks, amb_steps, amb_cells)
+                if n_amb:
+                    self._check_exact(masks, lo, cells, threshold, amb_steps[:n_amb], amb_cells[:n_amb])
+                yield lo, masks
+        finally:
+            os.close(fd)
 
-    def _check_exact(self, cells, threshold, ons, pending) -> None:
-        """Decide the ambiguous steps by reading their exact values."""
-        if not pending:
-            return
-        steps = np.unique(np.concatenate([p for _, p in pending]))
+    def _check_exact(self, masks, lo, cells, threshold, steps, which) -> None:
+        """Read the exact values at the ambiguous (step, cell) entries; clear those that are off."""
+        unique = np.unique(steps)
         batch = max(1, _CHECK_CELLS // self.source.shape[1])
         t32 = threshold32(threshold)
-        for i in range(0, steps.size, batch):
-            part = steps[i : i + batch]
-            cols = np.array([cells[j] for j, _ in pending])
-            vals = apply_transform(np.asarray(self.source.read_steps(part))[:, cols], self.source.transform)
-            for col, (j, pos) in enumerate(pending):
-                sel = pos[(pos >= part[0]) & (pos <= part[-1])]
-                ons[j][sel] = vals[np.searchsorted(part, sel), col] >= t32
+        for i in range(0, unique.size, batch):
+            part = unique[i : i + batch]
+            sel = np.flatnonzero((steps >= part[0]) & (steps <= part[-1]))
+            raw = np.asarray(self.source.read_steps(part + lo))
+            vals = apply_transform(raw[np.searchsorted(part, steps[sel]), cells[which[sel]]],
+                                   self.source.transform)
+            off = sel[~(vals >= t32)]
+            sweep.clear_bits(masks, steps[off], which[off])
+
+
+def _pread(fd: int, out: np.ndarray, offset: int) -> None:
+    """Fill ``out`` from the file at ``offset`` (pread; no lasting memory map)."""
+    view, done = memoryview(out).cast("B"), 0
+    while done < view.nbytes:
+        n = os.preadv(fd, [view[done:]], offset + done)
+        if n <= 0:
+            raise OSError("the index file is truncated; rebuild it with `hiddenscope index`")
+        done += n
 
 
 class _quiet_nan:

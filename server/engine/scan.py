@@ -2,7 +2,7 @@
 
 Every function here reads through ``source.read_rows`` at most ``chunk`` steps at a
 time, so memory stays ``O(chunk x D)`` whatever ``T`` is. The index (index.py) is an
-accelerator for the runs of a few cells; everything else, and every answer without a
+accelerator for the on-bits of a few cells over all steps; everything else, and every answer without a
 fresh index, comes from here.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .runs import is_on, join_runs, runs_of_rows, split_runs, threshold32
+from .onrule import is_on, pack_on, threshold32
 from .source import StateSource, apply_transform
 
 CHUNK = 1 << 16  # steps per read
@@ -32,24 +32,12 @@ def read_values(source: StateSource, lo: int, hi: int, cells: np.ndarray | None 
     return apply_transform(raw, source.transform)
 
 
-def runs_by_scan(
-    source: StateSource, cells: np.ndarray, threshold: float, chunk: int = CHUNK
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """On-runs of ``cells`` over the whole source, clipped at sequence starts."""
+def mask_blocks(source: StateSource, cells: np.ndarray, threshold: float,
+                chunk: int = CHUNK) -> Iterator[tuple[int, np.ndarray]]:
+    """``(lo, uint64[n, W])`` on-bit words of ``cells`` for consecutive blocks of steps."""
     T = source.shape[0]
-    offsets = np.asarray(source.sequence_offsets, dtype=np.int64)
-    parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in cells]
     for lo, hi in chunks(0, T, chunk):
-        on = is_on(read_values(source, lo, hi, cells), threshold)
-        cuts = offsets[(offsets > lo) & (offsets < hi)]
-        for j, (s, e) in enumerate(runs_of_rows(np.ascontiguousarray(on.T), lo)):
-            parts[j].append(split_runs(s, e, cuts))
-    out = []
-    for pieces in parts:
-        s = np.concatenate([p[0] for p in pieces])
-        e = np.concatenate([p[1] for p in pieces])
-        out.append(join_runs(s, e, offsets))
-    return out
+        yield lo, pack_on(is_on(read_values(source, lo, hi, cells), threshold))
 
 
 def on_count(source: StateSource, cells: np.ndarray, threshold: float, start: int, end: int,

@@ -58,7 +58,8 @@ def match(states, offsets, transform, threshold, cells, zl=0, zr=0, min_overlap=
 def _match_in(on, first, last, S, zl, zr, min_overlap, min_len, max_len):
     n = last - first + 1
     L = n if max_len is None else max_len
-    I = np.zeros((n, n), dtype=np.int64)  # I[a, b] of allowed ranges, 0 elsewhere
+    # I[a, b] of allowed ranges, 0 elsewhere (Python ints beyond 62 cells)
+    I = np.zeros((n, n), dtype=np.int64 if on.shape[1] < 63 else object)
     S2 = {}
     for a in range(first, last + 1):
         for b in range(a, last + 1):
