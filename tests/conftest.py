@@ -7,7 +7,6 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-
 from hiddenscope.server.store.synthetic import write_dataset
 
 LSTMVIS_WORDS = ["<s>", "<unk>", "</s>", "the", "cat", "sat", "on", "mat", "a", "dog"]
@@ -76,6 +75,12 @@ def write_lstmvis_folder(folder: Path, T: int = 300, D: int = 8, seed: int = 0,
     }
     (folder / "lstm.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     return folder
+
+
+@pytest.fixture(scope="session")
+def lstmvis_writer():
+    """:func:`write_lstmvis_folder` itself, for fixtures of any scope."""
+    return write_lstmvis_folder
 
 
 @pytest.fixture

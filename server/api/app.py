@@ -8,14 +8,14 @@ from pathlib import Path
 from connexion import AsyncApp
 from connexion.options import SwaggerUIOptions
 from connexion.validators import VALIDATOR_MAP
+from hiddenscope.client import STATIC_DIR
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse
-
-from hiddenscope.client import STATIC_DIR
 
 from ..store import Catalog
 from . import errors
 from .handlers import Handlers
+from .params import ListURIParser, NamingParameterValidator
 from .payloads import jsonifier
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,8 @@ def create_app(roots: list[Path], *, regex_search: bool = False,
     handlers = Handlers(catalog, regex_search=regex_search)
     spec = spec_path()
     app = AsyncApp(__name__, specification_dir=spec.parent, jsonifier=jsonifier(),
-                   validator_map={**VALIDATOR_MAP, "parameter": errors.NamingParameterValidator})
+                   uri_parser_class=ListURIParser,
+                   validator_map={**VALIDATOR_MAP, "parameter": NamingParameterValidator})
     app.add_api(
         spec.name,
         resolver=lambda operation_id: getattr(handlers, operation_id),

@@ -14,14 +14,7 @@ import numpy as np
 from ..engine import SourceEngine
 from ..store import Catalog, Dataset, H5StateSource, TokenSearch
 from .errors import ApiError, not_found
-from .payloads import (
-    dataset_summary,
-    json_response,
-    meta_values,
-    on_count,
-    sequence_starts,
-    window_states,
-)
+from .payloads import dataset_summary, json_response, meta_values, sequence_starts
 
 MATCH_WINDOW_MAX = 400  # a match row shows at most this many steps after its start
 HISTOGRAM_BINS = 50
@@ -78,16 +71,26 @@ class Handlers:
         rows = _cells(cells, src) if cells is not None else None
         names = _meta_names(meta, ds)
         start, end = max(0, pos - left), min(ds.length - 1, pos + right)
-        states = window_states(src, start, end, rows)
+        states, counts = self._window(ds, src, start, end, rows, threshold)
         return json_response({
             "dataset": ds.id, "source": src.id, "pos": pos, "start": start, "end": end,
             "tokens": ds.token_text(start, end), "token_ids": ds.tokens[start : end + 1],
             "sequence_starts": sequence_starts(ds, start, end),
             "cells": rows if rows is not None else np.arange(src.shape[1]),
-            "states": states, "threshold": threshold,
-            "on_count": on_count(states, threshold) if rows is not None else None,
+            "states": states, "threshold": threshold, "on_count": counts,
             "meta": meta_values(ds, names, start, end),
         })
+
+    def _window(self, ds: Dataset, src: H5StateSource, start: int, end: int,
+                cells: np.ndarray | None, threshold: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """Transformed ``float32[cells, steps]`` and the per-step on-count of ``cells`` (None
+        when ``cells`` is None: all cells, no count)."""
+        engine = self.engine(ds, src)
+        if cells is not None and cells.size == 0:
+            return np.empty((0, end - start + 1), np.float32), np.zeros(end - start + 1, np.int32)
+        states = engine.values(start, end, cells)
+        counts = None if cells is None else engine.on_count(cells, threshold, start, end)
+        return states, counts
 
     # --- select and match ------------------------------------------------------------
     def selectCells(self, dataset: str, source: str, start: int, end: int, threshold: float = 0.3,
@@ -115,14 +118,15 @@ class Handlers:
                    meta: list[str] | None = None):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
-        chosen = np.unique(_cells(cells, src))
+        chosen = _cells(cells, src)
         threshold = _finite("threshold", threshold)
         if max_len is not None and max_len < min_len:
             raise ApiError(400, f"max_len {max_len} is below min_len {min_len}; pass max_len >= min_len")
         names = _meta_names(meta, ds)
         result = self.engine(ds, src).match(chosen, threshold, pad_left, pad_right, min_overlap,
                                             min_len, max_len, limit)
-        rows = [self._match_row(ds, src, m, chosen, threshold, left, right, names) for m in result.matches]
+        rows = [self._match_row(ds, src, m, chosen, threshold, left, right, names)
+                for m in result.matches]
         return json_response({
             "matches": rows, "candidates": result.candidates, "cells": chosen, "threshold": threshold,
             "pad_left": pad_left, "pad_right": pad_right, "min_overlap": min_overlap,
@@ -130,16 +134,19 @@ class Handlers:
         })
 
     @staticmethod
-    def _match_row(ds: Dataset, src: H5StateSource, m, cells: np.ndarray, threshold: float,
-                   left: int, right: int, names: list[str]) -> dict:
+    def _match_window(ds: Dataset, m, left: int, right: int) -> tuple[int, int]:
+        """[start-left, end+right] clipped to the match's sequence and to 400 steps after start."""
         first, last = ds.sequence_bounds(m.start)
-        a = max(first, m.start - left)
-        b = min(last, m.end + right, m.start + MATCH_WINDOW_MAX)
+        return max(first, m.start - left), min(last, m.end + right, m.start + MATCH_WINDOW_MAX)
+
+    def _match_row(self, ds: Dataset, src: H5StateSource, m, cells: np.ndarray, threshold: float,
+                   left: int, right: int, names: list[str]) -> dict:
+        a, b = self._match_window(ds, m, left, right)
         return {
             "start": m.start, "end": m.end, "length": m.length, "overlap": m.overlap,
             "union": m.union, "extra": m.extra, "window_start": a, "window_end": b,
             "tokens": ds.token_text(a, b),
-            "on_count": on_count(window_states(src, a, b, cells), threshold),
+            "on_count": self.engine(ds, src).on_count(cells, threshold, a, b),
             "meta": meta_values(ds, names, a, b),
         }
 
@@ -182,14 +189,13 @@ def _finite(name: str, value: float) -> float:
 
 
 def _cells(cells: list[int], src: H5StateSource, name: str = "cells") -> np.ndarray:
-    """The given cells as ``int64[k]`` in their order, without repeats; each below D."""
+    """The given cells as sorted, unique ``int64[k]``; each below D."""
     D = src.shape[1]
-    arr = np.array(list(dict.fromkeys(cells)), dtype=np.int64)
-    bad = arr[(arr < 0) | (arr >= D)]
-    if bad.size:
-        raise ApiError(400, f"{name}: {int(bad[0])} is out of range; source {src.id} has {D} cells "
+    bad = [c for c in cells if not 0 <= c < D]  # Python ints: no overflow on huge values
+    if bad:
+        raise ApiError(400, f"{name}: {bad[0]} is out of range; source {src.id} has {D} cells "
                        f"(0..{D - 1})")
-    return arr
+    return np.unique(np.asarray(cells, dtype=np.int64))
 
 
 def _meta_names(meta: list[str] | None, ds: Dataset) -> list[str]:

@@ -8,9 +8,7 @@ import orjson
 from connexion.jsonifier import JSONEncoder, Jsonifier
 from starlette.responses import Response
 
-from ..engine.runs import is_on
-from ..engine.source import apply_transform
-from ..store import Dataset, Entry, H5StateSource
+from ..store import Dataset, Entry
 
 _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -57,20 +55,6 @@ def dataset_summary(entry: Entry) -> dict:
             "error": None, "length": ds.length, "sequences": ds.sequences,
             "sources": [s.summary() for s in ds.sources.values()],
             "meta": [m.summary() for m in ds.meta.values()], "searchable": True}
-
-
-def window_states(source: H5StateSource, start: int, end: int,
-                  cells: np.ndarray | None) -> np.ndarray:
-    """``float32[len(cells) or D, end-start+1]``: transformed states of steps start..end, cell-major."""
-    rows = source.read_rows(start, end + 1)
-    if cells is not None:
-        rows = rows[:, cells]
-    return np.ascontiguousarray(apply_transform(rows, source.transform).T)
-
-
-def on_count(values: np.ndarray, threshold: float) -> np.ndarray:
-    """``int32[steps]``: how many rows of ``values`` (cells x steps) are on, by the engine's rule."""
-    return np.count_nonzero(is_on(values, threshold), axis=0).astype(np.int32)
 
 
 def meta_values(ds: Dataset, names: list[str], start: int, end: int) -> dict:

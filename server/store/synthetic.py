@@ -99,7 +99,7 @@ def write_dataset(
     inner = np.sort(rng.choice(np.arange(1, T), size=min(sequences, T) - 1, replace=False))
     offsets = np.concatenate([[0], inner, [T]]).astype(np.int64)
     position = np.zeros(T, dtype=np.float32)
-    for a, b in zip(offsets[:-1], offsets[1:]):
+    for a, b in zip(offsets[:-1], offsets[1:], strict=True):
         position[a:b] = np.linspace(0.0, 1.0, b - a, dtype=np.float32)
     next_ids = np.stack([np.roll(tokens, -1), (tokens + 1) % len(VOCAB), (tokens + 3) % len(VOCAB)], 1)
     probs = np.sort(rng.dirichlet([4.0, 2.0, 1.0], size=T).astype(np.float32), axis=1)[:, ::-1]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from hiddenscope.server.store import Catalog, DatasetError, find_folders
 from hiddenscope.server.store.synthetic import write_dataset
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hiddenscope.server.store import DatasetError, check_dataset, open_dataset, parse_config
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from hiddenscope.server.engine import SourceEngine, StateSource, apply_transform
 from hiddenscope.server.store import DatasetError, open_dataset
 from hiddenscope.server.store.synthetic import VOCAB, write_dataset

@@ -5,7 +5,6 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-
 from hiddenscope.server.store import DatasetError, check_dataset, open_dataset
 from hiddenscope.server.store.arrays import read_vocabulary
 

@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-
 from hiddenscope.server.store import SearchError, TokenSearch, open_dataset
 from hiddenscope.server.store.synthetic import write_dataset
 
