@@ -20,6 +20,9 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
   const thead = table.append("thead");
   const tbody = table.append("tbody");
   let hovered = [null, null];
+  let heatmapsShown = [];
+  let rowsShown = [];
+  const info = root.insert("div", ".matrix-scroll").attr("class", "hover-info").attr("aria-live", "polite");
 
   // data: {matches: Match[], left: int (steps shown before each start), zoom: px,
   //        heatmaps: [{id, label, color: (v) => colour, values: (m) => (v|null)[] per window step,
@@ -35,27 +38,24 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
       .attr("class", (h) => h.cls).attr("colspan", (h) => h.span || null).attr("scope", "col").text((h) => h.t);
 
     const rows = matches.map((m, r) => rowCells(m, r, left, cols, heatmaps, mappedMap));
+    table.style("--zoom", `${zoom}px`);
     const tr = tbody.selectAll("tr").data(rows).join("tr").attr("class", "match-row")
       .attr("data-start", (row) => row.match.start).attr("data-end", (row) => row.match.end);
+    // 50 rows x ~200 cells: plain attribute writes only, no per-cell closures or children
     tr.selectAll("td").data((row) => row.cells).join("td")
       .attr("class", (c) => c.cls)
       .attr("data-col", (c) => c.col ?? null)
-      .attr("title", (c) => c.title || null)
-      .style("background", (c) => c.bg || null)
-      .style("color", (c) => (c.bg ? textOn(c.bg) : null))
-      .style("min-width", (c) => (c.word ? `${zoom}px` : null))
-      .style("max-width", (c) => (c.word ? `${zoom}px` : null))
-      .each(function (c) {
-        const td = d3.select(this);
-        td.selectAll("*").remove();
-        if (c.open) {
-          td.append("button").attr("type", "button").attr("class", "open").text("open")
-            .attr("aria-label", `open step ${c.open.start} in the select view`)
-            .on("click", () => onOpen(c.open));
-        } else {
-          td.text(c.text ?? "");
-        }
-      });
+      .attr("style", (c) => (c.bg ? `background:${c.bg};color:${textOn(c.bg)}` : null))
+      .text((c) => c.text ?? "");
+    tr.select("td.open-cell").selectAll("button").data((row) => [row.match]).join("button")
+      .attr("type", "button").attr("class", "open").text("open")
+      .attr("aria-label", (m) => `open step ${m.start} in the select view`)
+      .on("click", (event, m) => onOpen(m));
+    tr.each(function (row) {
+      d3.select(this).selectAll("td.score").attr("title", (c, i) => scoreTitle(row.match, i));
+    });
+    heatmapsShown = heatmaps;
+    rowsShown = rows;
     tbody.on("mouseover", (event) => {
       const td = event.target.closest("td[data-col]");
       const tr2 = event.target.closest("tr");
@@ -68,14 +68,18 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
     if (row === hovered[0] && col === hovered[1]) return;
     hovered = [row, col];
     markHover();
+    info.text(row === null ? "\u00a0" : describe(rowsShown[row], col, heatmapsShown));
     onHover(row, col);
   }
+  // Touch only the cells that change: the table has thousands.
   function markHover() {
     const [row, col] = hovered;
-    tbody.selectAll("tr").each(function (d, r) {
-      d3.select(this).classed("hover-row", r === row).selectAll("td[data-col]")
-        .classed("hover", function () { return r === row && Number(this.dataset.col) === col; });
-    });
+    tbody.selectAll("td.hover").classed("hover", false);
+    tbody.selectAll("tr.hover-row").classed("hover-row", false);
+    const tr = row === null ? null : tbody.node().rows[row];
+    if (!tr) return;
+    tr.classList.add("hover-row");
+    for (const td of tr.querySelectorAll(`td[data-col="${col}"]`)) td.classList.add("hover");
   }
 
   function drawHeads(heatmaps, mapped) {
@@ -107,15 +111,15 @@ function rowCells(m, r, left, cols, heatmaps, mapped) {
   const stepAt = (col) => m.window_start + col - offset; // absolute step shown in a column
   const inWindow = (col) => col - offset >= 0 && col - offset < m.tokens.length;
   const cells = [
-    { open: m, cls: "open-cell" },
-    { text: m.overlap, cls: "score", title: `overlap |S ∩ S2| = ${m.overlap} cells` },
-    { text: m.union, cls: "score", title: `union |S ∪ S2| = ${m.union} cells (${m.extra} not in the selection)` },
-    { text: m.length, cls: "score", title: `match ${m.start}–${m.end}: ${m.length} steps` },
+    { cls: "open-cell", text: null },
+    { text: m.overlap, cls: "score" },
+    { text: m.union, cls: "score" },
+    { text: m.length, cls: "score" },
   ];
   const mappedVals = mapped ? mapped.values(m) : null;
   for (let col = 0; col < cols; col++) {
     if (!inWindow(col)) {
-      cells.push({ col, cls: "word empty", word: true });
+      cells.push({ col, cls: "word empty" });
       continue;
     }
     const step = stepAt(col);
@@ -126,18 +130,37 @@ function rowCells(m, r, left, cols, heatmaps, mapped) {
     if (step === m.end || (inMatch && col === cols - 1)) cls.push("match-last");
     const tok = m.tokens[col - offset];
     const v = mappedVals ? mappedVals[col - offset] : undefined;
-    cells.push({ col, cls: cls.join(" "), word: true, text: visible(tok),
-      bg: v === undefined ? null : mapped.color(v), title: `${JSON.stringify(tok)} at step ${step}` });
+    cells.push({ col, cls: cls.join(" "), text: visible(tok), bg: v === undefined ? null : mapped.color(v) });
   }
   for (const h of heatmaps) {
     const vals = h.values(m);
     for (let col = 0; col < cols; col++) {
       const v = inWindow(col) ? vals[col - offset] : undefined;
-      cells.push({ col, cls: `hm-cell${col === 0 ? " first" : ""}`, bg: v === undefined ? null : h.color(v),
-        title: v === undefined ? null : `${h.label} at step ${stepAt(col)}: ${v === null ? "no value" : h.format(v)}` });
+      cells.push({ col, cls: col === 0 ? "hm-cell first" : "hm-cell", bg: v === undefined ? null : h.color(v) });
     }
   }
-  return { match: m, cells, r };
+  return { match: m, cells, r, offset };
+}
+
+function scoreTitle(m, i) {
+  return [
+    `overlap |S ∩ S2| = ${m.overlap} cells`,
+    `union |S ∪ S2| = ${m.union} cells (${m.extra} on here but not selected)`,
+    `match ${m.start}–${m.end}: ${m.length} steps`,
+  ][i];
+}
+
+// The line under the table says what the pointer is on: the step, its word, every heatmap value.
+function describe(row, col, heatmaps) {
+  const m = row.match;
+  const i = col - row.offset;
+  if (i < 0 || i >= m.tokens.length) return `match ${m.start}–${m.end}`;
+  const parts = [`step ${m.window_start + i} ${JSON.stringify(m.tokens[i])}`];
+  for (const h of heatmaps) {
+    const v = h.values(m)[i];
+    parts.push(`${h.label}: ${v === null || v === undefined ? "no value" : h.format(v)}`);
+  }
+  return `match ${m.start}–${m.end} · ${parts.join(" · ")}`;
 }
 
 function visible(token) {
