@@ -14,6 +14,7 @@ It prints tokens/s and the ratio extraction / plain forward (target >= 0.6), and
     .venv/bin/python bench/bench_extract.py            # full sizes
     .venv/bin/python bench/bench_extract.py --small    # a quick look
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
 from hiddenscope.extract import extract  # noqa: E402
 from hiddenscope.extract.batches import pad_batch, plan_batches  # noqa: E402
 from hiddenscope.extract.train import TokenLM  # noqa: E402
@@ -61,13 +61,29 @@ def plain_forward(model: TokenLM, seqs: list[np.ndarray], batch_size: int, windo
 def timed_extract(model, seqs, vocab, batch_size, window, **kw) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         began = time.perf_counter()
-        extract(model, seqs, vocab, Path(tmp) / "bench", batch_size=batch_size, window=window,
-                progress=False, **kw)
+        extract(
+            model,
+            seqs,
+            vocab,
+            Path(tmp) / "bench",
+            batch_size=batch_size,
+            window=window,
+            progress=False,
+            **kw,
+        )
         return time.perf_counter() - began
 
 
-def bench_model(name: str, vocab: int, emb: int, hidden: int, seqs: list[np.ndarray],
-                batch_size: int, window: int, repeats: int) -> None:
+def bench_model(
+    name: str,
+    vocab: int,
+    emb: int,
+    hidden: int,
+    seqs: list[np.ndarray],
+    batch_size: int,
+    window: int,
+    repeats: int,
+) -> None:
     torch.manual_seed(0)
     model = TokenLM(vocab, emb, hidden, 2).eval()
     words = [f"w{i}" for i in range(vocab)]
@@ -79,11 +95,15 @@ def bench_model(name: str, vocab: int, emb: int, hidden: int, seqs: list[np.ndar
         e = timed_extract(model, seqs, words, batch_size, window, top_k=0, surprisal=False)
         m = timed_extract(model, seqs, words, batch_size, window, top_k=5, surprisal=True)
         rows.append((f, e, m))
-    f, e, m = (min(col) for col in zip(*rows))
-    print(f"{name}: {tokens:,} tokens, 2 x {hidden} LSTM, vocabulary {vocab:,}, "
-          f"batch {batch_size} x window {window}, best of {repeats}")
+    f, e, m = (min(col) for col in zip(*rows, strict=False))
+    print(
+        f"{name}: {tokens:,} tokens, 2 x {hidden} LSTM, vocabulary {vocab:,}, "
+        f"batch {batch_size} x window {window}, best of {repeats}"
+    )
     print(f"  plain forward            {tokens / f:>10,.0f} tok/s")
-    print(f"  extract h, c             {tokens / e:>10,.0f} tok/s   ratio {f / e:.2f} (target >= 0.6)")
+    print(
+        f"  extract h, c             {tokens / e:>10,.0f} tok/s   ratio {f / e:.2f} (target >= 0.6)"
+    )
     print(f"  extract h, c, top-5, surp.{tokens / m:>9,.0f} tok/s   ratio {f / m:.2f}")
 
 
@@ -93,10 +113,16 @@ def bench_build() -> None:
         folder.mkdir()
         shutil.copy(ROOT / "datasets" / "parens" / "dataset.yml", folder)
         began = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "hiddenscope.server.cli", "build", str(folder)],
-                       check=True, stderr=subprocess.DEVNULL)
-        print(f"hiddenscope build datasets/parens (training included): {time.perf_counter() - began:.1f} s "
-              f"on {torch.get_num_threads()} threads")
+        subprocess.run(
+            [sys.executable, "-m", "hiddenscope.server.cli", "build", str(folder)],
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
+        print(
+            f"hiddenscope build datasets/parens (training included): "
+            f"{time.perf_counter() - began:.1f} s "
+            f"on {torch.get_num_threads()} threads"
+        )
 
 
 def main() -> None:

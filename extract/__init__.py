@@ -7,6 +7,7 @@ Needs the ``extract`` extra (torch, spacy); the server never imports this packag
 
 See README.md ("Extracting states from your own model") and datasets/README.md.
 """
+
 from .annotate import Annotator, SpacyAnnotator
 from .extractor import extract
 from .recurrent import ExtractError, StateKey

@@ -9,6 +9,7 @@ character model has one token per character). We rebuild each sequence's text wi
 known character offsets and give every data-set token the attributes of the spaCy token
 under its first non-space character.
 """
+
 from __future__ import annotations
 
 import sys
@@ -36,11 +37,13 @@ class Annotator(Protocol):
 def encode_annotations(annotator: Annotator, words: list[list[str]], per_seq: list[dict]) -> dict:
     """Concatenate one chunk's per-sequence values into ``{name: int32|float32[rows]}``."""
     if len(per_seq) != len(words):
-        raise ExtractError(f"{type(annotator).__name__} returned {len(per_seq)} results for {len(words)} sequences")
+        raise ExtractError(
+            f"{type(annotator).__name__} returned {len(per_seq)} results for {len(words)} sequences"
+        )
     out = {}
     for track in annotator.tracks:
         parts = []
-        for i, (tokens, values) in enumerate(zip(words, per_seq)):
+        for i, (tokens, values) in enumerate(zip(words, per_seq, strict=False)):
             vals = values[track.name]
             if len(vals) != len(tokens):
                 raise ExtractError(
@@ -65,12 +68,12 @@ def token_spans(tokens: list[str], joiner: str) -> tuple[str, np.ndarray]:
 
 
 def align(tokens: list[str], starts: np.ndarray, doc) -> np.ndarray:
-    """``int64[n]``: index of the spaCy token under each data-set token's first non-space char, or -1."""
+    """``int64[n]``: the spaCy token under each data-set token's first non-space char, or -1."""
     owner = np.full(len(doc.text) + 1, -1, dtype=np.int64)
     for tok in doc:
         owner[tok.idx : tok.idx + len(tok.text)] = tok.i
     out = np.full(len(tokens), -1, dtype=np.int64)
-    for j, (word, start) in enumerate(zip(tokens, starts)):
+    for j, (word, start) in enumerate(zip(tokens, starts, strict=False)):
         lead = len(word) - len(word.lstrip())
         if lead < len(word):
             out[j] = owner[start + lead]
@@ -104,15 +107,21 @@ class SpacyAnnotator:
             print(self.message, file=sys.stderr)
         names = (MODEL_TRACKS if self.full else ()) + LEXICAL
         self.tracks = [
-            Track(name, "categorical", list(BOOL_LABELS) if name.startswith(("is_", "like_"))
-                  else [NONE_LABEL])
+            Track(
+                name,
+                "categorical",
+                list(BOOL_LABELS) if name.startswith(("is_", "like_")) else [NONE_LABEL],
+            )
             for name in names
         ]
 
     def annotate(self, sequences: list[list[str]]) -> list[dict[str, list[str]]]:
         spans = [token_spans(tokens, self.joiner) for tokens in sequences]
         docs = self.nlp.pipe((text for text, _ in spans), batch_size=self.batch_size)
-        return [self._one(tokens, starts, doc) for tokens, (_, starts), doc in zip(sequences, spans, docs)]
+        return [
+            self._one(tokens, starts, doc)
+            for tokens, (_, starts), doc in zip(sequences, spans, docs, strict=False)
+        ]
 
     def _one(self, tokens: list[str], starts: np.ndarray, doc) -> dict[str, list[str]]:
         owner = align(tokens, starts, doc)

@@ -6,6 +6,7 @@ for the budget is a chunk of its own and is written window by window. Inside a c
 sequences are sorted by length (descending) into batches of ``batch_size`` rows, so
 padding is small and the rows still running in a window are always a prefix.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence

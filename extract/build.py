@@ -14,6 +14,7 @@ The trained weights are kept in ``checkpoint.pt`` (reused while the recipe is un
 the data set is written atomically by :func:`hiddenscope.extract.extract`, and the
 ``build:`` section is written back unchanged into the new dataset.yml.
 """
+
 from __future__ import annotations
 
 import copy
@@ -49,15 +50,21 @@ def read_recipe(folder: Path, quick: bool) -> tuple[dict, dict]:
     """``(config, recipe)`` from ``folder/dataset.yml``; ``--quick`` overrides merged in."""
     path = folder / "dataset.yml"
     if not path.is_file():
-        raise ExtractError(f"{path} not found; name a folder with a dataset.yml that has a build: section")
+        raise ExtractError(
+            f"{path} not found; name a folder with a dataset.yml that has a build: section"
+        )
     config = yaml.safe_load(path.read_text()) or {}
     recipe = config.get("build")
     if not isinstance(recipe, dict):
-        raise ExtractError(f"{path} has no build: section, so there is nothing to build; "
-                           "see datasets/README.md for the recipe keys")
+        raise ExtractError(
+            f"{path} has no build: section, so there is nothing to build; "
+            "see datasets/README.md for the recipe keys"
+        )
     missing = [s for s in SECTIONS if not isinstance(recipe.get(s), dict)]
     if missing:
-        raise ExtractError(f"{path}: build.{missing[0]} is missing; a recipe has {', '.join(SECTIONS)}")
+        raise ExtractError(
+            f"{path}: build.{missing[0]} is missing; a recipe has {', '.join(SECTIONS)}"
+        )
     merged = copy.deepcopy(recipe)
     if quick:
         for section, values in (recipe.get("quick") or {}).items():
@@ -69,21 +76,41 @@ def load_corpus(spec: dict, seed: int) -> Corpus:
     """Read or generate the corpus named by ``build.corpus.kind``."""
     kind = spec.get("kind")
     if kind == "parens":
-        seqs, _ = corpora.parens_sequences(spec["sequences"], spec["length"], spec["max_depth"], seed)
+        seqs, _ = corpora.parens_sequences(
+            spec["sequences"], spec["length"], spec["max_depth"], seed
+        )
         vocab = corpora.PARENS_VOCAB[: 3 + spec["max_depth"]]
-        return Corpus(seqs, vocab, None, [DepthAnnotator(spec["max_depth"])],
-                      f"generated: {len(seqs)} sequences, seed {seed}")
+        return Corpus(
+            seqs,
+            vocab,
+            None,
+            [DepthAnnotator(spec["max_depth"])],
+            f"generated: {len(seqs)} sequences, seed {seed}",
+        )
     if kind == "python_stdlib":
         seqs, names = corpora.code_sequences(spec["max_chars"], spec["max_file_chars"])
-        return Corpus(seqs, corpora.CODE_VOCAB, corpora.UNK_CHAR, [CodeAnnotator()],
-                      f"{len(names)} files of the Python {_python()} standard library, {names[0]} .. {names[-1]}")
+        return Corpus(
+            seqs,
+            corpora.CODE_VOCAB,
+            corpora.UNK_CHAR,
+            [CodeAnnotator()],
+            f"{len(names)} files of the Python {_python()} standard library, "
+            f"{names[0]} .. {names[-1]}",
+        )
     if kind == "kjv":
         from .annotate import SpacyAnnotator
 
         seqs, titles = corpora.kjv_chapters(corpora.kjv_text(), spec["max_tokens"])
-        vocab = corpora.build_vocab(seqs, min_count=spec.get("min_count", 2), max_size=spec.get("max_vocab"))
-        return Corpus(seqs, vocab, corpora.UNK_WORD, [SpacyAnnotator(joiner=" ")],
-                      f"King James Bible (public domain), {titles[0]} .. {titles[-1]}")
+        vocab = corpora.build_vocab(
+            seqs, min_count=spec.get("min_count", 2), max_size=spec.get("max_vocab")
+        )
+        return Corpus(
+            seqs,
+            vocab,
+            corpora.UNK_WORD,
+            [SpacyAnnotator(joiner=" ")],
+            f"King James Bible (public domain), {titles[0]} .. {titles[-1]}",
+        )
     raise ExtractError(f"build.corpus.kind {kind!r} is unknown; use parens, python_stdlib or kjv")
 
 
@@ -101,8 +128,14 @@ def _first_tokens(ids: list[np.ndarray], max_tokens: int | None) -> int:
     return max(1, int(np.searchsorted(total, max_tokens, side="right")))
 
 
-def build(folder: str | Path, *, force: bool = False, quick: bool = False, progress: bool = True,
-          echo=print) -> Path | None:
+def build(
+    folder: str | Path,
+    *,
+    force: bool = False,
+    quick: bool = False,
+    progress: bool = True,
+    echo=print,
+) -> Path | None:
     """Train (or reuse) the recipe's model and write the data set into ``folder``.
 
     Returns the folder, or None when it was already built and ``force`` is off.
@@ -117,19 +150,39 @@ def build(folder: str | Path, *, force: bool = False, quick: bool = False, progr
     torch.manual_seed(seed)
     corpus = load_corpus(recipe["corpus"], seed)
     ids = corpora.to_ids(corpus.seqs, corpus.vocab, corpus.unk)
-    echo(f"corpus: {corpus.source}; {sum(map(len, ids)):,} tokens, vocabulary {len(corpus.vocab):,}")
+    echo(
+        f"corpus: {corpus.source}; {sum(map(len, ids)):,} tokens, vocabulary {len(corpus.vocab):,}"
+    )
     key = recipe_hash({s: recipe[s] for s in ("seed", "corpus", "model", "train") if s in recipe})
-    model, trained = load_or_train(folder / "checkpoint.pt", key, ids, len(corpus.vocab),
-                                   recipe["model"], recipe["train"], seed, progress)
+    model, trained = load_or_train(
+        folder / "checkpoint.pt",
+        key,
+        ids,
+        len(corpus.vocab),
+        recipe["model"],
+        recipe["train"],
+        seed,
+        progress,
+    )
     echo("model: trained" if trained else "model: reused checkpoint.pt (same recipe)")
     spec = recipe["extract"]
     n = _first_tokens(ids, spec.get("max_tokens"))
     extract(
-        model, ids[:n], corpus.vocab, folder,
-        gates=spec.get("gates", False), top_k=spec.get("top_k", 5), surprisal=spec.get("surprisal", True),
-        annotators=corpus.annotators, name=config.get("name", folder.name),
-        description=config.get("description"), batch_size=spec.get("batch_size", 32),
-        window=spec.get("window", 256), force=True, progress=progress, build=config["build"],
+        model,
+        ids[:n],
+        corpus.vocab,
+        folder,
+        gates=spec.get("gates", False),
+        top_k=spec.get("top_k", 5),
+        surprisal=spec.get("surprisal", True),
+        annotators=corpus.annotators,
+        name=config.get("name", folder.name),
+        description=config.get("description"),
+        batch_size=spec.get("batch_size", 32),
+        window=spec.get("window", 256),
+        force=True,
+        progress=progress,
+        build=config["build"],
     )
     echo(f"built {folder} in {time.perf_counter() - started:.1f} s")
     return folder

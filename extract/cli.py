@@ -1,5 +1,6 @@
 """The extractor's sub-commands of ``hiddenscope`` (the click group lives in server/cli.py,
 which loads :data:`COMMANDS` lazily, so the server runs without torch installed)."""
+
 from __future__ import annotations
 
 import os
@@ -13,9 +14,13 @@ from .recurrent import ExtractError
 @click.command("build")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Rebuild even if the folder already holds data.h5.")
-@click.option("--quick", is_flag=True, help="Small corpus and short training (the recipe's quick: section): a smoke test.")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Small corpus and short training (the recipe's quick: section): a smoke test.",
+)
 def build_command(folder: Path, force: bool, quick: bool) -> None:
-    """Train the model of FOLDER/dataset.yml's build: recipe and extract the data set into FOLDER."""
+    """Train the model of FOLDER/dataset.yml's build: recipe; extract the data set into FOLDER."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from .build import build  # imports torch: only when the command runs
 
@@ -24,8 +29,12 @@ def build_command(folder: Path, force: bool, quick: bool) -> None:
     except ExtractError as exc:
         raise click.ClickException(str(exc)) from None
     if done is not None:
-        parent = folder.resolve().parent
-        click.echo(f"next: hiddenscope serve {os.path.relpath(parent)}   (opens {folder.name} in the browser)")
+        parent = os.path.relpath(folder.resolve().parent)
+        click.echo(
+            f"optional: hiddenscope index {folder}   (builds the match index now; "
+            "else the server builds it on the first match)"
+        )
+        click.echo(f"next: hiddenscope serve {parent}   (then open {folder.name} in the browser)")
 
 
 def _read_text(path: Path, chars: bool) -> list[list[str]]:
@@ -37,19 +46,52 @@ def _read_text(path: Path, chars: bool) -> list[list[str]]:
 @click.command("extract")
 @click.argument("model_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--text", "text_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Corpus: one sequence per line.")
-@click.option("--vocab", "vocab_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON list of the model's token strings (id = position).")
-@click.option("--chars", is_flag=True, help="Tokens are characters (default: whitespace-separated words).")
-@click.option("--unk", default=None, help="Vocabulary entry for tokens outside the vocabulary (default: an error).")
+@click.option(
+    "--text",
+    "text_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Corpus: one sequence per line.",
+)
+@click.option(
+    "--vocab",
+    "vocab_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON list of the model's token strings (id = position).",
+)
+@click.option(
+    "--chars", is_flag=True, help="Tokens are characters (default: whitespace-separated words)."
+)
+@click.option(
+    "--unk",
+    default=None,
+    help="Vocabulary entry for tokens outside the vocabulary (default: an error).",
+)
 @click.option("--gates", is_flag=True, help="Also store the gates.")
-@click.option("--top-k", default=5, show_default=True, type=click.IntRange(0), help="Next-token predictions kept (0: none).")
+@click.option(
+    "--top-k",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Next-token predictions kept (0: none).",
+)
 @click.option("--no-surprisal", is_flag=True, help="Do not store per-step surprisal.")
 @click.option("--spacy", "with_spacy", is_flag=True, help="Add spaCy tracks (POS, tag, NER, ...).")
 @click.option("--force", is_flag=True, help="Replace a data set already in OUT.")
-def extract_command(model_file, out, text_file, vocab_file, chars, unk, gates, top_k, no_surprisal,
-                    with_spacy, force) -> None:
+def extract_command(
+    model_file,
+    out,
+    text_file,
+    vocab_file,
+    chars,
+    unk,
+    gates,
+    top_k,
+    no_surprisal,
+    with_spacy,
+    force,
+) -> None:
     """Extract the states of MODEL_FILE (a whole module saved with torch.save(model)) over a
     text file into the data set folder OUT. Load only model files you trust (pickle)."""
     import json
@@ -65,12 +107,23 @@ def extract_command(model_file, out, text_file, vocab_file, chars, unk, gates, t
         vocab = json.loads(vocab_file.read_text(encoding="utf-8"))
         model = torch.load(model_file, map_location="cpu", weights_only=False)
         if not isinstance(model, torch.nn.Module):
-            raise ExtractError(f"{model_file} holds a {type(model).__name__}, not a torch.nn.Module; "
-                               "save the whole model with torch.save(model, path)")
+            raise ExtractError(
+                f"{model_file} holds a {type(model).__name__}, not a torch.nn.Module; "
+                "save the whole model with torch.save(model, path)"
+            )
         ids = to_ids(_read_text(text_file, chars), vocab, unk)
         annotators = [SpacyAnnotator(joiner="" if chars else " ")] if with_spacy else []
-        extract(model, ids, vocab, out, gates=gates, top_k=top_k, surprisal=not no_surprisal,
-                annotators=annotators, force=force)
+        extract(
+            model,
+            ids,
+            vocab,
+            out,
+            gates=gates,
+            top_k=top_k,
+            surprisal=not no_surprisal,
+            annotators=annotators,
+            force=force,
+        )
     except ExtractError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {out}\nnext: hiddenscope serve {os.path.relpath(out.resolve().parent)}")

@@ -9,6 +9,7 @@ quotes inside strings and comments are not miscounted:
 - ``in_string``: inside a string literal (f-string parts included);
 - ``indent``: the indentation level (``INDENT``s open) of the character's logical line.
 """
+
 from __future__ import annotations
 
 import io
@@ -102,12 +103,14 @@ class CodeAnnotator:
         out = []
         for chars in sequences:
             tracks = python_tracks("".join(chars))
-            out.append({
-                "token_type": tracks["token_type"].tolist(),
-                "bracket_depth": [f"depth {d}" for d in tracks["bracket_depth"]],
-                "in_string": tracks["in_string"].astype(np.int32),
-                "indent": [f"level {d}" for d in tracks["indent"]],
-            })
+            out.append(
+                {
+                    "token_type": tracks["token_type"].tolist(),
+                    "bracket_depth": [f"depth {d}" for d in tracks["bracket_depth"]],
+                    "in_string": tracks["in_string"].astype(np.int32),
+                    "indent": [f"level {d}" for d in tracks["indent"]],
+                }
+            )
         return out
 
 
@@ -120,6 +123,8 @@ class DepthAnnotator:
     def annotate(self, sequences: list[list[str]]) -> list[dict]:
         out = []
         for tokens in sequences:
-            step = np.array([1 if t == "(" else -1 if t == ")" else 0 for t in tokens], dtype=np.int64)
+            step = np.array(
+                [1 if t == "(" else -1 if t == ")" else 0 for t in tokens], dtype=np.int64
+            )
             out.append({"depth": np.maximum(np.cumsum(step), 0).astype(np.int32)})
         return out

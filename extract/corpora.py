@@ -6,6 +6,7 @@
 
 Each reader returns sequences of token strings; :func:`build_vocab` maps them to ids.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,14 +25,18 @@ UNK_WORD = "<unk>"
 PARENS_VOCAB = ["(", ")", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
 
 
-def parens_sequences(n: int, length: int, max_depth: int, seed: int) -> tuple[list[list[str]], list[list[int]]]:
+def parens_sequences(
+    n: int, length: int, max_depth: int, seed: int
+) -> tuple[list[list[str]], list[list[int]]]:
     """``n`` sequences of about ``length`` tokens and their nesting depth per token.
 
     A bracket opens or closes (staying within ``0..max_depth``); after each bracket come
     one to three digits equal to the depth reached (the LSTMVis paper's language).
     """
     if not 1 <= max_depth <= 9:
-        raise ExtractError(f"parens max_depth={max_depth} must be between 1 and 9 (one digit per depth)")
+        raise ExtractError(
+            f"parens max_depth={max_depth} must be between 1 and 9 (one digit per depth)"
+        )
     rng = np.random.default_rng(seed)
     seqs, depths = [], []
     for _ in range(n):
@@ -49,13 +54,21 @@ def parens_sequences(n: int, length: int, max_depth: int, seed: int) -> tuple[li
     return seqs, depths
 
 
-def build_vocab(seqs: list[list[str]], *, fixed: list[str] | None = None, unk: str = UNK_WORD,
-                min_count: int = 1, max_size: int | None = None) -> list[str]:
+def build_vocab(
+    seqs: list[list[str]],
+    *,
+    fixed: list[str] | None = None,
+    unk: str = UNK_WORD,
+    min_count: int = 1,
+    max_size: int | None = None,
+) -> list[str]:
     """A vocabulary: ``fixed`` as given, or ``unk`` + tokens by falling count (ties by text)."""
     if fixed is not None:
         return list(fixed)
     counts = Counter(t for s in seqs for t in s)
-    words = sorted((w for w, c in counts.items() if c >= min_count and w != unk), key=lambda w: (-counts[w], w))
+    words = sorted(
+        (w for w, c in counts.items() if c >= min_count and w != unk), key=lambda w: (-counts[w], w)
+    )
     return [unk] + words[: None if max_size is None else max_size - 1]
 
 
@@ -63,7 +76,9 @@ def to_ids(seqs: list[list[str]], vocab: list[str], unk: str | None) -> list[np.
     """Token strings -> ``int64`` id arrays; tokens outside ``vocab`` become ``unk``."""
     index = {w: i for i, w in enumerate(vocab)}
     if unk is not None and unk not in index:
-        raise ExtractError(f"the unknown-token entry {unk!r} is not in the vocabulary; name one of its entries")
+        raise ExtractError(
+            f"the unknown-token entry {unk!r} is not in the vocabulary; name one of its entries"
+        )
     fallback = index.get(unk, -1)
     out = []
     for i, s in enumerate(seqs):
@@ -83,7 +98,9 @@ def to_ids(seqs: list[list[str]], vocab: list[str], unk: str | None) -> list[np.
 CODE_VOCAB = [UNK_CHAR, "\t", "\n"] + [chr(c) for c in range(32, 127)]
 
 
-def stdlib_files(max_chars: int, max_file_chars: int, root: str | None = None) -> list[tuple[Path, str]]:
+def stdlib_files(
+    max_chars: int, max_file_chars: int, root: str | None = None
+) -> list[tuple[Path, str]]:
     """A fixed subset of the standard library's ``.py`` files: sorted by path, ASCII only,
     tokenizable, at most ``max_file_chars`` each, until ``max_chars`` in total.
 
@@ -135,10 +152,18 @@ def kjv_text() -> str:
             "the english recipe reads the King James Bible (public domain) from Debian's "
             "bible-kjv package, which is not installed: apt-get install bible-kjv"
         )
-    done = subprocess.run([program, "-l0", "Gen1:1-Rev22:21"], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, check=False, timeout=120)
+    done = subprocess.run(
+        [program, "-l0", "Gen1:1-Rev22:21"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        timeout=120,
+    )
     if done.returncode != 0 or not done.stdout.strip():
-        raise ExtractError(f"'bible -l0 Gen1:1-Rev22:21' failed ({done.returncode}): {done.stderr.strip()[:200]}")
+        raise ExtractError(
+            f"'bible -l0 Gen1:1-Rev22:21' failed ({done.returncode}): {done.stderr.strip()[:200]}"
+        )
     return done.stdout
 
 

@@ -7,6 +7,7 @@ carried across windows, so memory is bounded by ``batch_size x window`` steps wh
 the sequence lengths. Outputs are gathered per corpus chunk and streamed into
 preallocated HDF5 tables (writer.py); the folder appears only when complete.
 """
+
 from __future__ import annotations
 
 import math
@@ -89,23 +90,33 @@ def extract(
             "forward_fn that returns them"
         )
     tracks = [t for a in annotators for t in a.tracks]
-    writer = DatasetWriter(out, offsets, sources, tracks, vocab, top_k=top_k,
-                           surprisal=surprisal, force=force)
+    writer = DatasetWriter(
+        out, offsets, sources, tracks, vocab, top_k=top_k, surprisal=surprisal, force=force
+    )
     row_bytes = 4 * (sum(d for _, d in sources) + 2 * top_k + len(tracks) + 2)
     max_rows = max(1, memory_mb * 2**20 // row_bytes)
     job = _Job(writer, caller, seqs, offsets, vocab, annotators, top_k, surprisal)
     try:
         with ExitStack() as stack, torch.inference_mode():
             caller.enter(stack)
-            bar = stack.enter_context(tqdm(total=int(offsets[-1]), unit="tok", unit_scale=True,
-                                           desc=f"extracting {Path(out).name}",
-                                           disable=not progress, mininterval=0.5))
+            bar = stack.enter_context(
+                tqdm(
+                    total=int(offsets[-1]),
+                    unit="tok",
+                    unit_scale=True,
+                    desc=f"extracting {Path(out).name}",
+                    disable=not progress,
+                    mininterval=0.5,
+                )
+            )
             for chunk in plan_chunks(offsets, max_rows):
                 job.run_chunk(chunk, bar)
     except BaseException:
         writer.abort()
         raise
-    return writer.commit(name or Path(out).resolve().name, description or _describe(model, sources), build)
+    return writer.commit(
+        name or Path(out).resolve().name, description or _describe(model, sources), build
+    )
 
 
 def check_vocab(vocab: Sequence[str]) -> list[str]:
@@ -155,7 +166,12 @@ class _Job:
 
     def __init__(self, writer, caller, seqs, offsets, vocab, annotators, top_k, surprisal) -> None:
         self.writer, self.caller, self.seqs, self.offsets = writer, caller, seqs, offsets
-        self.vocab, self.annotators, self.top_k, self.surprisal = vocab, annotators, top_k, surprisal
+        self.vocab, self.annotators, self.top_k, self.surprisal = (
+            vocab,
+            annotators,
+            top_k,
+            surprisal,
+        )
         self.vocab_array = np.array(vocab, dtype=object)
 
     def run_chunk(self, chunk: Chunk, bar: tqdm) -> None:
@@ -178,8 +194,9 @@ class _Job:
             for name, values in encode_annotations(annotator, words, per_seq).items():
                 sink.put(f"meta/{name}", np.arange(chunk.start, chunk.stop), values)
 
-    def _run_batch(self, ids: np.ndarray, lengths: np.ndarray, starts: np.ndarray,
-                   sink: _Sink, bar: tqdm) -> None:
+    def _run_batch(
+        self, ids: np.ndarray, lengths: np.ndarray, starts: np.ndarray, sink: _Sink, bar: tqdm
+    ) -> None:
         """One length-sorted batch ``ids[B, Lmax]``, window by window with carried state."""
         window = self.caller.window or ids.shape[1]
         carry = None
@@ -194,7 +211,9 @@ class _Job:
             for key, value in states.items():
                 sink.put(key.path, dest, value[tmask].float().cpu().numpy())
             if logits is not None:
-                self._predictions(logits, ids[:n], lengths[:n], starts[:n], w0, width, tmask, dest, sink)
+                self._predictions(
+                    logits, ids[:n], lengths[:n], starts[:n], w0, width, tmask, dest, sink
+                )
             bar.update(len(dest))
 
     def _predictions(self, logits, ids, lengths, starts, w0, width, tmask, dest, sink) -> None:

@@ -4,6 +4,7 @@ Two kinds of model are accepted: one with nn.LSTM / nn.GRU / nn.RNN modules (tap
 tap.py), or one whose forward returns its per-step states itself as
 ``{"states": {"layer0-hidden": float[B, L, D], ...}, "logits": float[B, L, V]}``.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,15 @@ def parse_state_name(name: str) -> StateKey:
 class ModelCaller:
     """Runs ``model`` on ``ids[n, W]`` windows; knows the layout, the windowing and the taps."""
 
-    def __init__(self, model: nn.Module, gates: bool, forward_fn, input_batch_first: bool | None,
-                 window: int, batch_size: int) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        gates: bool,
+        forward_fn,
+        input_batch_first: bool | None,
+        window: int,
+        batch_size: int,
+    ) -> None:
         if batch_size < 1 or window < 1:
             raise ExtractError(f"batch_size={batch_size} and window={window} must be at least 1")
         self.model, self.forward_fn = model, forward_fn
@@ -97,9 +105,9 @@ class ModelCaller:
         n = x.shape[0]
         for i, tap in enumerate(self.taps):
             tap.lengths = lens
-            tap.carry = None if carry is None else {
-                k: tuple(s[:n] for s in v) for k, v in carry[i].items()
-            }
+            tap.carry = (
+                None if carry is None else {k: tuple(s[:n] for s in v) for k, v in carry[i].items()}
+            )
         inp = x if self.batch_first else x.t()
         output = self.forward_fn(self.model, inp, lens) if self.forward_fn else self.model(inp)
         logits = logits_of(output)
@@ -111,16 +119,18 @@ class ModelCaller:
         for tap in self.taps:
             taken = tap.take()
             if not taken:
-                raise ExtractError(f"the model's forward() never called its recurrent module {tap.name}")
+                raise ExtractError(
+                    f"the model's forward() never called its recurrent module {tap.name}"
+                )
             states.update(taken)
         return states, logits, [dict(tap.final) for tap in self.taps]
 
     def _returned_states(self, output: object) -> dict[StateKey, torch.Tensor]:
         if not isinstance(output, Mapping) or not isinstance(output.get("states"), Mapping):
             raise ExtractError(
-                f"{type(self.model).__name__} has no nn.LSTM/nn.GRU/nn.RNN module and its forward() "
-                "did not return {'states': {'layer0-hidden': float[B, L, D], ...}}; return per-step "
-                "states that way, or use a model with torch recurrent modules"
+                f"{type(self.model).__name__} has no nn.LSTM/nn.GRU/nn.RNN module and its "
+                "forward() did not return {'states': {'layer0-hidden': float[B, L, D], ...}}; "
+                "return per-step states that way, or use a model with torch recurrent modules"
             )
         states = {}
         for name, value in output["states"].items():

@@ -11,6 +11,7 @@ Sequences are variable-length (``lengths[B]``, padding at the end). The backward
 direction reverses each sequence within its own length, so padding never reaches a
 valid step in either direction. Everything here is batch-first ``[B, L, *]``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 def last_valid(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """``x[b, lengths[b]-1]`` for each row of ``x[B, L, H]``: ``[B, H]`` (zero-length rows: step 0)."""
+    """``x[b, lengths[b]-1]`` for each row of ``x[B, L, H]``: ``[B, H]`` (length 0: step 0)."""
     index = (lengths.to(x.device) - 1).clamp(min=0)
     return x[torch.arange(x.shape[0], device=x.device), index]
 
@@ -95,8 +96,12 @@ class LayerRunner:
             self.b_ih = self.b_hh = None
         extra = {"nonlinearity": module.nonlinearity} if self.mode == "RNN" else {}
         single = type(module)(
-            self.w_ih.shape[1], self.hidden_size, num_layers=1, bias=module.bias,
-            batch_first=True, **extra,
+            self.w_ih.shape[1],
+            self.hidden_size,
+            num_layers=1,
+            bias=module.bias,
+            batch_first=True,
+            **extra,
         )
         single = single.to(device=self.w_ih.device, dtype=self.w_ih.dtype).eval()
         with torch.no_grad():
@@ -108,10 +113,13 @@ class LayerRunner:
         self.single = single
 
     def run(
-        self, x: torch.Tensor, lengths: torch.Tensor, init: tuple[torch.Tensor, ...] | None,
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor,
+        init: tuple[torch.Tensor, ...] | None,
         kinds: tuple[str, ...],
     ) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, ...]]:
-        """Run over ``x[B, L, in]`` from ``init`` (``(h0[B,H],)`` or ``(h0, c0)`` for LSTM, or None).
+        """Run over ``x[B, L, in]`` from ``init``: ``(h0[B, H],)``, ``(h0, c0)`` (LSTM) or None.
 
         Returns ``{kind: float[B, L, H]}`` in time order and the final state at each
         row's last valid step (for the backward direction: after reading step 0).
@@ -140,7 +148,11 @@ class LayerRunner:
         return torch.cat([h0.unsqueeze(1), h[:, :-1]], dim=1)
 
     def _lstm_extra(
-        self, x: torch.Tensor, h: torch.Tensor, init: tuple[torch.Tensor, ...], kinds: tuple[str, ...]
+        self,
+        x: torch.Tensor,
+        h: torch.Tensor,
+        init: tuple[torch.Tensor, ...],
+        kinds: tuple[str, ...],
     ) -> dict[str, torch.Tensor]:
         """Cell state (and gates when asked) from one batched gate computation."""
         H = self.hidden_size
@@ -166,7 +178,9 @@ class LayerRunner:
             out.update(gate_i=i, gate_f=f, gate_g=g, gate_o=torch.sigmoid(pre[..., 3 * H :]))
         return out
 
-    def _gru_gates(self, x: torch.Tensor, h: torch.Tensor, h0: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _gru_gates(
+        self, x: torch.Tensor, h: torch.Tensor, h0: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """GRU reset, update and candidate gates for every step, batched."""
         H = self.hidden_size
         gi = F.linear(x, self.w_ih, self.b_ih)

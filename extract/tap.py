@@ -6,13 +6,21 @@ replaced by :meth:`ModuleTap.forward`, which computes the same outputs layer by 
 runs once per batch, with its own embedding, decoder and any glue code, and the states
 come out as a side effect: no second pass, no per-lane reruns.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from .recurrent import RECURRENT_TYPES, ExtractError, LayerRunner, StateKey, check_supported, kinds_of
+from .recurrent import (
+    RECURRENT_TYPES,
+    ExtractError,
+    LayerRunner,
+    StateKey,
+    check_supported,
+    kinds_of,
+)
 
 
 class ModuleTap:
@@ -33,11 +41,14 @@ class ModuleTap:
         self.first_layer = first_layer
         self.runners = {
             (layer, d): LayerRunner(module, layer, d == "backward")
-            for layer in range(module.num_layers) for d in self.directions
+            for layer in range(module.num_layers)
+            for d in self.directions
         }
         self.keys = [
             StateKey(first_layer + layer, d, kind)
-            for layer in range(module.num_layers) for d in self.directions for kind in self.kinds
+            for layer in range(module.num_layers)
+            for d in self.directions
+            for kind in self.kinds
         ]
         self.lengths: torch.Tensor | None = None
         self.carry: dict | None = None
@@ -85,7 +96,9 @@ class ModuleTap:
             x, lengths = pad_packed_sequence(input, batch_first=True)
         else:
             if input.dim() != 3:
-                raise ExtractError(f"{self.name}: expected a batched 3-D input, got shape {tuple(input.shape)}")
+                raise ExtractError(
+                    f"{self.name}: expected a batched 3-D input, got shape {tuple(input.shape)}"
+                )
             x = input if self.module.batch_first else input.transpose(0, 1)
             lengths = self._lengths_for(x.shape[0], x.shape[1])
         layer_in, finals = x, []

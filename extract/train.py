@@ -5,6 +5,7 @@ into ``batch_size`` lanes, the state carried (detached) from window to window, a
 LSTMVis models were trained. Fixed seed, so a recipe gives the same model every time on
 the same machine. Progress shows tokens/s and the running loss.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,11 +25,14 @@ from .recurrent import ExtractError
 class TokenLM(nn.Module):
     """Embedding -> ``layers`` x LSTM(``hidden``) -> Linear: next-token logits ``[B, L, V]``."""
 
-    def __init__(self, vocab_size: int, embedding: int, hidden: int, layers: int, dropout: float = 0.0) -> None:
+    def __init__(
+        self, vocab_size: int, embedding: int, hidden: int, layers: int, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embedding)
-        self.lstm = nn.LSTM(embedding, hidden, layers, batch_first=True,
-                            dropout=dropout if layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            embedding, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
+        )
         self.decoder = nn.Linear(hidden, vocab_size)
 
     def forward(self, ids: torch.Tensor, state=None):
@@ -41,16 +45,29 @@ def lanes(ids: list[np.ndarray], batch_size: int) -> torch.Tensor:
     stream = np.concatenate(ids)
     n = len(stream) // batch_size
     if n < 2:
-        raise ExtractError(f"the training corpus ({len(stream)} tokens) is too small for batch_size={batch_size}")
+        raise ExtractError(
+            f"the training corpus ({len(stream)} tokens) is too small for batch_size={batch_size}"
+        )
     return torch.from_numpy(stream[: n * batch_size].reshape(batch_size, n))
 
 
-def train_lm(ids: list[np.ndarray], vocab_size: int, model_cfg: dict, train_cfg: dict, seed: int,
-             progress: bool = True) -> TokenLM:
+def train_lm(
+    ids: list[np.ndarray],
+    vocab_size: int,
+    model_cfg: dict,
+    train_cfg: dict,
+    seed: int,
+    progress: bool = True,
+) -> TokenLM:
     """Train a :class:`TokenLM` for ``train_cfg['steps']`` windows of ``bptt`` tokens per lane."""
     torch.manual_seed(seed)
-    model = TokenLM(vocab_size, model_cfg["embedding"], model_cfg["hidden"], model_cfg["layers"],
-                    model_cfg.get("dropout", 0.0))
+    model = TokenLM(
+        vocab_size,
+        model_cfg["embedding"],
+        model_cfg["hidden"],
+        model_cfg["layers"],
+        model_cfg.get("dropout", 0.0),
+    )
     data = lanes(ids, train_cfg["batch_size"])
     bptt, steps = train_cfg["bptt"], train_cfg["steps"]
     optim = torch.optim.Adam(model.parameters(), lr=train_cfg["lr"])
@@ -84,8 +101,9 @@ def recipe_hash(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def load_or_train(checkpoint: Path, key: str, ids, vocab_size, model_cfg, train_cfg, seed,
-                  progress: bool = True) -> tuple[TokenLM, bool]:
+def load_or_train(
+    checkpoint: Path, key: str, ids, vocab_size, model_cfg, train_cfg, seed, progress: bool = True
+) -> tuple[TokenLM, bool]:
     """Reuse ``checkpoint`` when it was trained from the same recipe (``key``), else train.
 
     The checkpoint is written under a temporary name and renamed, so an interrupted
@@ -94,8 +112,13 @@ def load_or_train(checkpoint: Path, key: str, ids, vocab_size, model_cfg, train_
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if saved.get("key") == key:
-            model = TokenLM(vocab_size, model_cfg["embedding"], model_cfg["hidden"], model_cfg["layers"],
-                            model_cfg.get("dropout", 0.0))
+            model = TokenLM(
+                vocab_size,
+                model_cfg["embedding"],
+                model_cfg["hidden"],
+                model_cfg["layers"],
+                model_cfg.get("dropout", 0.0),
+            )
             model.load_state_dict(saved["weights"])
             return model.eval(), False
     model = train_lm(ids, vocab_size, model_cfg, train_cfg, seed, progress)

@@ -6,6 +6,7 @@ only by :meth:`DatasetWriter.commit`. An interrupted run leaves only ``.build/``
 the server never loads (its config there is ``dataset.yml.partial``) and the next run
 removes. The layout follows server/store/synthetic.py exactly.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,9 @@ class Track:
 
     def __post_init__(self) -> None:
         if self.kind not in ("categorical", "scalar"):
-            raise ExtractError(f"track {self.name!r}: kind {self.kind!r} must be categorical or scalar")
+            raise ExtractError(
+                f"track {self.name!r}: kind {self.kind!r} must be categorical or scalar"
+            )
         self._ids = {label: i for i, label in enumerate(self.labels)}
 
     def encode(self, values: list[str]) -> np.ndarray:
@@ -79,8 +82,15 @@ class DatasetWriter:
     """
 
     def __init__(
-        self, folder: str | os.PathLike, offsets: np.ndarray, sources: list[tuple[StateKey, int]],
-        tracks: list[Track], vocab: list[str], *, top_k: int = 0, surprisal: bool = False,
+        self,
+        folder: str | os.PathLike,
+        offsets: np.ndarray,
+        sources: list[tuple[StateKey, int]],
+        tracks: list[Track],
+        vocab: list[str],
+        *,
+        top_k: int = 0,
+        surprisal: bool = False,
         force: bool = False,
     ) -> None:
         self.folder = Path(folder)
@@ -127,7 +137,9 @@ class DatasetWriter:
         (self.staging / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False))
         for track in self.tracks:
             if track.kind == "categorical":
-                (self.staging / "labels" / f"{track.name}.json").write_text(json.dumps(track.labels))
+                (self.staging / "labels" / f"{track.name}.json").write_text(
+                    json.dumps(track.labels)
+                )
         config = self.config(name, description, build)
         (self.staging / "dataset.yml.partial").write_text(
             yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
@@ -154,22 +166,44 @@ class DatasetWriter:
             if track.kind == "categorical":
                 files[f"{track.name}_labels"] = f"labels/{track.name}.json"
         types = [
-            {"id": key.id, "label": key.label, "type": key.kind, "layer": key.layer,
-             "direction": key.direction, "path": key.path,
-             "transform": "none",  # see datasets/README.md: raw values, c included
-             "unsigned": key.kind in UNSIGNED_KINDS}
+            {
+                "id": key.id,
+                "label": key.label,
+                "type": key.kind,
+                "layer": key.layer,
+                "direction": key.direction,
+                "path": key.path,
+                "transform": "none",  # see datasets/README.md: raw values, c included
+                "unsigned": key.kind in UNSIGNED_KINDS,
+            }
             for key, _ in self.sources
         ]
         meta = {track.name: track.config() for track in self.tracks}
         if self.top_k:
-            meta["next"] = {"file": "data", "path": "meta/next/ids", "type": "wordvec", "dict": "vocab",
-                            "weights_path": "meta/next/probs", "vis": {"type": "wordvec"}}
+            meta["next"] = {
+                "file": "data",
+                "path": "meta/next/ids",
+                "type": "wordvec",
+                "dict": "vocab",
+                "weights_path": "meta/next/probs",
+                "vis": {"type": "wordvec"},
+            }
         if self.surprisal:
-            meta["surprisal"] = {"file": "data", "path": "meta/surprisal", "vis": {"type": "scalar"}}
+            meta["surprisal"] = {
+                "file": "data",
+                "path": "meta/surprisal",
+                "vis": {"type": "scalar"},
+            }
         config = {
-            "name": name, "description": description, "files": files,
-            "word_sequence": {"file": "data", "path": "tokens", "dict_file": "vocab",
-                              "sequences": "sequences"},
+            "name": name,
+            "description": description,
+            "files": files,
+            "word_sequence": {
+                "file": "data",
+                "path": "tokens",
+                "dict_file": "vocab",
+                "sequences": "sequences",
+            },
             "states": {"file": "data", "types": types},
             "meta": meta,
             "etc": {"regex_search": True},

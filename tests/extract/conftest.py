@@ -1,4 +1,5 @@
 """Tiny models and corpora shared by the extractor tests (hidden 8-16, a few hundred tokens)."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,15 @@ torch.set_num_threads(1)
 class TinyLM(nn.Module):
     """Embedding -> recurrent stack -> Linear; ``forward(ids)`` in the stack's own layout."""
 
-    def __init__(self, vocab: int, hidden: int = 12, layers: int = 2, kind=nn.LSTM,
-                 bidirectional: bool = False, batch_first: bool = True) -> None:
+    def __init__(
+        self,
+        vocab: int,
+        hidden: int = 12,
+        layers: int = 2,
+        kind=nn.LSTM,
+        bidirectional: bool = False,
+        batch_first: bool = True,
+    ) -> None:
         super().__init__()
         self.emb = nn.Embedding(vocab, 6)
         self.rnn = kind(6, hidden, layers, batch_first=batch_first, bidirectional=bidirectional)

@@ -5,15 +5,15 @@ nn.RNNCell carrying the module's weights (gates from the cell's own formula), fo
 layer and both directions; the extractor runs variable-length batches in small time
 windows, so padding, sorting, windowing and the carried state are all exercised.
 """
+
 from __future__ import annotations
 
 import h5py
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from hiddenscope.extract import extract
+from torch import nn
 
 from .conftest import VOCAB, TinyLM, random_sequences
 
@@ -36,7 +36,12 @@ def _gates(cell: nn.Module, x: torch.Tensor, h: torch.Tensor) -> dict[str, torch
     gh = h @ cell.weight_hh.T + cell.bias_hh
     if isinstance(cell, nn.LSTMCell):
         i, f, g, o = (gi + gh).chunk(4, -1)
-        return {"gate_i": i.sigmoid(), "gate_f": f.sigmoid(), "gate_g": g.tanh(), "gate_o": o.sigmoid()}
+        return {
+            "gate_i": i.sigmoid(),
+            "gate_f": f.sigmoid(),
+            "gate_g": g.tanh(),
+            "gate_o": o.sigmoid(),
+        }
     H = h.shape[-1]
     r = (gi[..., :H] + gh[..., :H]).sigmoid()
     z = (gi[..., H : 2 * H] + gh[..., H : 2 * H]).sigmoid()
@@ -68,7 +73,7 @@ def reference_states(model: TinyLM, seq: list[int]) -> dict[str, np.ndarray]:
     layer_in = model.emb(torch.tensor(seq))
     for layer in range(rnn.num_layers):
         hs = []
-        for reverse in ([False, True] if rnn.bidirectional else [False]):
+        for reverse in [False, True] if rnn.bidirectional else [False]:
             xs = layer_in.flip(0) if reverse else layer_in
             states = _run_direction(_cell(rnn, layer, reverse), xs)
             for kind, values in states.items():
@@ -95,10 +100,13 @@ def _stored(folder, source_ids: list[str]) -> tuple[dict[str, np.ndarray], np.nd
 @pytest.mark.parametrize("kind", [nn.LSTM, nn.GRU, nn.RNN])
 def test_stored_states_equal_step_by_step_reference(tmp_path, kind, bidirectional, batch_first):
     torch.manual_seed(1)
-    model = TinyLM(len(VOCAB), hidden=9, kind=kind, bidirectional=bidirectional, batch_first=batch_first)
+    model = TinyLM(
+        len(VOCAB), hidden=9, kind=kind, bidirectional=bidirectional, batch_first=batch_first
+    )
     seqs = random_sequences(seed=2)
-    folder = extract(model, seqs, VOCAB, tmp_path / "ds", gates=True, window=5, batch_size=3,
-                     progress=False)
+    folder = extract(
+        model, seqs, VOCAB, tmp_path / "ds", gates=True, window=5, batch_size=3, progress=False
+    )
     with torch.no_grad():
         refs = [reference_states(model, s) for s in seqs]
     stored, tokens, offsets = _stored(folder, list(refs[0]))
@@ -113,10 +121,15 @@ def test_stored_states_equal_step_by_step_reference(tmp_path, kind, bidirectiona
 def test_top_k_matches_the_untapped_model(tmp_path, tiny_lm):
     """Tapping does not change the model's own output: top-K equals a plain forward's."""
     seqs = random_sequences(seed=3)
-    folder = extract(tiny_lm, seqs, VOCAB, tmp_path / "ds", top_k=3, window=4, batch_size=2,
-                     progress=False)
+    folder = extract(
+        tiny_lm, seqs, VOCAB, tmp_path / "ds", top_k=3, window=4, batch_size=2, progress=False
+    )
     with h5py.File(folder / "data.h5", "r") as f:
-        ids, probs, surprisal = f["meta/next/ids"][:], f["meta/next/probs"][:], f["meta/surprisal"][:]
+        ids, probs, surprisal = (
+            f["meta/next/ids"][:],
+            f["meta/next/probs"][:],
+            f["meta/surprisal"][:],
+        )
     row = 0
     for seq in seqs:
         with torch.no_grad():
@@ -135,10 +148,12 @@ class PackingLM(TinyLM):
     """A model that packs its batch itself (forward(ids, lengths))."""
 
     def forward(self, ids, lengths):
-        packed = nn.utils.rnn.pack_padded_sequence(self.emb(ids), lengths, batch_first=True,
-                                                   enforce_sorted=False)
-        out, _ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True,
-                                                  total_length=ids.shape[1])
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.emb(ids), lengths, batch_first=True, enforce_sorted=False
+        )
+        out, _ = nn.utils.rnn.pad_packed_sequence(
+            self.rnn(packed)[0], batch_first=True, total_length=ids.shape[1]
+        )
         return self.out(out)
 
 
@@ -146,14 +161,24 @@ def test_packed_sequence_model_with_forward_fn(tmp_path):
     torch.manual_seed(4)
     model = PackingLM(len(VOCAB), hidden=8, bidirectional=True)
     seqs = random_sequences(seed=5)
-    folder = extract(model, seqs, VOCAB, tmp_path / "ds", batch_size=4, progress=False, gates=True,
-                     forward_fn=lambda m, ids, lengths: m(ids, lengths))
+    folder = extract(
+        model,
+        seqs,
+        VOCAB,
+        tmp_path / "ds",
+        batch_size=4,
+        progress=False,
+        gates=True,
+        forward_fn=lambda m, ids, lengths: m(ids, lengths),
+    )
     with torch.no_grad():
         refs = [reference_states(model, s) for s in seqs]
     stored, _, offsets = _stored(folder, list(refs[0]))
     for i, ref in enumerate(refs):
         for source, expected in ref.items():
-            np.testing.assert_allclose(stored[source][offsets[i] : offsets[i + 1]], expected, atol=2e-5)
+            np.testing.assert_allclose(
+                stored[source][offsets[i] : offsets[i + 1]], expected, atol=2e-5
+            )
 
 
 class StatesLM(nn.Module):
@@ -178,5 +203,9 @@ def test_model_returning_its_own_states(tmp_path):
     for i, seq in enumerate(seqs):
         with torch.no_grad():
             e = model(torch.tensor([seq]))["states"]["layer0-hidden"][0].numpy()
-        np.testing.assert_allclose(stored["layer0-hidden"][offsets[i] : offsets[i + 1]], e, atol=1e-6)
-        np.testing.assert_allclose(stored["layer0-backward-cell"][offsets[i] : offsets[i + 1]], -e, atol=1e-6)
+        np.testing.assert_allclose(
+            stored["layer0-hidden"][offsets[i] : offsets[i + 1]], e, atol=1e-6
+        )
+        np.testing.assert_allclose(
+            stored["layer0-backward-cell"][offsets[i] : offsets[i + 1]], -e, atol=1e-6
+        )

@@ -1,4 +1,5 @@
 """spaCy tracks aligned to the data set's tokens, with and without the spaCy model."""
+
 from __future__ import annotations
 
 import json
@@ -6,14 +7,29 @@ import json
 import h5py
 import pytest
 import spacy
-
 from hiddenscope.extract import SpacyAnnotator, extract
 from hiddenscope.extract.annotate import LEXICAL, MODEL_TRACKS, align, token_spans
 
 from .conftest import TinyLM
 
-WORDS = ["Apple", "is", "looking", "at", "buying", "a", "U.K.", "startup", "for", "$1", "billion", ";",
-         "they", "don't", "care", "."]
+WORDS = [
+    "Apple",
+    "is",
+    "looking",
+    "at",
+    "buying",
+    "a",
+    "U.K.",
+    "startup",
+    "for",
+    "$1",
+    "billion",
+    ";",
+    "they",
+    "don't",
+    "care",
+    ".",
+]
 
 
 @pytest.fixture(scope="module")

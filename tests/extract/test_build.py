@@ -1,4 +1,5 @@
 """`hiddenscope build` on the committed parens recipe (its --quick variant), and the CLI."""
+
 from __future__ import annotations
 
 import shutil
@@ -7,7 +8,6 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from hiddenscope.extract.cli import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,8 +68,15 @@ def test_extract_command_on_a_saved_model(tmp_path):
     torch.save(TinyLM(len(VOCAB), hidden=8), tmp_path / "model.pt")
     (tmp_path / "vocab.json").write_text(json.dumps(VOCAB))
     (tmp_path / "corpus.txt").write_text("a b c\n\nd e f g a\n")
-    args = [str(tmp_path / "model.pt"), str(tmp_path / "out"), "--text", str(tmp_path / "corpus.txt"),
-            "--vocab", str(tmp_path / "vocab.json"), "--gates"]
+    args = [
+        str(tmp_path / "model.pt"),
+        str(tmp_path / "out"),
+        "--text",
+        str(tmp_path / "corpus.txt"),
+        "--vocab",
+        str(tmp_path / "vocab.json"),
+        "--gates",
+    ]
     result = CliRunner().invoke(COMMANDS["extract"], args)
     assert result.exit_code == 0, result.output
     import h5py

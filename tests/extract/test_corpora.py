@@ -1,5 +1,6 @@
 """Corpus readers and meta-track annotators of the demo data sets, on small slices
 (the code and english data sets themselves are too slow to build in the test suite)."""
+
 from __future__ import annotations
 
 import shutil
@@ -8,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from hiddenscope.extract import ExtractError, corpora
 from hiddenscope.extract.code_meta import CodeAnnotator, DepthAnnotator, python_tracks, tokenizes
 
@@ -16,11 +16,11 @@ from hiddenscope.extract.code_meta import CodeAnnotator, DepthAnnotator, python_
 def test_parens_digits_equal_the_depth_and_stay_within_the_bound():
     seqs, depths = corpora.parens_sequences(20, 150, max_depth=4, seed=3)
     assert all(len(s) == 150 for s in seqs)
-    for tokens, depth in zip(seqs, depths):
+    for tokens, depth in zip(seqs, depths, strict=False):
         annotated = DepthAnnotator(4).annotate([tokens])[0]["depth"]
         assert annotated.tolist() == depth
         assert max(depth) <= 4 and min(depth) >= 0
-        for t, d in zip(tokens, depth):
+        for t, d in zip(tokens, depth, strict=False):
             if t.isdigit():
                 assert int(t) == d
     again, _ = corpora.parens_sequences(20, 150, max_depth=4, seed=3)

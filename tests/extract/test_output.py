@@ -1,5 +1,6 @@
 """The written folder: the store loads it, `hiddenscope check` accepts it, writes are atomic,
 an interrupted run restarts cleanly, memory stays bounded, bad input gets a clear error."""
+
 from __future__ import annotations
 
 import json
@@ -9,11 +10,10 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from torch import nn
-
 from hiddenscope.extract import ExtractError, extract
 from hiddenscope.extract import extractor as extractor_module
 from hiddenscope.extract.writer import STAGING
+from torch import nn
 
 from .conftest import VOCAB, TinyLM, random_sequences
 
@@ -28,8 +28,11 @@ def test_store_loads_the_output_and_check_accepts_it(tmp_path, tiny_lm):
     try:
         assert ds.length == sum(map(len, seqs))
         assert ds.sequences == len(seqs)
-        assert set(ds.sources) == {f"layer{L}-{k}" for L in (0, 1)
-                                   for k in ("hidden", "cell", "gate_i", "gate_f", "gate_g", "gate_o")}
+        assert set(ds.sources) == {
+            f"layer{L}-{k}"
+            for L in (0, 1)
+            for k in ("hidden", "cell", "gate_i", "gate_f", "gate_g", "gate_o")
+        }
         assert {"next", "surprisal"} <= set(ds.meta)
         assert all(s.memory_mapped for s in ds.sources.values())  # contiguous, uncompressed
     finally:
@@ -54,7 +57,9 @@ def test_bidirectional_sources_are_named_by_direction(tmp_path):
         assert "states/layer0/backward/hidden" in f
 
 
-def test_interrupted_run_leaves_no_data_set_and_the_next_run_starts_clean(tmp_path, tiny_lm, monkeypatch):
+def test_interrupted_run_leaves_no_data_set_and_the_next_run_starts_clean(
+    tmp_path, tiny_lm, monkeypatch
+):
     folder = tmp_path / "ds"
     seqs = random_sequences(seed=10, n=30)
     calls = {"n": 0}
@@ -87,8 +92,16 @@ def test_chunked_writes_equal_one_big_chunk(tmp_path, tiny_lm):
     """Bounded memory (many chunks, sequences written window by window) changes nothing."""
     seqs = random_sequences(seed=11, n=12, max_len=60)
     big = extract(tiny_lm, seqs, VOCAB, tmp_path / "big", progress=False)
-    small = extract(tiny_lm, seqs, VOCAB, tmp_path / "small", memory_mb=0, window=3,
-                    batch_size=2, progress=False)
+    small = extract(
+        tiny_lm,
+        seqs,
+        VOCAB,
+        tmp_path / "small",
+        memory_mb=0,
+        window=3,
+        batch_size=2,
+        progress=False,
+    )
     with h5py.File(big / "data.h5", "r") as a, h5py.File(small / "data.h5", "r") as b:
         for path in ("tokens", "states/layer1/cell", "meta/next/ids", "meta/surprisal"):
             np.testing.assert_allclose(a[path][:], b[path][:], atol=1e-5, err_msg=path)
@@ -103,15 +116,18 @@ def test_existing_data_set_needs_force(tmp_path, tiny_lm):
     assert json.loads((tmp_path / "ds" / "vocab.json").read_text()) == VOCAB
 
 
-@pytest.mark.parametrize("sequences, vocab, pattern", [
-    ([[0, 1], []], VOCAB, "sequence 1 must be a non-empty"),
-    ([[0, 9]], VOCAB, "token id 9, outside the vocabulary of 7"),
-    ([[0, -1]], VOCAB, "token id -1"),
-    ("abc", VOCAB, "list of token-id sequences"),
-    ([], VOCAB, "sequences is empty"),
-    ([[0, 1]], [], "non-empty list of token strings"),
-    ([[0, 1]], ["a", 2], "entry 1 is 2"),
-])
+@pytest.mark.parametrize(
+    "sequences, vocab, pattern",
+    [
+        ([[0, 1], []], VOCAB, "sequence 1 must be a non-empty"),
+        ([[0, 9]], VOCAB, "token id 9, outside the vocabulary of 7"),
+        ([[0, -1]], VOCAB, "token id -1"),
+        ("abc", VOCAB, "list of token-id sequences"),
+        ([], VOCAB, "sequences is empty"),
+        ([[0, 1]], [], "non-empty list of token strings"),
+        ([[0, 1]], ["a", 2], "entry 1 is 2"),
+    ],
+)
 def test_bad_input_names_the_value_and_the_fix(tmp_path, tiny_lm, sequences, vocab, pattern):
     with pytest.raises(ExtractError, match=pattern):
         extract(tiny_lm, sequences, vocab, tmp_path / "ds", progress=False)
@@ -129,8 +145,9 @@ def test_top_k_without_logits_is_explained(tmp_path):
 
     with pytest.raises(ExtractError, match="top_k=0, surprisal=False"):
         extract(Encoder(), [[0, 1, 2]], VOCAB, tmp_path / "ds", progress=False)
-    folder = extract(Encoder(), [[0, 1, 2]], VOCAB, tmp_path / "ds", top_k=0, surprisal=False,
-                     progress=False)
+    folder = extract(
+        Encoder(), [[0, 1, 2]], VOCAB, tmp_path / "ds", top_k=0, surprisal=False, progress=False
+    )
     with h5py.File(folder / "data.h5", "r") as f:
         assert "meta" not in f or "next" not in f["meta"]
         assert f["states/layer0/cell"].shape == (3, 6)
@@ -145,3 +162,40 @@ def test_projected_lstm_is_refused_with_the_fix(tmp_path):
 
     with pytest.raises(ExtractError, match="proj_size=4 is not supported"):
         extract(Projected(), [[0, 1]], VOCAB, tmp_path / "ds", progress=False)
+
+
+def test_layers_of_several_recurrent_modules_are_numbered_on(tmp_path):
+    class TwoStacks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(len(VOCAB), 4)
+            self.low = nn.LSTM(4, 6, num_layers=2, batch_first=True)
+            self.high = nn.GRU(6, 5, batch_first=True)
+            self.out = nn.Linear(5, len(VOCAB))
+
+        def forward(self, ids):
+            return self.out(self.high(self.low(self.emb(ids))[0])[0])
+
+    torch.manual_seed(0)
+    model = TwoStacks()
+    seqs = random_sequences(seed=13)
+    folder = extract(model, seqs, VOCAB, tmp_path / "two", gates=True, window=4, progress=False)
+    with h5py.File(folder / "data.h5", "r") as f:
+        names = []
+        f.visit(
+            lambda name: (
+                names.append(name) if name.startswith("states/") and "/" in name[7:] else None
+            )
+        )
+        assert sorted(names) == sorted(
+            [
+                f"states/layer{L}/{k}"
+                for L in (0, 1)
+                for k in ("hidden", "cell", "gate_i", "gate_f", "gate_g", "gate_o")
+            ]
+            + [f"states/layer2/{k}" for k in ("hidden", "gate_r", "gate_z", "gate_n")]
+        )
+        h2 = f["states/layer2/hidden"][: len(seqs[0]) + len(seqs[1])]
+    with torch.no_grad():  # the GRU's per-step output is its hidden state
+        expected = [model.high(model.low(model.emb(torch.tensor([s])))[0])[0][0] for s in seqs[:2]]
+    np.testing.assert_allclose(h2, torch.cat(expected).numpy(), atol=2e-5)
