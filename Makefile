@@ -35,9 +35,10 @@ chromium:
 	fi
 
 # --- the two commands ------------------------------------------------------
+# `hiddenscope demo` runs `hiddenscope build $(DEMO)` when its data.h5 is missing, then serves
+# datasets/; without the extractor it serves a generated data set instead and says so.
 demo: $(VENV)/.demo-installed
-	@if [ ! -f $(DEMO)/data.h5 ]; then $(VENV)/bin/hiddenscope build $(DEMO); fi
-	$(VENV)/bin/hiddenscope serve datasets --host $(HOST) --port $(PORT)
+	$(VENV)/bin/hiddenscope demo $(DEMO) --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev-installed chromium
 	$(PY) -m pytest

@@ -211,6 +211,10 @@ def parse_config(config_path: Path) -> tuple[DatasetConfig | None, Problems]:
             problems.error("", "is empty", "write the keys described in datasets/README.md")
         return None, problems
     name = r.text(top, "name", "name", default=folder.name) or folder.name
+    if "build" in top and not {"files", "word_sequence", "states"} & set(top):
+        problems.error("", "holds only a `build:` recipe: the data set is not built yet",
+                       f"build it with `hiddenscope build {folder}`")
+        return None, problems
     files = _parse_files(r, top, folder)
     word_sequence = _parse_word_sequence(r, top, files)
     sources = _parse_states(r, top, files)

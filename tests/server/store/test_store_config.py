@@ -99,6 +99,13 @@ def test_missing_data_with_build_recipe_says_how_to_build(editable):
     assert f"build it with `hiddenscope build {editable}`" in error_text(editable)
 
 
+def test_a_recipe_without_data_says_to_build_it(tmp_path):
+    (tmp_path / "dataset.yml").write_text("name: english\nbuild: {seed: 0}\n")
+    message = error_text(tmp_path)
+    assert message == (f"{tmp_path / 'dataset.yml'}: holds only a `build:` recipe: the data set is "
+                       f"not built yet; build it with `hiddenscope build {tmp_path}`")
+
+
 def test_all_errors_are_reported_together(editable):
     edit(editable, lambda c: (c["states"]["types"][0].update(transform="x"),
                               c["meta"]["depth"].update(index="y")))
