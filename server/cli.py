@@ -18,6 +18,7 @@ from . import __version__
 EXTRACT_HINT = "install the extract extra: pip install 'hiddenscope[extract]'"
 EXTRACT_NAMES = ("build", "extract")  # shown in --help even when the extra is missing
 DEMO_FALLBACK = Path("build/demo")
+DEMO_SIZE = {"T": 50_000, "D": 48, "layers": 2, "sequences": 20}  # written in a few seconds
 
 
 def _extract_commands() -> tuple[dict[str, click.Command] | None, str | None]:
@@ -211,8 +212,7 @@ def _generated_demo(why: str) -> Path:
     click.echo(f"cannot build the trained demo data set ({why}).\n"
                f"Serving a GENERATED data set instead: {target} (bracket language with synthetic "
                "states written by hiddenscope.server.store.synthetic, not a trained model).")
-    synthetic.ensure_dataset(target, T=50_000, D=48, layers=2, sequences=20,
-                             name="generated-parens", progress=True,
+    synthetic.ensure_dataset(target, **DEMO_SIZE, name="generated-parens", progress=True,
                              description="Generated bracket language with synthetic states "
                              "(the tests' data; not a trained model): cells 0-3 track the depth.")
     return DEMO_FALLBACK

@@ -59,6 +59,22 @@ def test_extract_commands_say_how_to_install_when_missing(monkeypatch):
     assert "build" in run("--help").output
 
 
+def test_demo_without_extractor_serves_a_generated_data_set(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "_extract_commands", lambda: (None, cli.EXTRACT_HINT))
+    monkeypatch.setattr(cli, "DEMO_FALLBACK", tmp_path / "build-demo")
+    monkeypatch.setattr(cli, "DEMO_SIZE", {"T": 500, "D": 8, "layers": 1, "sequences": 2})
+    served = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: served.update(app=app, **options))
+    (tmp_path / "datasets" / "parens").mkdir(parents=True)
+    result = run("demo", str(tmp_path / "datasets" / "parens"), "--port", "9999")
+    assert result.exit_code == 0, result.output
+    assert "Serving a GENERATED data set instead" in result.output and cli.EXTRACT_HINT in result.output
+    assert "serving on http://127.0.0.1:9999/" in result.output
+    assert served["app"].catalog.entries["generated-parens"].available
+    assert (served["host"], served["port"]) == ("127.0.0.1", 9999)
+    served["app"].catalog.close()
+
+
 def test_serve_bad_folder_is_named():
     result = run("serve", "/nonexistent/folder")
     assert result.exit_code == 2 and "/nonexistent/folder is not a folder" in result.output
