@@ -209,7 +209,8 @@ class _Job:
             dest = (starts[:n, None] + w0 + np.arange(width))[mask]
             tmask = torch.from_numpy(mask)
             for key, value in states.items():
-                sink.put(key.path, dest, value[tmask].float().cpu().numpy())
+                rows = value[tmask.to(value.device)]  # the mask goes where the values are
+                sink.put(key.path, dest, rows.float().cpu().numpy())
             if logits is not None:
                 self._predictions(
                     logits, ids[:n], lengths[:n], starts[:n], w0, width, tmask, dest, sink
@@ -220,7 +221,7 @@ class _Job:
         """Top-K next-token ids/probabilities and the next step's surprisal."""
         logp = torch.log_softmax(logits.float(), dim=-1)
         if self.top_k:
-            top, idx = logp[tmask].topk(self.top_k, dim=-1, sorted=True)
+            top, idx = logp[tmask.to(logp.device)].topk(self.top_k, dim=-1, sorted=True)
             sink.put("meta/next/ids", dest, idx.to(torch.int32).cpu().numpy())
             sink.put("meta/next/probs", dest, top.exp().cpu().numpy())
         if self.surprisal:
@@ -229,6 +230,6 @@ class _Job:
             nxt[:, : part.shape[1]] = part
             has_next = (w0 + np.arange(width) + 1) < lengths[:, None]
             picked = logp.gather(-1, torch.from_numpy(nxt).to(logp.device).unsqueeze(-1))[..., 0]
-            bits = (-picked / math.log(2.0))[torch.from_numpy(has_next)]
+            bits = (-picked / math.log(2.0))[torch.from_numpy(has_next).to(logp.device)]
             steps = (starts[:, None] + w0 + np.arange(width) + 1)[has_next]
             sink.put("meta/surprisal", steps, bits.cpu().numpy())
