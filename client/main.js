@@ -312,6 +312,7 @@ function buildViews() {
   select.node.querySelector(".cell-list").append(matchButton);
   main.append(bar.node, select.node, side, match.node);
   views = { bar, search, select, match, matchButton };
+  app.views = views;
 }
 
 function render() {

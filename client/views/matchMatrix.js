@@ -1,9 +1,10 @@
-// The match results as one table: per row an "open" button, the scores, the words aligned
-// at the match start with the matched range outlined, then the match-count heatmap and one
-// heatmap per meta track. Heatmaps share the rows of the words, so they always align;
-// one heatmap's colours can be mapped onto the words' background.
+// The match results: a table with, per row, an "open" button, the scores and the words
+// aligned at the match start with the matched range outlined; beside it the match-count
+// heatmap and one heatmap per meta track, drawn at the table's row positions. One heatmap's
+// colours can be mapped onto the words' background; hover links all of them.
 import d3 from "../d3.js";
 import { textOn } from "../colors.js";
+import { heatmapGrid } from "./heatmapGrid.js";
 import { legend } from "./legend.js";
 
 const MAX_COLS = 120; // columns shown per row; longer windows are cut (the row says so)
@@ -15,33 +16,34 @@ const MAX_COLS = 120; // columns shown per row; longer windows are cut (the row 
 export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () => {} } = {}) {
   const root = d3.create("div").attr("class", "match-matrix");
   const heads = root.append("div").attr("class", "heatmap-heads");
+  const info = root.append("div").attr("class", "hover-info").attr("aria-live", "polite").text("\u00a0");
   const scroll = root.append("div").attr("class", "matrix-scroll");
   const table = scroll.append("table").attr("class", "matrix");
   const thead = table.append("thead");
   const tbody = table.append("tbody");
+  const gridBox = scroll.append("div").attr("class", "heatmap-grids");
+  const grids = new Map(); // heatmap id -> {block, label, grid}
   let hovered = [null, null];
   let heatmapsShown = [];
   let rowsShown = [];
-  const info = root.insert("div", ".matrix-scroll").attr("class", "hover-info").attr("aria-live", "polite");
 
   // data: {matches: Match[], left: int (steps shown before each start), zoom: px,
   //        heatmaps: [{id, label, color: (v) => colour, values: (m) => (v|null)[] per window step,
   //                    legend: legend spec, format: (v) => string}], mapped: id|null}
   function update({ matches, left, zoom, heatmaps, mapped }) {
     const cols = Math.min(MAX_COLS, d3.max(matches, (m) => left - (m.start - m.window_start) + m.tokens.length) || 0);
-    const mappedMap = heatmaps.find((h) => h.id === mapped) || null;
     drawHeads(heatmaps, mapped);
     const header = ["", "overlap", "union", "length"].map((t) => ({ t, cls: "score" }))
-      .concat([{ t: "words, aligned at the match start; the match is outlined", cls: "words-head", span: cols }])
-      .concat(heatmaps.map((h) => ({ t: h.label, cls: "hm-head", span: cols })));
+      .concat([{ t: "words, aligned at the match start; the match is outlined", cls: "words-head", span: cols }]);
     thead.selectAll("tr").data([header]).join("tr").selectAll("th").data((r) => r).join("th")
       .attr("class", (h) => h.cls).attr("colspan", (h) => h.span || null).attr("scope", "col").text((h) => h.t);
 
-    const rows = matches.map((m, r) => rowCells(m, r, left, cols, heatmaps, mappedMap));
+    const mappedMap = heatmaps.find((h) => h.id === mapped) || null;
+    const rows = matches.map((m) => rowCells(m, left, cols, mappedMap));
     table.style("--zoom", `${zoom}px`);
     const tr = tbody.selectAll("tr").data(rows).join("tr").attr("class", "match-row")
       .attr("data-start", (row) => row.match.start).attr("data-end", (row) => row.match.end);
-    // 50 rows x ~200 cells: plain attribute writes only, no per-cell closures or children
+    // ~2,000 cells: plain attribute writes only, no per-cell closures or children
     tr.selectAll("td").data((row) => row.cells).join("td")
       .attr("class", (c) => c.cls)
       .attr("data-col", (c) => c.col ?? null)
@@ -56,12 +58,45 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
     });
     heatmapsShown = heatmaps;
     rowsShown = rows;
+    drawGrids(heatmaps, rows, cols);
     tbody.on("mouseover", (event) => {
       const td = event.target.closest("td[data-col]");
       const tr2 = event.target.closest("tr");
       setHover(td ? tr2.rowIndex - 1 : null, td ? Number(td.dataset.col) : null);
     }).on("mouseleave", () => setHover(null, null));
     markHover();
+  }
+
+  // The heatmaps sit beside the table, drawn at the table's measured row positions.
+  function drawGrids(heatmaps, rows, cols) {
+    const trs = [...tbody.node().rows];
+    const first = trs.length ? trs[0].offsetTop : 0;
+    const tops = trs.map((t) => t.offsetTop - first);
+    const heights = trs.map((t) => t.offsetHeight);
+    for (const [id, g] of grids) {
+      if (!heatmaps.some((h) => h.id === id)) {
+        g.block.remove();
+        grids.delete(id);
+      }
+    }
+    for (const h of heatmaps) {
+      let g = grids.get(h.id);
+      if (!g) {
+        const block = gridBox.append("div").attr("class", "heatmap-block").attr("data-heatmap", h.id);
+        const label = block.append("div").attr("class", "hm-head");
+        const grid = heatmapGrid({ label: h.label, onHover: (r, c) => setHover(r, c) });
+        block.node().append(grid.node);
+        g = { block, label, grid };
+        grids.set(h.id, g);
+      }
+      g.label.text(h.label).style("height", `${first}px`);
+      const values = rows.map((row) => {
+        const vals = h.values(row.match);
+        return d3.range(cols).map((col) => vals[col - row.offset]);
+      });
+      g.grid.update({ rows: values, color: h.color, tops, heights, cols });
+      gridBox.node().append(g.block.node());
+    }
   }
 
   function setHover(row, col) {
@@ -71,11 +106,13 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
     info.text(row === null ? "\u00a0" : describe(rowsShown[row], col, heatmapsShown));
     onHover(row, col);
   }
-  // Touch only the cells that change: the table has thousands.
+
+  // Touch only the cells that change.
   function markHover() {
     const [row, col] = hovered;
     tbody.selectAll("td.hover").classed("hover", false);
     tbody.selectAll("tr.hover-row").classed("hover-row", false);
+    for (const g of grids.values()) g.grid.setHover(row, col);
     const tr = row === null ? null : tbody.node().rows[row];
     if (!tr) return;
     tr.classList.add("hover-row");
@@ -106,7 +143,7 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
 }
 
 // The <td> specs of one row.
-function rowCells(m, r, left, cols, heatmaps, mapped) {
+function rowCells(m, left, cols, mapped) {
   const offset = left - (m.start - m.window_start);
   const stepAt = (col) => m.window_start + col - offset; // absolute step shown in a column
   const inWindow = (col) => col - offset >= 0 && col - offset < m.tokens.length;
@@ -132,14 +169,7 @@ function rowCells(m, r, left, cols, heatmaps, mapped) {
     const v = mappedVals ? mappedVals[col - offset] : undefined;
     cells.push({ col, cls: cls.join(" "), text: visible(tok), bg: v === undefined ? null : mapped.color(v) });
   }
-  for (const h of heatmaps) {
-    const vals = h.values(m);
-    for (let col = 0; col < cols; col++) {
-      const v = inWindow(col) ? vals[col - offset] : undefined;
-      cells.push({ col, cls: col === 0 ? "hm-cell first" : "hm-cell", bg: v === undefined ? null : h.color(v) });
-    }
-  }
-  return { match: m, cells, r, offset };
+  return { match: m, cells, offset };
 }
 
 function scoreTitle(m, i) {
