@@ -64,9 +64,14 @@ def main() -> None:
     ds = app.catalog.entries[folder.name].dataset
     source = ds.sources["layer0-cell"]
     table = source._array  # the memory map the store reads
-    rng = np.random.default_rng(0)
-    patterns = {"same window": [T // 2] * args.reps,
-                "random windows": rng.integers(LEFT, T - RIGHT, size=args.reps).tolist()}
+    rng = np.random.default_rng()  # unseeded: positions a previous run read may still be cached
+
+    def positions(pattern: str) -> list[int]:
+        """Fresh random positions for each measurement, so none reads pages another warmed."""
+        if pattern == "same window":
+            return [T // 2] * args.reps
+        return rng.integers(LEFT, T - RIGHT, size=args.reps).tolist()
+
     url = f"/api/v1/datasets/{folder.name}/context?source=layer0-cell&left={LEFT}&right={RIGHT}&pos="
 
     def request(pos: int) -> None:
@@ -78,11 +83,11 @@ def main() -> None:
     print(f"response: {D} cells x {LEFT + RIGHT + 1} steps, "
           f"{len(client.get(url + str(T // 2)).content) / 1e6:.2f} MB of JSON")
     print(f"{'pattern':<16}{'what':<20}{'median ms':>11}{'p95 ms':>9}{'x raw':>8}")
-    for name, positions in patterns.items():
-        raw = timed(lambda p: np.array(table[p - LEFT : p + RIGHT + 1]), positions)
+    for name in ("same window", "random windows"):
+        raw = timed(lambda p: np.array(table[p - LEFT : p + RIGHT + 1]), positions(name))
         handler = timed(lambda p: app.handlers.getContext(folder.name, "layer0-cell", p, LEFT, RIGHT),
-                        positions)
-        full = timed(request, positions)
+                        positions(name))
+        full = timed(request, positions(name))
         for what, (median, p95) in (("raw slice", raw), ("handler", handler),
                                     ("in-process client", full)):
             print(f"{name:<16}{what:<20}{median:>11.2f}{p95:>9.2f}{median / raw[0]:>8.1f}")
