@@ -11,6 +11,7 @@ Three figures per position pattern, each the median and p95 over many requests:
 "Same window" repeats one position (pages in memory); "random windows" spreads them over T
 (pages possibly cold). Target: <= 20 ms for the request in the server.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 from hiddenscope.server.store.synthetic import ensure_dataset
 
 HERE = Path(__file__).resolve().parent
@@ -30,8 +30,16 @@ TARGET_MS = 20.0
 
 def dataset_folder(T: int, D: int) -> Path:
     """The engine benchmark's folder and parameters, so both benchmarks share the 13 GB file."""
-    return ensure_dataset(HERE / "data" / f"T{T}_D{D}", T=T, D=D, layers=1, kinds=("cell",),
-                          sequences=max(1, T // 10_000), depth_cells=8, progress=False)
+    return ensure_dataset(
+        HERE / "data" / f"T{T}_D{D}",
+        T=T,
+        D=D,
+        layers=1,
+        kinds=("cell",),
+        sequences=max(1, T // 10_000),
+        depth_cells=8,
+        progress=False,
+    )
 
 
 def timed(fn, positions: list[int]) -> tuple[float, float]:
@@ -72,7 +80,9 @@ def main() -> None:
             return [T // 2] * args.reps
         return rng.integers(LEFT, T - RIGHT, size=args.reps).tolist()
 
-    url = f"/api/v1/datasets/{folder.name}/context?source=layer0-cell&left={LEFT}&right={RIGHT}&pos="
+    url = (
+        f"/api/v1/datasets/{folder.name}/context?source=layer0-cell&left={LEFT}&right={RIGHT}&pos="
+    )
 
     def request(pos: int) -> None:
         response = client.get(url + str(pos))
@@ -80,19 +90,29 @@ def main() -> None:
 
     body = client.get(url + str(T // 2)).json()
     assert len(body["states"]) == D and len(body["states"][0]) == LEFT + RIGHT + 1
-    print(f"response: {D} cells x {LEFT + RIGHT + 1} steps, "
-          f"{len(client.get(url + str(T // 2)).content) / 1e6:.2f} MB of JSON")
+    print(
+        f"response: {D} cells x {LEFT + RIGHT + 1} steps, "
+        f"{len(client.get(url + str(T // 2)).content) / 1e6:.2f} MB of JSON"
+    )
     print(f"{'pattern':<16}{'what':<20}{'median ms':>11}{'p95 ms':>9}{'x raw':>8}")
     for name in ("same window", "random windows"):
         raw = timed(lambda p: np.array(table[p - LEFT : p + RIGHT + 1]), positions(name))
-        handler = timed(lambda p: app.handlers.getContext(folder.name, "layer0-cell", p, LEFT, RIGHT),
-                        positions(name))
+        handler = timed(
+            lambda p: app.handlers.getContext(folder.name, "layer0-cell", p, LEFT, RIGHT),
+            positions(name),
+        )
         full = timed(request, positions(name))
-        for what, (median, p95) in (("raw slice", raw), ("handler", handler),
-                                    ("in-process client", full)):
+        for what, (median, p95) in (
+            ("raw slice", raw),
+            ("handler", handler),
+            ("in-process client", full),
+        ):
             print(f"{name:<16}{what:<20}{median:>11.2f}{p95:>9.2f}{median / raw[0]:>8.1f}")
         verdict = "meets" if full[0] <= TARGET_MS else "misses"
-        print(f"{'':<16}-> the request {verdict} the {TARGET_MS:g} ms target (median {full[0]:.1f} ms)")
+        print(
+            f"{'':<16}-> the request {verdict} the {TARGET_MS:g} ms target "
+            f"(median {full[0]:.1f} ms)"
+        )
     app.catalog.close()
 
 

@@ -3,6 +3,7 @@
 The extractor's commands (`build`, `extract`, ...) live in `hiddenscope.extract.cli.COMMANDS`
 and are imported only when asked for, so the server runs without torch or spacy.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,8 +36,9 @@ def _extract_commands() -> tuple[dict[str, click.Command] | None, str | None]:
 
 
 def _unavailable(name: str, why: str) -> click.Command:
-    @click.command(name, context_settings={"ignore_unknown_options": True},
-                   help=f"(unavailable: {why})")
+    @click.command(
+        name, context_settings={"ignore_unknown_options": True}, help=f"(unavailable: {why})"
+    )
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def command(args):
         click.echo(f"hiddenscope {name}: {why}", err=True)
@@ -64,8 +66,12 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="hiddenscope")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
 def main(log_level: str) -> None:
     """See what the hidden states of a recurrent network have learned."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -74,8 +80,9 @@ def main(log_level: str) -> None:
 def _folders(dirs: tuple[Path, ...]) -> list[Path]:
     for d in dirs:
         if not d.is_dir():
-            raise click.BadParameter(f"{d} is not a folder; name folders that hold data sets",
-                                     param_hint="DIR")
+            raise click.BadParameter(
+                f"{d} is not a folder; name folders that hold data sets", param_hint="DIR"
+            )
     return list(dirs)
 
 
@@ -101,9 +108,14 @@ def serve(dirs: tuple[Path, ...], host: str, port: int, regex_search: bool) -> N
     app = create_app(roots, regex_search=regex_search)
     entries = app.catalog.entries.values()
     ready = [e.id for e in entries if e.available]
-    click.echo(f"data sets: {', '.join(ready) or 'none'}"
-               + "".join(f"\n  unavailable: {e.id}: {e.error.splitlines()[0]}"
-                         for e in entries if not e.available))
+    click.echo(
+        f"data sets: {', '.join(ready) or 'none'}"
+        + "".join(
+            f"\n  unavailable: {e.id}: {e.error.splitlines()[0]}"
+            for e in entries
+            if not e.available
+        )
+    )
     click.echo(f"hiddenscope serving on http://{host}:{port}/  (API: /api/v1, docs: /api/v1/ui/)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
@@ -124,15 +136,21 @@ def check(dirs: tuple[Path, ...]) -> None:
         dataset, problems = check_dataset(folder)
         errors = [str(p) for p in problems.errors]
         if folder.name in seen:
-            errors.append(f"{folder}: another data set folder is also named {folder.name!r} "
-                          f"({seen[folder.name]}); rename one (the id is the folder name)")
+            errors.append(
+                f"{folder}: another data set folder is also named {folder.name!r} "
+                f"({seen[folder.name]}); rename one (the id is the folder name)"
+            )
         seen.setdefault(folder.name, folder)
         if dataset is not None:
-            click.echo(f"ok    {folder.name} ({folder}): {dataset.length:,} steps, "
-                       f"{dataset.sequences:,} sequences, {len(dataset.vocab):,} vocabulary entries")
+            click.echo(
+                f"ok    {folder.name} ({folder}): {dataset.length:,} steps, "
+                f"{dataset.sequences:,} sequences, {len(dataset.vocab):,} vocabulary entries"
+            )
             for s in dataset.sources.values():
-                click.echo(f"        source {s.id}: {s.shape[0]:,} x {s.shape[1]}, transform "
-                           f"{s.transform}{'' if s.memory_mapped else ' (read through h5py: chunked or compressed)'}")
+                click.echo(
+                    f"        source {s.id}: {s.shape[0]:,} x {s.shape[1]}, transform {s.transform}"
+                    + ("" if s.memory_mapped else " (read through h5py: chunked or compressed)")
+                )
             for m in dataset.meta.values():
                 click.echo(f"        meta {m.id}: {m.kind}")
             dataset.close()
@@ -176,8 +194,10 @@ def index(target: Path, force: bool) -> None:
                 continue
             began = time.perf_counter()
             engine.build_index(progress=True)
-            click.echo(f"{ds.id} / {src.id}: index built ({state} before) in "
-                       f"{time.perf_counter() - began:.1f} s at {ds.index_dir(src.id)}")
+            click.echo(
+                f"{ds.id} / {src.id}: index built ({state} before) in "
+                f"{time.perf_counter() - began:.1f} s at {ds.index_dir(src.id)}"
+            )
         ds.close()
 
 
@@ -196,7 +216,9 @@ def demo(ctx: click.Context, folder: Path, host: str, port: int) -> None:
         commands, why = _extract_commands()
         if commands is not None and "build" in commands and (folder / "dataset.yml").is_file():
             click.echo(f"building the demo data set {folder} (hiddenscope build)")
-            done = subprocess.run([sys.executable, "-m", "hiddenscope.server.cli", "build", str(folder)])
+            done = subprocess.run(
+                [sys.executable, "-m", "hiddenscope.server.cli", "build", str(folder)]
+            )
             if done.returncode:
                 sys.exit(done.returncode)
         else:
@@ -209,12 +231,19 @@ def _generated_demo(why: str) -> Path:
     from .store import synthetic
 
     target = DEMO_FALLBACK / "generated-parens"
-    click.echo(f"cannot build the trained demo data set ({why}).\n"
-               f"Serving a GENERATED data set instead: {target} (bracket language with synthetic "
-               "states written by hiddenscope.server.store.synthetic, not a trained model).")
-    synthetic.ensure_dataset(target, **DEMO_SIZE, name="generated-parens", progress=True,
-                             description="Generated bracket language with synthetic states "
-                             "(the tests' data; not a trained model): cells 0-3 track the depth.")
+    click.echo(
+        f"cannot build the trained demo data set ({why}).\n"
+        f"Serving a GENERATED data set instead: {target} (bracket language with synthetic "
+        "states written by hiddenscope.server.store.synthetic, not a trained model)."
+    )
+    synthetic.ensure_dataset(
+        target,
+        **DEMO_SIZE,
+        name="generated-parens",
+        progress=True,
+        description="Generated bracket language with synthetic states "
+        "(the tests' data; not a trained model): cells 0-3 track the depth.",
+    )
     return DEMO_FALLBACK
 
 

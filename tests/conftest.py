@@ -1,4 +1,5 @@
 """Shared fixtures: small generated data sets in the store format and in LSTMVis's format."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,9 @@ def synthetic_root(tmp_path_factory) -> Path:
     return root
 
 
-def write_lstmvis_folder(folder: Path, T: int = 300, D: int = 8, seed: int = 0,
-                         states_steps: int | None = None) -> Path:
+def write_lstmvis_folder(
+    folder: Path, T: int = 300, D: int = 8, seed: int = 0, states_steps: int | None = None
+) -> Path:
     """An LSTMVis project exactly as shared/reference/lstmvis.md §4 documents it.
 
     ``states.h5`` holds ``states1`` (cell, chunked + gzip, as h5py users often write) and
@@ -38,13 +40,18 @@ def write_lstmvis_folder(folder: Path, T: int = 300, D: int = 8, seed: int = 0,
     n = states_steps or T
     words = rng.integers(4, len(LSTMVIS_WORDS) + 1, size=T)  # 1-based ids, skipping <s> <unk> </s>
     with h5py.File(folder / "states.h5", "w") as f:
-        f.create_dataset("states1", data=rng.normal(0, 1.5, (n, D)).astype(np.float32),
-                         chunks=(64, D), compression="gzip")
+        f.create_dataset(
+            "states1",
+            data=rng.normal(0, 1.5, (n, D)).astype(np.float32),
+            chunks=(64, D),
+            compression="gzip",
+        )
         f["output1"] = np.tanh(rng.normal(0, 1, (n, D)))  # float64
     with h5py.File(folder / "train.h5", "w") as f:
         f["words"] = words
     (folder / "words.dict").write_text(
-        "".join(f"{w} {i}\n" for i, w in enumerate(LSTMVIS_WORDS, start=1)))
+        "".join(f"{w} {i}\n" for i, w in enumerate(LSTMVIS_WORDS, start=1))
+    )
     with h5py.File(folder / "pos.h5", "w") as f:
         f["pos"] = rng.integers(0, len(LSTMVIS_POS), size=T)
     (folder / "pos.dict").write_text("".join(f"{p} {i}\n" for i, p in enumerate(LSTMVIS_POS)))
@@ -56,20 +63,50 @@ def write_lstmvis_folder(folder: Path, T: int = 300, D: int = 8, seed: int = 0,
     config = {
         "name": "LSTMVis toy",
         "description": "A <b>hand-written</b> LSTMVis project",
-        "files": {"states": "states.h5", "train": "train.h5", "words": "words.dict",
-                  "pos": "pos.h5", "pos_dict": "pos.dict", "topk": "topk.h5", "freq": "freq.h5"},
+        "files": {
+            "states": "states.h5",
+            "train": "train.h5",
+            "words": "words.dict",
+            "pos": "pos.h5",
+            "pos_dict": "pos.dict",
+            "topk": "topk.h5",
+            "freq": "freq.h5",
+        },
         "word_sequence": {"file": "train", "path": "words", "dict_file": "words"},
-        "states": {"file": "states", "types": [
-            {"type": "state", "layer": 1, "path": "states1"},
-            {"type": "output", "layer": 1, "path": "output1", "transform": "none", "unsigned": False},
-        ]},
+        "states": {
+            "file": "states",
+            "types": [
+                {"type": "state", "layer": 1, "path": "states1"},
+                {
+                    "type": "output",
+                    "layer": 1,
+                    "path": "output1",
+                    "transform": "none",
+                    "unsigned": False,
+                },
+            ],
+        },
         "meta": {
-            "pos": {"file": "pos", "path": "pos", "dict": "pos_dict",
-                    "vis": {"type": "discrete", "range": "dict"}},
-            "preds": {"file": "topk", "path": "preds", "type": "wordvec", "dict": "words",
-                      "weights_path": "scores", "vis": {"type": "wordvec"}},
-            "freq": {"file": "freq", "path": "freq", "index": "word_sequence",
-                     "vis": {"type": "scalar", "range": "0...1"}},
+            "pos": {
+                "file": "pos",
+                "path": "pos",
+                "dict": "pos_dict",
+                "vis": {"type": "discrete", "range": "dict"},
+            },
+            "preds": {
+                "file": "topk",
+                "path": "preds",
+                "type": "wordvec",
+                "dict": "words",
+                "weights_path": "scores",
+                "vis": {"type": "wordvec"},
+            },
+            "freq": {
+                "file": "freq",
+                "path": "freq",
+                "index": "word_sequence",
+                "vis": {"type": "scalar", "range": "0...1"},
+            },
         },
         "etc": {"regex_search": True},
     }
@@ -85,7 +122,7 @@ def lstmvis_writer():
 
 @pytest.fixture
 def make_lstmvis_folder(tmp_path):
-    """``make(name, **options)`` writes an LSTMVis project under tmp_path (see write_lstmvis_folder)."""
+    """``make(name, **options)`` writes an LSTMVis project under tmp_path (write_lstmvis_folder)."""
     return lambda name="toy", **options: write_lstmvis_folder(tmp_path / name, **options)
 
 

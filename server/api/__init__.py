@@ -2,6 +2,7 @@
 
 `create_app(roots)` is the only entry point; importing this package loads no data.
 """
+
 from .app import create_app
 from .errors import ApiError
 

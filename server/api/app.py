@@ -1,5 +1,6 @@
 """The app factory: nothing happens at import time; `create_app` loads the data sets and
 builds the Connexion 3 ASGI app (API under /api/v1, Swagger UI, the browser client)."""
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,20 @@ from .payloads import jsonifier
 log = logging.getLogger(__name__)
 
 API_BASE = "/api/v1"
-CLIENT_FILES = {".html", ".js", ".mjs", ".css", ".svg", ".png", ".ico", ".json", ".txt", ".map",
-                ".woff", ".woff2"}
+CLIENT_FILES = {
+    ".html",
+    ".js",
+    ".mjs",
+    ".css",
+    ".svg",
+    ".png",
+    ".ico",
+    ".json",
+    ".txt",
+    ".map",
+    ".woff",
+    ".woff2",
+}
 
 
 def spec_path() -> Path:
@@ -34,8 +47,9 @@ def spec_path() -> Path:
     raise FileNotFoundError("openapi.yaml is missing from the installation; reinstall hiddenscope")
 
 
-def create_app(roots: list[Path], *, regex_search: bool = False,
-               catalog: Catalog | None = None) -> AsyncApp:
+def create_app(
+    roots: list[Path], *, regex_search: bool = False, catalog: Catalog | None = None
+) -> AsyncApp:
     """Load the data sets under ``roots`` (or use ``catalog``) and return the ASGI app.
 
     ``regex_search``: allow regular-expression search on data sets whose config does not
@@ -44,9 +58,13 @@ def create_app(roots: list[Path], *, regex_search: bool = False,
     catalog = catalog if catalog is not None else Catalog(roots)
     handlers = Handlers(catalog, regex_search=regex_search)
     spec = spec_path()
-    app = AsyncApp(__name__, specification_dir=spec.parent, jsonifier=jsonifier(),
-                   uri_parser_class=ListURIParser,
-                   validator_map={**VALIDATOR_MAP, "parameter": NamingParameterValidator})
+    app = AsyncApp(
+        __name__,
+        specification_dir=spec.parent,
+        jsonifier=jsonifier(),
+        uri_parser_class=ListURIParser,
+        validator_map={**VALIDATOR_MAP, "parameter": NamingParameterValidator},
+    )
     app.add_api(
         spec.name,
         resolver=lambda operation_id: getattr(handlers, operation_id),
@@ -73,7 +91,9 @@ def _add_client_routes(app: AsyncApp) -> None:
         if path.is_dir():
             path = path / "index.html"
         if root not in path.parents or path.suffix not in CLIENT_FILES or not path.is_file():
-            return errors.problem_response(404, f"no client file {wanted!r}; the client starts at /client/")
+            return errors.problem_response(
+                404, f"no client file {wanted!r}; the client starts at /client/"
+            )
         return FileResponse(path)
 
     app.add_url_rule("/", "home", home, methods=["GET"])

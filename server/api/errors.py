@@ -5,6 +5,7 @@ params.py so they name the parameter, the value and the bound), our
 :class:`ApiError`, the store's :class:`DatasetError`, the engine's errors (400), unknown ids (404),
 and a last resort that logs the traceback and answers a plain 500 without it.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,11 +21,16 @@ from ..store import DatasetError, SearchError
 
 log = logging.getLogger(__name__)
 
-TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error"}
+TITLES = {
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+}
 
 
 class ApiError(Exception):
-    """An error answered as problem+json: ``status`` and a ``detail`` naming the value and the fix."""
+    """An error answered as problem+json: ``status``, and a ``detail`` naming the value and fix."""
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
@@ -43,8 +49,12 @@ def _response(status: int, detail: str) -> ConnexionResponse:
 
 def problem_response(status: int, detail: str) -> Response:
     """The same problem+json body for plain Starlette routes (the client's files)."""
-    body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status,
-            "detail": detail}
+    body = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
     return Response(json.dumps(body), status_code=status, media_type="application/problem+json")
 
 
@@ -60,8 +70,12 @@ def bad_request(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse
 def connexion_problem(_request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
     """Connexion's problems (validation, unknown path or method), always with a detail."""
     detail = exc.detail or TITLES.get(exc.status, exc.title or "Error")
-    return problem(status=exc.status, title=exc.title or TITLES.get(exc.status, "Error"),
-                   detail=detail, headers=exc.headers)
+    return problem(
+        status=exc.status,
+        title=exc.title or TITLES.get(exc.status, "Error"),
+        detail=detail,
+        headers=exc.headers,
+    )
 
 
 def http_status(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -76,8 +90,10 @@ def http_status(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
 def unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """The last resort: log the traceback for the operator, tell the client nothing internal."""
     log.error("unexpected error while answering a request", exc_info=exc)
-    return _response(500, f"the server failed on this request ({type(exc).__name__}); "
-                     "the server log has the details")
+    return _response(
+        500,
+        f"the server failed on this request ({type(exc).__name__}); the server log has the details",
+    )
 
 
 def register(app) -> None:

@@ -4,6 +4,7 @@ Connexion has already checked types and bounds against the spec; what depends on
 (a position past T, a cell past D, an unknown track) is checked here and raised as
 :class:`ApiError` naming the value.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,16 +55,26 @@ class Handlers:
 
     # --- data sets -------------------------------------------------------------------
     def listDatasets(self):
-        return json_response({"datasets": [dataset_summary(e) for _, e in sorted(self.catalog.entries.items())]})
+        return json_response(
+            {"datasets": [dataset_summary(e) for _, e in sorted(self.catalog.entries.items())]}
+        )
 
     def getDataset(self, dataset: str):
         self.dataset(dataset)
         return json_response(dataset_summary(self.catalog.entries[dataset]))
 
     # --- context -------------------------------------------------------------------
-    def getContext(self, dataset: str, source: str, pos: int, left: int = 10, right: int = 40,
-                   cells: list[int] | None = None, threshold: float = 0.3,
-                   meta: list[str] | None = None):
+    def getContext(
+        self,
+        dataset: str,
+        source: str,
+        pos: int,
+        left: int = 10,
+        right: int = 40,
+        cells: list[int] | None = None,
+        threshold: float = 0.3,
+        meta: list[str] | None = None,
+    ):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
         _step("pos", pos, ds)
@@ -72,17 +83,33 @@ class Handlers:
         names = _meta_names(meta, ds)
         start, end = max(0, pos - left), min(ds.length - 1, pos + right)
         states, counts = self._window(ds, src, start, end, rows, threshold)
-        return json_response({
-            "dataset": ds.id, "source": src.id, "pos": pos, "start": start, "end": end,
-            "tokens": ds.token_text(start, end), "token_ids": ds.tokens[start : end + 1],
-            "sequence_starts": sequence_starts(ds, start, end),
-            "cells": rows if rows is not None else np.arange(src.shape[1]),
-            "states": states, "threshold": threshold, "on_count": counts,
-            "meta": meta_values(ds, names, start, end),
-        })
+        return json_response(
+            {
+                "dataset": ds.id,
+                "source": src.id,
+                "pos": pos,
+                "start": start,
+                "end": end,
+                "tokens": ds.token_text(start, end),
+                "token_ids": ds.tokens[start : end + 1],
+                "sequence_starts": sequence_starts(ds, start, end),
+                "cells": rows if rows is not None else np.arange(src.shape[1]),
+                "states": states,
+                "threshold": threshold,
+                "on_count": counts,
+                "meta": meta_values(ds, names, start, end),
+            }
+        )
 
-    def _window(self, ds: Dataset, src: H5StateSource, start: int, end: int,
-                cells: np.ndarray | None, threshold: float) -> tuple[np.ndarray, np.ndarray | None]:
+    def _window(
+        self,
+        ds: Dataset,
+        src: H5StateSource,
+        start: int,
+        end: int,
+        cells: np.ndarray | None,
+        threshold: float,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Transformed ``float32[cells, steps]`` and the per-step on-count of ``cells`` (None
         when ``cells`` is None: all cells, no count)."""
         engine = self.engine(ds, src)
@@ -93,45 +120,92 @@ class Handlers:
         return states, counts
 
     # --- select and match ------------------------------------------------------------
-    def selectCells(self, dataset: str, source: str, start: int, end: int, threshold: float = 0.3,
-                    pad_left: int = 0, pad_right: int = 0):
+    def selectCells(
+        self,
+        dataset: str,
+        source: str,
+        start: int,
+        end: int,
+        threshold: float = 0.3,
+        pad_left: int = 0,
+        pad_right: int = 0,
+    ):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
         _step("start", start, ds)
         _step("end", end, ds)
         if end < start:
-            raise ApiError(400, f"end {end} is before start {start}; pass end >= start (both inclusive)")
+            raise ApiError(
+                400, f"end {end} is before start {start}; pass end >= start (both inclusive)"
+            )
         first, last = ds.sequence_bounds(start)
         if end > last:
             other = ds.sequence_bounds(end)
-            raise ApiError(400, f"the range {start}..{end} crosses a sequence boundary: step {start} is "
-                           f"in the sequence {first}..{last} and step {end} in {other[0]}..{other[1]}; "
-                           "choose a range inside one sequence")
+            raise ApiError(
+                400,
+                f"the range {start}..{end} crosses a sequence boundary: step {start} is "
+                f"in the sequence {first}..{last} and step {end} in {other[0]}..{other[1]}; "
+                "choose a range inside one sequence",
+            )
         threshold = _finite("threshold", threshold)
         chosen = self.engine(ds, src).select(start, end, threshold, pad_left, pad_right)
-        return json_response({"cells": chosen, "start": start, "end": end, "threshold": threshold,
-                              "pad_left": pad_left, "pad_right": pad_right})
+        return json_response(
+            {
+                "cells": chosen,
+                "start": start,
+                "end": end,
+                "threshold": threshold,
+                "pad_left": pad_left,
+                "pad_right": pad_right,
+            }
+        )
 
-    def matchCells(self, dataset: str, source: str, cells: list[int], threshold: float = 0.3,
-                   pad_left: int = 0, pad_right: int = 0, min_overlap: int = 1, min_len: int = 1,
-                   max_len: int | None = None, limit: int = 50, left: int = 3, right: int = 20,
-                   meta: list[str] | None = None):
+    def matchCells(
+        self,
+        dataset: str,
+        source: str,
+        cells: list[int],
+        threshold: float = 0.3,
+        pad_left: int = 0,
+        pad_right: int = 0,
+        min_overlap: int = 1,
+        min_len: int = 1,
+        max_len: int | None = None,
+        limit: int = 50,
+        left: int = 3,
+        right: int = 20,
+        meta: list[str] | None = None,
+    ):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
         chosen = _cells(cells, src)
         threshold = _finite("threshold", threshold)
         if max_len is not None and max_len < min_len:
-            raise ApiError(400, f"max_len {max_len} is below min_len {min_len}; pass max_len >= min_len")
+            raise ApiError(
+                400, f"max_len {max_len} is below min_len {min_len}; pass max_len >= min_len"
+            )
         names = _meta_names(meta, ds)
-        result = self.engine(ds, src).match(chosen, threshold, pad_left, pad_right, min_overlap,
-                                            min_len, max_len, limit)
-        rows = [self._match_row(ds, src, m, chosen, threshold, left, right, names)
-                for m in result.matches]
-        return json_response({
-            "matches": rows, "candidates": result.candidates, "cells": chosen, "threshold": threshold,
-            "pad_left": pad_left, "pad_right": pad_right, "min_overlap": min_overlap,
-            "min_len": min_len, "max_len": max_len, "limit": limit,
-        })
+        result = self.engine(ds, src).match(
+            chosen, threshold, pad_left, pad_right, min_overlap, min_len, max_len, limit
+        )
+        rows = [
+            self._match_row(ds, src, m, chosen, threshold, left, right, names)
+            for m in result.matches
+        ]
+        return json_response(
+            {
+                "matches": rows,
+                "candidates": result.candidates,
+                "cells": chosen,
+                "threshold": threshold,
+                "pad_left": pad_left,
+                "pad_right": pad_right,
+                "min_overlap": min_overlap,
+                "min_len": min_len,
+                "max_len": max_len,
+                "limit": limit,
+            }
+        )
 
     @staticmethod
     def _match_window(ds: Dataset, m, left: int, right: int) -> tuple[int, int]:
@@ -139,12 +213,27 @@ class Handlers:
         first, last = ds.sequence_bounds(m.start)
         return max(first, m.start - left), min(last, m.end + right, m.start + MATCH_WINDOW_MAX)
 
-    def _match_row(self, ds: Dataset, src: H5StateSource, m, cells: np.ndarray, threshold: float,
-                   left: int, right: int, names: list[str]) -> dict:
+    def _match_row(
+        self,
+        ds: Dataset,
+        src: H5StateSource,
+        m,
+        cells: np.ndarray,
+        threshold: float,
+        left: int,
+        right: int,
+        names: list[str],
+    ) -> dict:
         a, b = self._match_window(ds, m, left, right)
         return {
-            "start": m.start, "end": m.end, "length": m.length, "overlap": m.overlap,
-            "union": m.union, "extra": m.extra, "window_start": a, "window_end": b,
+            "start": m.start,
+            "end": m.end,
+            "length": m.length,
+            "overlap": m.overlap,
+            "union": m.union,
+            "extra": m.extra,
+            "window_start": a,
+            "window_end": b,
             "tokens": ds.token_text(a, b),
             "on_count": self.engine(ds, src).on_count(cells, threshold, a, b),
             "meta": meta_values(ds, names, a, b),
@@ -156,30 +245,44 @@ class Handlers:
         with self._lock:
             search = self._searches.setdefault(ds.id, TokenSearch(ds))
         if regex and not (ds.regex_search or self.regex_default):
-            raise ApiError(400, f"regex search is off for data set {ds.id!r}; set `etc: {{regex_search: "
-                           "true}` in its config, or serve with --regex-search")
+            raise ApiError(
+                400,
+                f"regex search is off for data set {ds.id!r}; set `etc: {{regex_search: "
+                "true}` in its config, or serve with --regex-search",
+            )
         hits, truncated = search.regex(q, limit) if regex else search.phrase(q, limit)
-        return json_response({"q": q, "regex": regex, "truncated": truncated,
-                              "results": [h.__dict__ for h in hits]})
+        return json_response(
+            {"q": q, "regex": regex, "truncated": truncated, "results": [h.__dict__ for h in hits]}
+        )
 
     def getCellStats(self, dataset: str, cell: int, source: str):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
         _cells([cell], src, name="cell")
         st = self.engine(ds, src).cell_stats(cell, bins=HISTOGRAM_BINS)
-        return json_response({
-            "source": src.id, "cell": cell, "min": st.min, "max": st.max, "mean": st.mean,
-            "median": st.median, "nan": st.nan_count,
-            "percentiles": {str(k): v for k, v in st.percentiles.items()},
-            "histogram": {"edges": st.edges, "counts": st.counts},
-        })
+        return json_response(
+            {
+                "source": src.id,
+                "cell": cell,
+                "min": st.min,
+                "max": st.max,
+                "mean": st.mean,
+                "median": st.median,
+                "nan": st.nan_count,
+                "percentiles": {str(k): v for k, v in st.percentiles.items()},
+                "histogram": {"edges": st.edges, "counts": st.counts},
+            }
+        )
 
 
 # --- checks that depend on the data ---------------------------------------------------------
 def _step(name: str, value: int, ds: Dataset) -> None:
     if value >= ds.length:
-        raise ApiError(400, f"{name} {value} is out of range; data set {ds.id!r} has "
-                       f"{ds.length:,} steps (0..{ds.length - 1})")
+        raise ApiError(
+            400,
+            f"{name} {value} is out of range; data set {ds.id!r} has "
+            f"{ds.length:,} steps (0..{ds.length - 1})",
+        )
 
 
 def _finite(name: str, value: float) -> float:
@@ -193,8 +296,9 @@ def _cells(cells: list[int], src: H5StateSource, name: str = "cells") -> np.ndar
     D = src.shape[1]
     bad = [c for c in cells if not 0 <= c < D]  # Python ints: no overflow on huge values
     if bad:
-        raise ApiError(400, f"{name}: {bad[0]} is out of range; source {src.id} has {D} cells "
-                       f"(0..{D - 1})")
+        raise ApiError(
+            400, f"{name}: {bad[0]} is out of range; source {src.id} has {D} cells (0..{D - 1})"
+        )
     return np.unique(np.asarray(cells, dtype=np.int64))
 
 
@@ -202,6 +306,9 @@ def _meta_names(meta: list[str] | None, ds: Dataset) -> list[str]:
     names = list(dict.fromkeys(meta or []))
     for name in names:
         if name not in ds.meta:
-            raise ApiError(400, f"meta {name!r} is not a meta track of data set {ds.id!r}; "
-                           f"it has {', '.join(ds.meta) or 'none'}")
+            raise ApiError(
+                400,
+                f"meta {name!r} is not a meta track of data set {ds.id!r}; "
+                f"it has {', '.join(ds.meta) or 'none'}",
+            )
     return names

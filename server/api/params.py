@@ -1,5 +1,6 @@
 """Query and path parameters: comma-separated lists, and validation messages that name the
 parameter, its value and the bound (Connexion's own say "Wrong type" without the value)."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs
@@ -18,8 +19,13 @@ class ListURIParser(OpenAPIURIParser):
         return [] if value == "" else OpenAPIURIParser._split(value, param_defn, _in)
 
 
-_TYPE_WORDS = {"integer": "a whole number", "number": "a number", "boolean": "true or false",
-               "string": "a text", "array": "a comma-separated list"}
+_TYPE_WORDS = {
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "string": "a text",
+    "array": "a comma-separated list",
+}
 
 
 def describe(name: str, raw: str | None, error: ValidationError) -> str:
@@ -53,8 +59,9 @@ class NamingParameterValidator(ParameterValidator):
     def _raw(request, name: str, where: str) -> str | None:
         if where == "path":
             return request.path_params.get(name)
-        values = parse_qs(request.scope.get("query_string", b"").decode("latin-1"),
-                          keep_blank_values=True).get(name)
+        values = parse_qs(
+            request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+        ).get(name)
         return values[-1] if values else None
 
     def _check(self, where: str, param: dict, request) -> str | None:
@@ -81,8 +88,10 @@ class NamingParameterValidator(ParameterValidator):
             if extra:
                 known = ", ".join(p["name"] for p in self.parameters.get("query", []))
                 names = ", ".join(repr(name) for name in sorted(extra))
-                raise BadRequestProblem(detail=f"unknown query parameter {names}; this operation "
-                                        f"takes {known or 'none'}")
+                raise BadRequestProblem(
+                    detail=f"unknown query parameter {names}; this operation "
+                    f"takes {known or 'none'}"
+                )
         strict, self.strict_validation = self.strict_validation, False
         try:  # Connexion makes one validator per request, so this toggle is not shared
             super().validate_request(request)

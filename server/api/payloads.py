@@ -1,4 +1,5 @@
 """JSON bodies: numpy-aware encoding and the shapes that several operations share."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,9 @@ _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 def json_response(payload: dict) -> Response:
     """Encode with orjson: numpy arrays go out without a Python list in between (the context
     body is 10^5 floats); NaN becomes null."""
-    return Response(orjson.dumps(payload, option=_ORJSON, default=_plain),
-                    media_type="application/json")
+    return Response(
+        orjson.dumps(payload, option=_ORJSON, default=_plain), media_type="application/json"
+    )
 
 
 def _plain(value):
@@ -48,13 +50,30 @@ def dataset_summary(entry: Entry) -> dict:
     """DatasetSummary of openapi.yaml; unavailable data sets carry their error and empty lists."""
     ds = entry.dataset
     if ds is None:
-        return {"id": entry.id, "name": entry.id, "description": "", "available": False,
-                "error": entry.error, "length": 0, "sequences": 0, "sources": [], "meta": [],
-                "searchable": False}
-    return {"id": ds.id, "name": ds.name, "description": ds.description, "available": True,
-            "error": None, "length": ds.length, "sequences": ds.sequences,
-            "sources": [s.summary() for s in ds.sources.values()],
-            "meta": [m.summary() for m in ds.meta.values()], "searchable": True}
+        return {
+            "id": entry.id,
+            "name": entry.id,
+            "description": "",
+            "available": False,
+            "error": entry.error,
+            "length": 0,
+            "sequences": 0,
+            "sources": [],
+            "meta": [],
+            "searchable": False,
+        }
+    return {
+        "id": ds.id,
+        "name": ds.name,
+        "description": ds.description,
+        "available": True,
+        "error": None,
+        "length": ds.length,
+        "sequences": ds.sequences,
+        "sources": [s.summary() for s in ds.sources.values()],
+        "meta": [m.summary() for m in ds.meta.values()],
+        "searchable": True,
+    }
 
 
 def meta_values(ds: Dataset, names: list[str], start: int, end: int) -> dict:

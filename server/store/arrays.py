@@ -1,4 +1,5 @@
-"""Read-only access to the data files: HDF5 tables (memory-mapped when possible) and vocabularies."""
+"""Read-only access to the data files: HDF5 tables (memory-mapped when possible), vocabularies."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,14 @@ class Hdf5Files:
             try:
                 self._open[path] = h5py.File(path, "r")
             except (OSError, ValueError) as exc:
-                raise DatasetError(Problem(str(path), "", f"cannot be opened as HDF5 ({exc})",
-                                           "check that the file is complete")) from exc
+                raise DatasetError(
+                    Problem(
+                        str(path),
+                        "",
+                        f"cannot be opened as HDF5 ({exc})",
+                        "check that the file is complete",
+                    )
+                ) from exc
         return self._open[path]
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
 """Finding data sets: roots scanned recursively; a data set's id is its folder's name."""
+
 from __future__ import annotations
 
 import logging
@@ -58,9 +59,14 @@ class Catalog:
         for id, folders in sorted(by_id.items()):
             if len(folders) > 1:
                 paths = " and ".join(str(f) for f in folders)
-                self.entries[id] = Entry(id, folders[0], error=(
-                    f"two data set folders are named {id!r}: {paths}; rename one of them "
-                    "(a data set's id is its folder name)"))
+                self.entries[id] = Entry(
+                    id,
+                    folders[0],
+                    error=(
+                        f"two data set folders are named {id!r}: {paths}; rename one of them "
+                        "(a data set's id is its folder name)"
+                    ),
+                )
                 log.error("data set %s: %s", id, self.entries[id].error)
                 continue
             self.entries[id] = self._load(id, folders[0])
@@ -74,8 +80,13 @@ class Catalog:
             return Entry(id, folder, error=str(exc))
         for warning in dataset.warnings:
             log.warning("data set %s: %s", id, warning)
-        log.info("data set %s: %s steps, %d sources, config %s", id, f"{dataset.length:,}",
-                 len(dataset.sources), find_config(folder))
+        log.info(
+            "data set %s: %s steps, %d sources, config %s",
+            id,
+            f"{dataset.length:,}",
+            len(dataset.sources),
+            find_config(folder),
+        )
         return Entry(id, folder, dataset=dataset)
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ opening the data files; `Dataset` (dataset.py) checks the rest (HDF5 paths, shap
 Every error names the file, the key, the bad value and the fix. `ACCEPTED_KEYS` lists
 every key the loader reads; datasets/README.md must document each one (a test checks).
 """
+
 from __future__ import annotations
 
 import re
@@ -27,15 +28,33 @@ VIS_TYPES = ("discrete", "scalar", "wordvec")
 
 # Every key the loader reads, as datasets/README.md writes it.
 ACCEPTED_KEYS = (
-    "name", "description", "files", "build",
-    "word_sequence.file", "word_sequence.path", "word_sequence.dict_file",
+    "name",
+    "description",
+    "files",
+    "build",
+    "word_sequence.file",
+    "word_sequence.path",
+    "word_sequence.dict_file",
     "word_sequence.sequences",
-    "word_embedding.file", "word_embedding.path",
-    "states.file", "states.types[].id", "states.types[].label", "states.types[].type",
-    "states.types[].layer", "states.types[].direction", "states.types[].path",
-    "states.types[].file", "states.types[].transform", "states.types[].unsigned",
-    "meta.<name>.file", "meta.<name>.path", "meta.<name>.type", "meta.<name>.dict",
-    "meta.<name>.index", "meta.<name>.weights_path", "meta.<name>.vis.type",
+    "word_embedding.file",
+    "word_embedding.path",
+    "states.file",
+    "states.types[].id",
+    "states.types[].label",
+    "states.types[].type",
+    "states.types[].layer",
+    "states.types[].direction",
+    "states.types[].path",
+    "states.types[].file",
+    "states.types[].transform",
+    "states.types[].unsigned",
+    "meta.<name>.file",
+    "meta.<name>.path",
+    "meta.<name>.type",
+    "meta.<name>.dict",
+    "meta.<name>.index",
+    "meta.<name>.weights_path",
+    "meta.<name>.vis.type",
     "meta.<name>.vis.range",
     "etc.regex_search",
 )
@@ -44,7 +63,9 @@ ACCEPTED_KEYS = (
 def _keys_under(prefix: str) -> set[str]:
     """The accepted child keys of ``prefix`` (e.g. ``states.types[]`` -> {id, label, ...})."""
     head = prefix + "." if prefix else ""
-    return {k[len(head):].split(".")[0].removesuffix("[]") for k in ACCEPTED_KEYS if k.startswith(head)}
+    return {
+        k[len(head) :].split(".")[0].removesuffix("[]") for k in ACCEPTED_KEYS if k.startswith(head)
+    }
 
 
 @dataclass(frozen=True)
@@ -124,8 +145,11 @@ class _Reader:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.p.error(key or "(top level)", f"expected a mapping, got {_show(value)}",
-                         "write `key: value` lines under it")
+            self.p.error(
+                key or "(top level)",
+                f"expected a mapping, got {_show(value)}",
+                "write `key: value` lines under it",
+            )
             return {}
         if accepted is not None:
             known = _keys_under(accepted)
@@ -133,12 +157,22 @@ class _Reader:
                 if k not in known:
                     report = self.p.error if self.strict else self.p.warn
                     where = f"{key}.{k}" if key else str(k)
-                    report(where, "unknown key", f"use one of {', '.join(sorted(known))} "
-                           "(datasets/README.md documents every key)")
+                    report(
+                        where,
+                        "unknown key",
+                        f"use one of {', '.join(sorted(known))} "
+                        "(datasets/README.md documents every key)",
+                    )
         return value
 
-    def text(self, m: dict, key: str, where: str, default: str | None = None,
-             choices: tuple[str, ...] | None = None) -> str | None:
+    def text(
+        self,
+        m: dict,
+        key: str,
+        where: str,
+        default: str | None = None,
+        choices: tuple[str, ...] | None = None,
+    ) -> str | None:
         value = m.get(key, default)
         if value is None:
             return None
@@ -172,18 +206,31 @@ class _Reader:
             return default
         return value
 
-    def file_ref(self, m: dict, key: str, where: str, files: dict[str, Path],
-                 suffixes: tuple[str, ...], required: bool = True) -> str | None:
+    def file_ref(
+        self,
+        m: dict,
+        key: str,
+        where: str,
+        files: dict[str, Path],
+        suffixes: tuple[str, ...],
+        required: bool = True,
+    ) -> str | None:
         ref = self.required(m, key, where) if required else self.text(m, key, where)
         if not ref:
             return None
         if ref not in files:
-            self.p.error(where, f"{ref!r} is not a name in `files`",
-                         f"use one of {', '.join(sorted(files)) or '(files is empty)'}")
+            self.p.error(
+                where,
+                f"{ref!r} is not a name in `files`",
+                f"use one of {', '.join(sorted(files)) or '(files is empty)'}",
+            )
             return None
         if files[ref].suffix.lower() not in suffixes:
-            self.p.error(where, f"{ref!r} refers to {files[ref].name}, which is not a "
-                         f"{'/'.join(suffixes)} file", "point it at a file of that kind")
+            self.p.error(
+                where,
+                f"{ref!r} refers to {files[ref].name}, which is not a {'/'.join(suffixes)} file",
+                "point it at a file of that kind",
+            )
             return None
         return ref
 
@@ -201,8 +248,11 @@ def parse_config(config_path: Path) -> tuple[DatasetConfig | None, Problems]:
     try:
         raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        problems.error("", f"cannot be read as YAML: {' '.join(str(exc).split())}",
-                       "fix the syntax (indentation, `key: value`)")
+        problems.error(
+            "",
+            f"cannot be read as YAML: {' '.join(str(exc).split())}",
+            "fix the syntax (indentation, `key: value`)",
+        )
         return None, problems
     r = _Reader(problems, strict=config_path.name == "dataset.yml")
     top = r.mapping(raw, "", "")
@@ -212,8 +262,11 @@ def parse_config(config_path: Path) -> tuple[DatasetConfig | None, Problems]:
         return None, problems
     name = r.text(top, "name", "name", default=folder.name) or folder.name
     if "build" in top and not {"files", "word_sequence", "states"} & set(top):
-        problems.error("", "holds only a `build:` recipe: the data set is not built yet",
-                       f"build it with `hiddenscope build {folder}`")
+        problems.error(
+            "",
+            "holds only a `build:` recipe: the data set is not built yet",
+            f"build it with `hiddenscope build {folder}`",
+        )
         return None, problems
     files = _parse_files(r, top, folder)
     word_sequence = _parse_word_sequence(r, top, files)
@@ -226,10 +279,17 @@ def parse_config(config_path: Path) -> tuple[DatasetConfig | None, Problems]:
         problems.error("build", f"expected a mapping (the recipe), got {_show(build)}")
         build = None
     config = DatasetConfig(
-        folder=folder, config_path=config_path, format=config_path.name, name=name,
+        folder=folder,
+        config_path=config_path,
+        format=config_path.name,
+        name=name,
         description=r.text(top, "description", "description", default=name) or name,
-        files=files, word_sequence=word_sequence, sources=sources, meta=meta,
-        regex_search=r.flag(etc, "regex_search", "etc.regex_search"), build=build,
+        files=files,
+        word_sequence=word_sequence,
+        sources=sources,
+        meta=meta,
+        regex_search=r.flag(etc, "regex_search", "etc.regex_search"),
+        build=build,
         warnings=tuple(str(w) for w in problems.warnings),
     )
     return (None if problems.errors else config), problems
@@ -237,7 +297,9 @@ def parse_config(config_path: Path) -> tuple[DatasetConfig | None, Problems]:
 
 def _parse_files(r: _Reader, top: dict, folder: Path) -> dict[str, Path]:
     if "files" not in top:
-        r.p.error("files", "missing", "list the data files: `files: {data: data.h5, vocab: vocab.json}`")
+        r.p.error(
+            "files", "missing", "list the data files: `files: {data: data.h5, vocab: vocab.json}`"
+        )
     files: dict[str, Path] = {}
     for ref, name in r.mapping(top.get("files"), "files", None).items():
         if not isinstance(name, str) or not name.strip():
@@ -249,7 +311,11 @@ def _parse_files(r: _Reader, top: dict, folder: Path) -> dict[str, Path]:
 
 def _parse_word_sequence(r: _Reader, top: dict, files: dict[str, Path]) -> WordSequenceConfig:
     if "word_sequence" not in top:
-        r.p.error("word_sequence", "missing", "name the token ids: `word_sequence: {file, path, dict_file}`")
+        r.p.error(
+            "word_sequence",
+            "missing",
+            "name the token ids: `word_sequence: {file, path, dict_file}`",
+        )
         return WordSequenceConfig("", "", "")
     m = r.mapping(top.get("word_sequence"), "word_sequence", "word_sequence")
     return WordSequenceConfig(
@@ -268,8 +334,11 @@ def _parse_states(r: _Reader, top: dict, files: dict[str, Path]) -> tuple[Source
     default_file = r.file_ref(m, "file", "states.file", files, HDF5_SUFFIXES, required=False)
     types = m.get("types")
     if not isinstance(types, list) or not types:
-        r.p.error("states.types", f"expected a non-empty list, got {_show(types)}",
-                  "add one entry per table: `- {type: cell, layer: 0, path: states1}`")
+        r.p.error(
+            "states.types",
+            f"expected a non-empty list, got {_show(types)}",
+            "add one entry per table: `- {type: cell, layer: 0, path: states1}`",
+        )
         return ()
     sources: list[SourceConfig] = []
     for i, entry in enumerate(types or []):
@@ -277,20 +346,29 @@ def _parse_states(r: _Reader, top: dict, files: dict[str, Path]) -> tuple[Source
         t = r.mapping(entry, where, "states.types[]")
         if not t:
             continue
-        file = (r.file_ref(t, "file", f"{where}.file", files, HDF5_SUFFIXES)
-                if "file" in t else default_file)
+        file = (
+            r.file_ref(t, "file", f"{where}.file", files, HDF5_SUFFIXES)
+            if "file" in t
+            else default_file
+        )
         if file is None and "file" not in t:
-            r.p.error(f"{where}.file", "missing, and there is no states.file",
-                      "set states.file or this entry's file")
+            r.p.error(
+                f"{where}.file",
+                "missing, and there is no states.file",
+                "set states.file or this entry's file",
+            )
         path = r.required(t, "path", f"{where}.path")
         layer = r.integer(t, "layer", f"{where}.layer")
         kind = r.text(t, "type", f"{where}.type", default="state") or "state"
         source = SourceConfig(
             id=r.text(t, "id", f"{where}.id", default=f"{file}::{path}") or f"{file}::{path}",
             label=r.text(t, "label", f"{where}.label", default=f"layer {layer} {kind}") or "",
-            type=kind, layer=layer,
-            direction=r.text(t, "direction", f"{where}.direction", "forward", DIRECTIONS) or "forward",
-            path=path, file=file or "",
+            type=kind,
+            layer=layer,
+            direction=r.text(t, "direction", f"{where}.direction", "forward", DIRECTIONS)
+            or "forward",
+            path=path,
+            file=file or "",
             transform=r.text(t, "transform", f"{where}.transform", "tanh", TRANSFORMS) or "tanh",
             unsigned=r.flag(t, "unsigned", f"{where}.unsigned"),
         )
@@ -309,17 +387,19 @@ def _parse_meta(r: _Reader, top: dict, files: dict[str, Path]) -> tuple[MetaConf
             r.p.error(where, "is empty", "give at least `file` and `path`")
             continue
         vis = r.mapping(m.get("vis"), f"{where}.vis", "meta.<name>.vis")
-        tracks.append(MetaConfig(
-            name=str(name),
-            file=r.file_ref(m, "file", f"{where}.file", files, HDF5_SUFFIXES) or "",
-            path=r.required(m, "path", f"{where}.path"),
-            type=r.text(m, "type", f"{where}.type", "general", META_TYPES) or "general",
-            dict=r.file_ref(m, "dict", f"{where}.dict", files, DICT_SUFFIXES, required=False),
-            index=r.text(m, "index", f"{where}.index", "self", META_INDEX) or "self",
-            weights_path=r.text(m, "weights_path", f"{where}.weights_path"),
-            vis_type=r.text(vis, "type", f"{where}.vis.type", None, VIS_TYPES),
-            vis_range=_parse_range(r, vis.get("range"), f"{where}.vis.range"),
-        ))
+        tracks.append(
+            MetaConfig(
+                name=str(name),
+                file=r.file_ref(m, "file", f"{where}.file", files, HDF5_SUFFIXES) or "",
+                path=r.required(m, "path", f"{where}.path"),
+                type=r.text(m, "type", f"{where}.type", "general", META_TYPES) or "general",
+                dict=r.file_ref(m, "dict", f"{where}.dict", files, DICT_SUFFIXES, required=False),
+                index=r.text(m, "index", f"{where}.index", "self", META_INDEX) or "self",
+                weights_path=r.text(m, "weights_path", f"{where}.weights_path"),
+                vis_type=r.text(vis, "type", f"{where}.vis.type", None, VIS_TYPES),
+                vis_range=_parse_range(r, vis.get("range"), f"{where}.vis.range"),
+            )
+        )
     return tuple(tracks)
 
 
@@ -336,12 +416,17 @@ def _parse_range(r: _Reader, value: Any, where: str) -> str | tuple[float, float
             lo, hi = float(m.group(1)), float(m.group(2))
         except ValueError:
             pass
-    elif isinstance(value, list) and len(value) == 2 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    elif (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     ):
         lo, hi = float(value[0]), float(value[1])
     if lo is None or hi is None or not lo < hi:
-        r.p.error(where, f"{_show(value)} is not a range",
-                  'write `dict`, "a...b" or [min, max] with min < max')
+        r.p.error(
+            where,
+            f"{_show(value)} is not a range",
+            'write `dict`, "a...b" or [min, max] with min < max',
+        )
         return None
     return (lo, hi)

@@ -1,4 +1,5 @@
 """One loaded data set: tokens, vocabulary, sequence offsets, state sources and meta tracks."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,10 +23,18 @@ SCHEMA_ATTR = "hiddenscope_schema"
 class Dataset:
     """A data set folder, opened read-only. Build it with :func:`open_dataset`."""
 
-    def __init__(self, id: str, config: DatasetConfig, files: Hdf5Files, tokens: np.ndarray,
-                 vocab: list[str | None], offsets: np.ndarray,
-                 sources: dict[str, H5StateSource], meta: dict[str, MetaTrack],
-                 warnings: list[str]) -> None:
+    def __init__(
+        self,
+        id: str,
+        config: DatasetConfig,
+        files: Hdf5Files,
+        tokens: np.ndarray,
+        vocab: list[str | None],
+        offsets: np.ndarray,
+        sources: dict[str, H5StateSource],
+        meta: dict[str, MetaTrack],
+        warnings: list[str],
+    ) -> None:
         self.id = id
         self.config = config
         self.folder = config.folder
@@ -33,8 +42,9 @@ class Dataset:
         self.description = config.description
         self.tokens = tokens  # int32[T]
         self.vocab = vocab
-        self.vocab_array = np.array([f"#{i}" if v is None else v for i, v in enumerate(vocab)],
-                                    dtype=object)
+        self.vocab_array = np.array(
+            [f"#{i}" if v is None else v for i, v in enumerate(vocab)], dtype=object
+        )
         self.sequence_offsets = offsets  # int64[N+1]
         self.sources = sources
         self.meta = meta
@@ -106,7 +116,9 @@ def check_dataset(folder: Path, id: str | None = None) -> tuple[Dataset | None, 
     config_path = find_config(folder)
     if config_path is None:
         problems = Problems(folder)
-        problems.error("", "has no dataset.yml or lstm.yml", "write a dataset.yml (datasets/README.md)")
+        problems.error(
+            "", "has no dataset.yml or lstm.yml", "write a dataset.yml (datasets/README.md)"
+        )
         return None, problems
     config, problems = parse_config(config_path)
     if config is None:
@@ -142,8 +154,11 @@ class _Loader:
         path = self.c.files[ref]
         if not path.is_file():
             if path not in self._checked:
-                self.p.error(f"files.{ref}", f"{path.name!r} does not exist in {path.parent}",
-                             self._missing_fix())
+                self.p.error(
+                    f"files.{ref}",
+                    f"{path.name!r} does not exist in {path.parent}",
+                    self._missing_fix(),
+                )
             self._checked.add(path)
             return None
         first = path not in self._checked
@@ -151,9 +166,12 @@ class _Loader:
         version = f.attrs.get(SCHEMA_ATTR)
         if first and version is not None and int(version) != SCHEMA_VERSION:
             # files without the attribute are LSTMVis's or the user's own: nothing to check
-            self.p.error(f"files.{ref}", f"{path.name} has {SCHEMA_ATTR}={int(version)}; this "
-                         f"server reads version {SCHEMA_VERSION}",
-                         "rebuild it with this version's `hiddenscope build`, or upgrade hiddenscope")
+            self.p.error(
+                f"files.{ref}",
+                f"{path.name} has {SCHEMA_ATTR}={int(version)}; this "
+                f"server reads version {SCHEMA_VERSION}",
+                "rebuild it with this version's `hiddenscope build`, or upgrade hiddenscope",
+            )
         self._checked.add(path)
         return f
 
@@ -164,9 +182,14 @@ class _Loader:
         node = f.get(path)
         if not isinstance(node, h5py.Dataset):
             found = []
-            f.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
-            self.p.error(key, f"{path!r} is not a dataset in {f.filename.rsplit('/', 1)[-1]}",
-                         f"it has {', '.join(found[:12]) or 'no datasets'}")
+            f.visititems(
+                lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None
+            )
+            self.p.error(
+                key,
+                f"{path!r} is not a dataset in {f.filename.rsplit('/', 1)[-1]}",
+                f"it has {', '.join(found[:12]) or 'no datasets'}",
+            )
             return None
         return node
 
@@ -176,11 +199,18 @@ class _Loader:
             try:
                 self._labels[ref] = read_vocabulary(path)
             except FileNotFoundError:
-                self.p.error(f"files.{ref}", f"{path.name!r} does not exist in {path.parent}", self._missing_fix())
+                self.p.error(
+                    f"files.{ref}",
+                    f"{path.name!r} does not exist in {path.parent}",
+                    self._missing_fix(),
+                )
                 self._labels[ref] = None
             except (OSError, ValueError, UnicodeDecodeError) as exc:
-                self.p.error(key, f"{path.name} cannot be read as a label list ({exc})",
-                             "write a JSON list of strings, or `token id` lines")
+                self.p.error(
+                    key,
+                    f"{path.name} cannot be read as a label list ({exc})",
+                    "write a JSON list of strings, or `token id` lines",
+                )
                 self._labels[ref] = None
         return self._labels[ref]
 
@@ -199,36 +229,59 @@ class _Loader:
         offsets = self._offsets(length)
         if offsets is None or self.p.errors:
             return None
-        sources = {sc.id: H5StateSource(sc, ds, self.c.files[sc.file], length, offsets)
-                   for sc, ds in tables}
+        sources = {
+            sc.id: H5StateSource(sc, ds, self.c.files[sc.file], length, offsets)
+            for sc, ds in tables
+        }
         meta = {}
         for mc in self.c.meta:
-            track = load_track(mc, self.dataset, self.labels, tokens, vocab, length, self.strict, self.p)
+            track = load_track(
+                mc, self.dataset, self.labels, tokens, vocab, length, self.strict, self.p
+            )
             if track is not None:
                 meta[mc.name] = track
         if self.p.errors:
             return None
-        return Dataset(id, self.c, self.files, tokens, vocab, offsets, sources, meta,
-                       [str(w) for w in self.p.warnings])
+        return Dataset(
+            id,
+            self.c,
+            self.files,
+            tokens,
+            vocab,
+            offsets,
+            sources,
+            meta,
+            [str(w) for w in self.p.warnings],
+        )
 
     def _tokens(self, ds: h5py.Dataset, vocab: list[str | None]) -> np.ndarray | None:
-        if ds.ndim != 1 or not (np.issubdtype(ds.dtype, np.integer) or np.issubdtype(ds.dtype, np.floating)):
-            self.p.error("word_sequence.path", f"{ds.name!r} has shape {ds.shape} and dtype {ds.dtype}",
-                         "store the token ids as a 1-D integer table [T]")
+        if ds.ndim != 1 or not (
+            np.issubdtype(ds.dtype, np.integer) or np.issubdtype(ds.dtype, np.floating)
+        ):
+            self.p.error(
+                "word_sequence.path",
+                f"{ds.name!r} has shape {ds.shape} and dtype {ds.dtype}",
+                "store the token ids as a 1-D integer table [T]",
+            )
             return None
         raw = np.asarray(ds[()])
         tokens = raw.astype(np.int64)
         if raw.dtype.kind == "f" and not np.array_equal(tokens, raw):
-            self.p.error("word_sequence.path", f"{ds.name!r} holds non-integer ids", "store integer ids")
+            self.p.error(
+                "word_sequence.path", f"{ds.name!r} holds non-integer ids", "store integer ids"
+            )
             return None
         if tokens.size == 0:
             self.p.error("word_sequence.path", f"{ds.name!r} is empty", "store at least one token")
             return None
         missing = uncovered_ids(tokens, vocab)
         if missing.size:
-            self.p.error("word_sequence.dict_file", f"token ids {missing[:8].tolist()} "
-                         f"({missing.size} in all) have no entry in {self.c.files[self.c.word_sequence.dict_file].name}",
-                         "add them to the vocabulary, or fix word_sequence.path")
+            self.p.error(
+                "word_sequence.dict_file",
+                f"token ids {missing[:8].tolist()} ({missing.size} in all) have no entry in "
+                f"{self.c.files[self.c.word_sequence.dict_file].name}",
+                "add them to the vocabulary, or fix word_sequence.path",
+            )
             return None
         return tokens.astype(np.int32)
 
@@ -241,17 +294,26 @@ class _Loader:
             if ds is None:
                 continue
             if ds.ndim != 2 or ds.dtype.kind not in "fiu":
-                self.p.error(key, f"{sc.path!r} has shape {ds.shape} and dtype {ds.dtype}",
-                             "store states as a 2-D float table [T, D]")
+                self.p.error(
+                    key,
+                    f"{sc.path!r} has shape {ds.shape} and dtype {ds.dtype}",
+                    "store states as a 2-D float table [T, D]",
+                )
                 continue
             T = ds.shape[0]
             if T != n_tokens and (self.strict or T > n_tokens):
-                self.p.error(key, f"{sc.path!r} has {T} steps but there are {n_tokens} tokens",
-                             "extract one state row per token")
+                self.p.error(
+                    key,
+                    f"{sc.path!r} has {T} steps but there are {n_tokens} tokens",
+                    "extract one state row per token",
+                )
                 continue
             if T < n_tokens:  # LSTMVis's preprocess.py drops the tail that fills no batch
-                self.p.warn(key, f"{sc.path!r} has {T} steps, {n_tokens - T} fewer than the tokens",
-                            f"serving the first {T} steps")
+                self.p.warn(
+                    key,
+                    f"{sc.path!r} has {T} steps, {n_tokens - T} fewer than the tokens",
+                    f"serving the first {T} steps",
+                )
             tables.append((sc, ds))
         return tables
 
@@ -266,8 +328,11 @@ class _Loader:
         if not self.strict:
             o = np.append(o[o < length], length)
         if o.ndim != 1 or o.size < 2 or o[0] != 0 or o[-1] != length or np.any(np.diff(o) <= 0):
-            self.p.error("word_sequence.sequences", f"{path!r} = {o.tolist()[:6]}... is not a list of "
-                         f"offsets rising strictly from 0 to T={length}",
-                         "store [N+1] offsets: o[0]=0, o[N]=T, sequence i = steps o[i]..o[i+1]-1")
+            self.p.error(
+                "word_sequence.sequences",
+                f"{path!r} = {o.tolist()[:6]}... is not a list of "
+                f"offsets rising strictly from 0 to T={length}",
+                "store [N+1] offsets: o[0]=0, o[N]=T, sequence i = steps o[i]..o[i+1]-1",
+            )
             return None
         return o

@@ -1,4 +1,5 @@
 """The store's one exception family: a data set that cannot be loaded, and why."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

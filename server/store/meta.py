@@ -1,4 +1,5 @@
 """Meta tracks: per-step annotations (categorical, scalar, top-K) aligned with the tokens."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -33,9 +34,15 @@ def _labels_array(labels: list[str | None]) -> np.ndarray:
 class MetaTrack:
     """One meta track. ``window(start, end)`` gives the MetaValues JSON of steps start..end."""
 
-    def __init__(self, config: MetaConfig, kind: str, data: np.ndarray | h5py.Dataset,
-                 tokens: np.ndarray, labels: list[str | None] | None,
-                 weights: np.ndarray | h5py.Dataset | None = None) -> None:
+    def __init__(
+        self,
+        config: MetaConfig,
+        kind: str,
+        data: np.ndarray | h5py.Dataset,
+        tokens: np.ndarray,
+        labels: list[str | None] | None,
+        weights: np.ndarray | h5py.Dataset | None = None,
+    ) -> None:
         self.config = config
         self.id = config.name
         self.kind = kind
@@ -66,8 +73,12 @@ class MetaTrack:
         return self._range
 
     def summary(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "labels": self.labels,
-                "range": list(self.range) if self.range else None}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "labels": self.labels,
+            "range": list(self.range) if self.range else None,
+        }
 
     def _rows(self, array: np.ndarray | h5py.Dataset, start: int, end: int) -> np.ndarray:
         if self.config.index == "word_sequence":
@@ -80,10 +91,17 @@ class MetaTrack:
         if self.kind == "categorical":
             return {"kind": "categorical", "values": values.astype(np.int64), "labels": self.labels}
         if self.kind == "scalar":
-            return {"kind": "scalar", "values": values.astype(np.float64), "range": list(self.range)}
+            return {
+                "kind": "scalar",
+                "values": values.astype(np.float64),
+                "range": list(self.range),
+            }
         ids = values.astype(np.int64)
-        probs = (self._rows(self._weights, start, end).astype(np.float32)
-                 if self._weights is not None else np.full(ids.shape, np.nan, dtype=np.float32))
+        probs = (
+            self._rows(self._weights, start, end).astype(np.float32)
+            if self._weights is not None
+            else np.full(ids.shape, np.nan, dtype=np.float32)
+        )
         tokens = self._label_array[np.clip(ids, 0, len(self._label_array) - 1)]
         return {"kind": "topk", "ids": ids, "tokens": tokens.tolist(), "probs": probs}
 
@@ -100,10 +118,16 @@ class MetaTrack:
         return (float(lo), float(hi) if hi > lo else float(lo) + 1.0)
 
 
-def load_track(config: MetaConfig, get_dataset: Callable[[str, str, str], h5py.Dataset | None],
-               get_labels: Callable[[str, str], list[str | None] | None],
-               tokens: np.ndarray, vocab: list[str | None], length: int, strict: bool,
-               problems: Problems) -> MetaTrack | None:
+def load_track(
+    config: MetaConfig,
+    get_dataset: Callable[[str, str, str], h5py.Dataset | None],
+    get_labels: Callable[[str, str], list[str | None] | None],
+    tokens: np.ndarray,
+    vocab: list[str | None],
+    length: int,
+    strict: bool,
+    problems: Problems,
+) -> MetaTrack | None:
     """Check one track's shapes against the data set and build it; None after an error."""
     where = f"meta.{config.name}"
     ds = get_dataset(config.file, config.path, f"{where}.path")
@@ -112,26 +136,39 @@ def load_track(config: MetaConfig, get_dataset: Callable[[str, str, str], h5py.D
     kind = track_kind(config, ds)
     want_ndim = 2 if kind == "topk" else 1
     if ds.ndim != want_ndim:
-        problems.error(f"{where}.path", f"{config.path!r} has shape {ds.shape}, but a {kind} track "
-                       f"needs {'[T, K]' if want_ndim == 2 else '[T]'}",
-                       "fix vis.type/type or point path at the right table")
+        problems.error(
+            f"{where}.path",
+            f"{config.path!r} has shape {ds.shape}, but a {kind} track "
+            f"needs {'[T, K]' if want_ndim == 2 else '[T]'}",
+            "fix vis.type/type or point path at the right table",
+        )
         return None
     per_vocab = config.index == "word_sequence"
     n = ds.shape[0]
     if per_vocab and tokens.size and n <= int(tokens.max()):
-        problems.error(f"{where}.index", f"per-vocabulary track {config.path!r} has {n} rows but the "
-                       f"token ids reach {int(tokens.max())}", f"give it at least {int(tokens.max()) + 1} rows")
+        problems.error(
+            f"{where}.index",
+            f"per-vocabulary track {config.path!r} has {n} rows but the "
+            f"token ids reach {int(tokens.max())}",
+            f"give it at least {int(tokens.max()) + 1} rows",
+        )
         return None
     if not per_vocab and (n < length or (strict and n != length)):
-        problems.error(f"{where}.path", f"{config.path!r} has {n} steps; the tokens have {length}",
-                       "write one value per token (or set index: word_sequence for per-word values)")
+        problems.error(
+            f"{where}.path",
+            f"{config.path!r} has {n} steps; the tokens have {length}",
+            "write one value per token (or set index: word_sequence for per-word values)",
+        )
         return None
     weights = None
     if kind == "topk" and config.weights_path:
         weights = get_dataset(config.file, config.weights_path, f"{where}.weights_path")
         if weights is not None and weights.shape != ds.shape:
-            problems.error(f"{where}.weights_path", f"shape {weights.shape} differs from the ids' "
-                           f"{ds.shape}", "write one weight per id")
+            problems.error(
+                f"{where}.weights_path",
+                f"shape {weights.shape} differs from the ids' {ds.shape}",
+                "write one weight per id",
+            )
             return None
     labels = get_labels(config.dict, f"{where}.dict") if config.dict else None
     if kind == "topk" and labels is None:
@@ -140,11 +177,20 @@ def load_track(config: MetaConfig, get_dataset: Callable[[str, str, str], h5py.D
     if kind == "categorical" and labels is not None:
         missing = uncovered_ids(_ids_in_use(data, tokens, per_vocab), labels)
         if missing.size:
-            problems.error(f"{where}.dict", f"ids {missing[:5].tolist()} of {config.path!r} have no "
-                           f"label in {config.dict!r}", "add them to the label list")
+            problems.error(
+                f"{where}.dict",
+                f"ids {missing[:5].tolist()} of {config.path!r} have no label in {config.dict!r}",
+                "add them to the label list",
+            )
             return None
-    return MetaTrack(config, kind, data, tokens, labels,
-                     memmap_or_dataset(weights) if weights is not None else None)
+    return MetaTrack(
+        config,
+        kind,
+        data,
+        tokens,
+        labels,
+        memmap_or_dataset(weights) if weights is not None else None,
+    )
 
 
 def _ids_in_use(data: np.ndarray | h5py.Dataset, tokens: np.ndarray, per_vocab: bool) -> np.ndarray:

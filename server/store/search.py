@@ -1,4 +1,5 @@
 """Phrase and regular-expression search over a data set's tokens. Snippets are plain text."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ class Hit:
 
 
 class TokenSearch:
-    """Search in one data set. Word-level data joins tokens with spaces; char-level data does not."""
+    """Word-level text joins tokens with spaces; char-level text does not."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.ds = dataset
@@ -39,7 +40,7 @@ class TokenSearch:
         self._char_starts: np.ndarray | None = None
 
     def phrase(self, q: str, limit: int) -> tuple[list[Hit], bool]:
-        """Places where the tokens of ``q`` follow each other (case-insensitive), inside one sequence."""
+        """Where the tokens of ``q`` follow each other (case-insensitive), inside one sequence."""
         parts = list(q) if self.ds.char_level else q.split()
         if not parts:
             raise SearchError(f"q {q!r} has no tokens; type a word or phrase")
@@ -76,8 +77,9 @@ class TokenSearch:
                     return hits, True
                 hits.append(self._hit(a, b))
         except TimeoutError as exc:
-            raise SearchError(f"q {q!r} took longer than {REGEX_TIMEOUT_S:g} s; "
-                              "make the pattern more specific") from exc
+            raise SearchError(
+                f"q {q!r} took longer than {REGEX_TIMEOUT_S:g} s; make the pattern more specific"
+            ) from exc
         return hits, False
 
     def _ids_for(self, text: str) -> np.ndarray:

@@ -1,4 +1,5 @@
 """The store's StateSource: one `[T, D]` table of states in an HDF5 file, read-only."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,14 @@ class H5StateSource:
         sequence_offsets: ``int64[N+1]`` of the data set.
     """
 
-    def __init__(self, config: SourceConfig, ds: h5py.Dataset, file: Path, length: int,
-                 sequence_offsets: np.ndarray) -> None:
+    def __init__(
+        self,
+        config: SourceConfig,
+        ds: h5py.Dataset,
+        file: Path,
+        length: int,
+        sequence_offsets: np.ndarray,
+    ) -> None:
         self.config = config
         self.id = config.id
         self._array = memmap_or_dataset(ds)
@@ -34,8 +41,10 @@ class H5StateSource:
         self.shape = (int(length), int(ds.shape[1]))
         self.transform = config.transform
         self.sequence_offsets = sequence_offsets
-        self.fingerprint = (f"{file_fingerprint(file)}:{config.path}:{config.transform}:"
-                            f"{self.shape[0]}x{self.shape[1]}")
+        self.fingerprint = (
+            f"{file_fingerprint(file)}:{config.path}:{config.transform}:"
+            f"{self.shape[0]}x{self.shape[1]}"
+        )
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         """Raw ``float32[stop-start, D]`` for steps ``start .. stop-1`` (clipped to T)."""
@@ -49,6 +58,13 @@ class H5StateSource:
 
     def summary(self) -> dict:
         c = self.config
-        return {"id": c.id, "label": c.label, "layer": c.layer, "kind": c.type,
-                "direction": c.direction, "shape": list(self.shape), "transform": c.transform,
-                "unsigned": c.unsigned}
+        return {
+            "id": c.id,
+            "label": c.label,
+            "layer": c.layer,
+            "kind": c.type,
+            "direction": c.direction,
+            "shape": list(self.shape),
+            "transform": c.transform,
+            "unsigned": c.unsigned,
+        }

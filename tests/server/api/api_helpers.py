@@ -1,4 +1,5 @@
 """Helpers shared by the API tests."""
+
 from __future__ import annotations
 
 

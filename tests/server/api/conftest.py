@@ -1,4 +1,5 @@
 """The API under test: one app over a generated data set, an LSTMVis folder and a broken one."""
+
 from __future__ import annotations
 
 from pathlib import Path

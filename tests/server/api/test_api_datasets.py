@@ -1,10 +1,21 @@
 """GET /datasets and /datasets/{dataset}; unknown and unavailable data sets; static routes."""
+
 from __future__ import annotations
 
 from api_helpers import problem
 
-SUMMARY_KEYS = {"id", "name", "description", "available", "error", "length", "sequences",
-                "sources", "meta", "searchable"}
+SUMMARY_KEYS = {
+    "id",
+    "name",
+    "description",
+    "available",
+    "error",
+    "length",
+    "sequences",
+    "sources",
+    "meta",
+    "searchable",
+}
 
 
 def test_list_names_every_data_set_with_its_availability(client):
@@ -13,13 +24,33 @@ def test_list_names_every_data_set_with_its_availability(client):
     assert list(by_id) == ["broken", "parens", "toy"]
     assert all(set(d) == SUMMARY_KEYS for d in body["datasets"])
     parens = by_id["parens"]
-    assert (parens["available"], parens["error"], parens["length"], parens["sequences"]) == (True, None, 2000, 4)
-    assert [s["id"] for s in parens["sources"]] == ["layer0-cell", "layer0-hidden", "layer1-cell", "layer1-hidden"]
-    assert parens["sources"][0] == {"id": "layer0-cell", "label": "layer 0 cell", "layer": 0, "kind": "cell",
-                                    "direction": "forward", "shape": [2000, 24], "transform": "tanh",
-                                    "unsigned": False}
-    assert {m["id"]: m["kind"] for m in parens["meta"]} == {"depth": "categorical", "position": "scalar",
-                                                             "next": "topk"}
+    assert (parens["available"], parens["error"], parens["length"], parens["sequences"]) == (
+        True,
+        None,
+        2000,
+        4,
+    )
+    assert [s["id"] for s in parens["sources"]] == [
+        "layer0-cell",
+        "layer0-hidden",
+        "layer1-cell",
+        "layer1-hidden",
+    ]
+    assert parens["sources"][0] == {
+        "id": "layer0-cell",
+        "label": "layer 0 cell",
+        "layer": 0,
+        "kind": "cell",
+        "direction": "forward",
+        "shape": [2000, 24],
+        "transform": "tanh",
+        "unsigned": False,
+    }
+    assert {m["id"]: m["kind"] for m in parens["meta"]} == {
+        "depth": "categorical",
+        "position": "scalar",
+        "next": "topk",
+    }
     broken = by_id["broken"]
     assert broken["available"] is False and "data.h5' does not exist" in broken["error"]
     assert broken["sources"] == [] and broken["meta"] == []
@@ -60,9 +91,14 @@ def test_swagger_ui_and_spec_are_served(client):
     assert client.get("/api/v1/ui/").status_code == 200
     spec = client.get("/api/v1/openapi.json").json()
     assert set(spec["paths"]) == {
-        "/datasets", "/datasets/{dataset}", "/datasets/{dataset}/context",
-        "/datasets/{dataset}/select", "/datasets/{dataset}/match", "/datasets/{dataset}/search",
-        "/datasets/{dataset}/cells/{cell}"}
+        "/datasets",
+        "/datasets/{dataset}",
+        "/datasets/{dataset}/context",
+        "/datasets/{dataset}/select",
+        "/datasets/{dataset}/match",
+        "/datasets/{dataset}/search",
+        "/datasets/{dataset}/cells/{cell}",
+    }
 
 
 def test_an_unexpected_error_is_a_plain_500(app, client, monkeypatch, caplog):

@@ -6,6 +6,7 @@ schemathesis's `positive_data_acceptance` check is left out: limits that depend 
 (a `pos` past T, a cell past D, `max_len < min_len`) cannot be written in the schema, and
 the API answers them with a 400 that names the value, as it should.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -36,8 +37,9 @@ def check_operation(op, steered: bool, statuses: dict[str, set[int]]) -> None:
     """Send EXAMPLES generated requests to one operation and check every response."""
 
     @given(case=op.as_strategy())
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     def run(case):
         if steered:
             steer(case)

@@ -1,4 +1,5 @@
 """GET search: phrase and regex, plain-text snippets, bounds and the regex switch."""
+
 from __future__ import annotations
 
 from api_helpers import problem
@@ -22,7 +23,9 @@ def test_phrase_search_on_words_returns_plain_text(client, app):
 
 
 def test_regex_search(client):
-    body = client.get("/api/v1/datasets/parens/search", params={"q": r"\(4\)", "regex": "true"}).json()
+    body = client.get(
+        "/api/v1/datasets/parens/search", params={"q": r"\(4\)", "regex": "true"}
+    ).json()
     assert body["regex"] is True and all(h["end"] - h["start"] == 2 for h in body["results"])
 
 
@@ -31,16 +34,25 @@ def test_regex_switch_and_errors(app, client, tmp_path):
     from hiddenscope.server.store.synthetic import write_dataset
 
     folder = write_dataset(tmp_path / "plain", T=100, D=4, layers=1)
-    (folder / "dataset.yml").write_text((folder / "dataset.yml").read_text().replace(
-        "regex_search: true", "regex_search: false"))
+    (folder / "dataset.yml").write_text(
+        (folder / "dataset.yml").read_text().replace("regex_search: true", "regex_search: false")
+    )
     off = create_app([tmp_path]).test_client()
-    detail = problem(off.get("/api/v1/datasets/plain/search", params={"q": "1", "regex": "true"}), 400)
+    detail = problem(
+        off.get("/api/v1/datasets/plain/search", params={"q": "1", "regex": "true"}), 400
+    )
     assert "regex search is off for data set 'plain'" in detail and "--regex-search" in detail
     on = create_app([tmp_path], regex_search=True).test_client()
-    assert on.get("/api/v1/datasets/plain/search", params={"q": "1", "regex": "true"}).status_code == 200
+    assert (
+        on.get("/api/v1/datasets/plain/search", params={"q": "1", "regex": "true"}).status_code
+        == 200
+    )
     assert "is not a valid regular expression" in problem(
-        client.get("/api/v1/datasets/parens/search", params={"q": "(", "regex": "true"}), 400)
+        client.get("/api/v1/datasets/parens/search", params={"q": "(", "regex": "true"}), 400
+    )
     assert "over the bound of 200" in problem(
-        client.get("/api/v1/datasets/parens/search", params={"q": "a" * 201}), 400)
+        client.get("/api/v1/datasets/parens/search", params={"q": "a" * 201}), 400
+    )
     assert "limit 501 is over the bound" in problem(
-        client.get("/api/v1/datasets/parens/search", params={"q": "a", "limit": 501}), 400)
+        client.get("/api/v1/datasets/parens/search", params={"q": "a", "limit": 501}), 400
+    )

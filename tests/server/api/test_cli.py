@@ -1,4 +1,5 @@
 """The `hiddenscope` command: check, index, the extractor's commands, and a real `serve`."""
+
 from __future__ import annotations
 
 import socket
@@ -21,7 +22,10 @@ def run(*args: str):
 def test_check_reports_ok_data_sets(synthetic_root):
     result = run("check", str(synthetic_root))
     assert result.exit_code == 0, result.output
-    assert "ok    parens" in result.output and "source layer0-cell: 2,000 x 24, transform tanh" in result.output
+    assert (
+        "ok    parens" in result.output
+        and "source layer0-cell: 2,000 x 24, transform tanh" in result.output
+    )
     assert "1 of 1 data set(s) ok" in result.output
 
 
@@ -32,7 +36,9 @@ def test_check_lists_every_error_and_fails(tmp_path, lstmvis_folder):
     result = run("check", str(tmp_path))
     assert result.exit_code == 1
     assert "ERROR broken" in result.output
-    assert "states.types[0].transform: 'relu' is not supported; use one of tanh, none" in result.output
+    assert (
+        "states.types[0].transform: 'relu' is not supported; use one of tanh, none" in result.output
+    )
     assert "ok    toy" in result.output and "1 of 2 data set(s) ok" in result.output
 
 
@@ -68,7 +74,10 @@ def test_demo_without_extractor_serves_a_generated_data_set(tmp_path, monkeypatc
     (tmp_path / "datasets" / "parens").mkdir(parents=True)
     result = run("demo", str(tmp_path / "datasets" / "parens"), "--port", "9999")
     assert result.exit_code == 0, result.output
-    assert "Serving a GENERATED data set instead" in result.output and cli.EXTRACT_HINT in result.output
+    assert (
+        "Serving a GENERATED data set instead" in result.output
+        and cli.EXTRACT_HINT in result.output
+    )
     assert "serving on http://127.0.0.1:9999/" in result.output
     assert served["app"].catalog.entries["generated-parens"].available
     assert (served["host"], served["port"]) == ("127.0.0.1", 9999)
@@ -90,8 +99,12 @@ def free_port() -> int:
 def test_serve_answers_on_localhost(synthetic_root):
     port = free_port()
     exe = Path(sys.executable).with_name("hiddenscope")
-    proc = subprocess.Popen([str(exe), "serve", str(synthetic_root), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "serve", str(synthetic_root), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         line = ""
         deadline = time.time() + 60

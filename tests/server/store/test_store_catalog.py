@@ -1,4 +1,5 @@
 """Scanning roots: recursive, ids from folder names, duplicates and broken data sets reported."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Each config error names the file, the key, the bad value and the fix."""
+
 from __future__ import annotations
 
 import shutil
@@ -28,47 +29,90 @@ def error_text(folder: Path) -> str:
 
 
 CASES = {
-    "unknown top key": (lambda c: c.update(nmae="x"),
-                        ["dataset.yml: nmae: unknown key", "use one of", "name"]),
-    "unknown type key": (lambda c: c["states"]["types"][0].update(transfrom="tanh"),
-                         ["states.types[0].transfrom: unknown key", "transform"]),
-    "bad transform": (lambda c: c["states"]["types"][1].update(transform="sigmoid"),
-                      ["states.types[1].transform: 'sigmoid' is not supported", "use one of tanh, none"]),
-    "bad direction": (lambda c: c["states"]["types"][0].update(direction="sideways"),
-                      ["states.types[0].direction: 'sideways'", "forward, backward"]),
-    "bad layer": (lambda c: c["states"]["types"][0].update(layer="first"),
-                  ["states.types[0].layer: expected a whole number >= 0, got 'first'"]),
-    "bad unsigned": (lambda c: c["states"]["types"][0].update(unsigned="yes"),
-                     ["states.types[0].unsigned: expected true or false, got 'yes'"]),
-    "unknown file ref": (lambda c: c["word_sequence"].update(file="train"),
-                         ["word_sequence.file: 'train' is not a name in `files`", "use one of data"]),
-    "dict is not a dict file": (lambda c: c["word_sequence"].update(dict_file="data"),
-                                ["word_sequence.dict_file: 'data' refers to data.h5", ".json/.dict/.txt"]),
-    "missing path": (lambda c: c["states"]["types"][0].pop("path"),
-                     ["states.types[0].path: missing", "required"]),
-    "path not in file": (lambda c: c["states"]["types"][0].update(path="states/layer9/cell"),
-                         ["states.types[0].path: 'states/layer9/cell' is not a dataset in data.h5",
-                          "it has", "states/layer0/cell"]),
-    "missing file": (lambda c: c["files"].update(data="gone.h5"),
-                     ["files.data: 'gone.h5' does not exist", "check the file name"]),
-    "empty types": (lambda c: c["states"].update(types=[]),
-                    ["states.types: expected a non-empty list, got []", "add one entry per table"]),
-    "duplicate id": (lambda c: c["states"]["types"][1].update(id="layer0-cell"),
-                     ["states.types[1].id: 'layer0-cell' is used twice", "give each source its own id"]),
-    "bad meta type": (lambda c: c["meta"]["depth"].update(type="embedding"),
-                      ["meta.depth.type: 'embedding' is not supported", "general, wordvec"]),
-    "bad meta index": (lambda c: c["meta"]["depth"].update(index="chars"),
-                       ["meta.depth.index: 'chars' is not supported", "self, word_sequence"]),
-    "bad vis type": (lambda c: c["meta"]["depth"]["vis"].update(type="heatmap"),
-                     ["meta.depth.vis.type: 'heatmap' is not supported", "discrete, scalar, wordvec"]),
-    "bad vis range": (lambda c: c["meta"]["position"]["vis"].update(range="1...0"),
-                      ["meta.position.vis.range: '1...0' is not a range", "[min, max]"]),
-    "bad regex flag": (lambda c: c["etc"].update(regex_search="on"),
-                       ["etc.regex_search: expected true or false, got 'on'"]),
-    "wrong meta shape": (lambda c: c["meta"]["position"].update(path="meta/next/ids"),
-                         ["meta.position.path: 'meta/next/ids' has shape (2000, 3)", "needs [T]"]),
-    "meta length": (lambda c: c["word_sequence"].update(sequences="meta/depth"),
-                    ["word_sequence.sequences: 'meta/depth'", "rising strictly from 0 to T=2000"]),
+    "unknown top key": (
+        lambda c: c.update(nmae="x"),
+        ["dataset.yml: nmae: unknown key", "use one of", "name"],
+    ),
+    "unknown type key": (
+        lambda c: c["states"]["types"][0].update(transfrom="tanh"),
+        ["states.types[0].transfrom: unknown key", "transform"],
+    ),
+    "bad transform": (
+        lambda c: c["states"]["types"][1].update(transform="sigmoid"),
+        ["states.types[1].transform: 'sigmoid' is not supported", "use one of tanh, none"],
+    ),
+    "bad direction": (
+        lambda c: c["states"]["types"][0].update(direction="sideways"),
+        ["states.types[0].direction: 'sideways'", "forward, backward"],
+    ),
+    "bad layer": (
+        lambda c: c["states"]["types"][0].update(layer="first"),
+        ["states.types[0].layer: expected a whole number >= 0, got 'first'"],
+    ),
+    "bad unsigned": (
+        lambda c: c["states"]["types"][0].update(unsigned="yes"),
+        ["states.types[0].unsigned: expected true or false, got 'yes'"],
+    ),
+    "unknown file ref": (
+        lambda c: c["word_sequence"].update(file="train"),
+        ["word_sequence.file: 'train' is not a name in `files`", "use one of data"],
+    ),
+    "dict is not a dict file": (
+        lambda c: c["word_sequence"].update(dict_file="data"),
+        ["word_sequence.dict_file: 'data' refers to data.h5", ".json/.dict/.txt"],
+    ),
+    "missing path": (
+        lambda c: c["states"]["types"][0].pop("path"),
+        ["states.types[0].path: missing", "required"],
+    ),
+    "path not in file": (
+        lambda c: c["states"]["types"][0].update(path="states/layer9/cell"),
+        [
+            "states.types[0].path: 'states/layer9/cell' is not a dataset in data.h5",
+            "it has",
+            "states/layer0/cell",
+        ],
+    ),
+    "missing file": (
+        lambda c: c["files"].update(data="gone.h5"),
+        ["files.data: 'gone.h5' does not exist", "check the file name"],
+    ),
+    "empty types": (
+        lambda c: c["states"].update(types=[]),
+        ["states.types: expected a non-empty list, got []", "add one entry per table"],
+    ),
+    "duplicate id": (
+        lambda c: c["states"]["types"][1].update(id="layer0-cell"),
+        ["states.types[1].id: 'layer0-cell' is used twice", "give each source its own id"],
+    ),
+    "bad meta type": (
+        lambda c: c["meta"]["depth"].update(type="embedding"),
+        ["meta.depth.type: 'embedding' is not supported", "general, wordvec"],
+    ),
+    "bad meta index": (
+        lambda c: c["meta"]["depth"].update(index="chars"),
+        ["meta.depth.index: 'chars' is not supported", "self, word_sequence"],
+    ),
+    "bad vis type": (
+        lambda c: c["meta"]["depth"]["vis"].update(type="heatmap"),
+        ["meta.depth.vis.type: 'heatmap' is not supported", "discrete, scalar, wordvec"],
+    ),
+    "bad vis range": (
+        lambda c: c["meta"]["position"]["vis"].update(range="1...0"),
+        ["meta.position.vis.range: '1...0' is not a range", "[min, max]"],
+    ),
+    "bad regex flag": (
+        lambda c: c["etc"].update(regex_search="on"),
+        ["etc.regex_search: expected true or false, got 'on'"],
+    ),
+    "wrong meta shape": (
+        lambda c: c["meta"]["position"].update(path="meta/next/ids"),
+        ["meta.position.path: 'meta/next/ids' has shape (2000, 3)", "needs [T]"],
+    ),
+    "meta length": (
+        lambda c: c["word_sequence"].update(sequences="meta/depth"),
+        ["word_sequence.sequences: 'meta/depth'", "rising strictly from 0 to T=2000"],
+    ),
 }
 
 
@@ -102,13 +146,20 @@ def test_missing_data_with_build_recipe_says_how_to_build(editable):
 def test_a_recipe_without_data_says_to_build_it(tmp_path):
     (tmp_path / "dataset.yml").write_text("name: english\nbuild: {seed: 0}\n")
     message = error_text(tmp_path)
-    assert message == (f"{tmp_path / 'dataset.yml'}: holds only a `build:` recipe: the data set is "
-                       f"not built yet; build it with `hiddenscope build {tmp_path}`")
+    assert message == (
+        f"{tmp_path / 'dataset.yml'}: holds only a `build:` recipe: the data set is "
+        f"not built yet; build it with `hiddenscope build {tmp_path}`"
+    )
 
 
 def test_all_errors_are_reported_together(editable):
-    edit(editable, lambda c: (c["states"]["types"][0].update(transform="x"),
-                              c["meta"]["depth"].update(index="y")))
+    edit(
+        editable,
+        lambda c: (
+            c["states"]["types"][0].update(transform="x"),
+            c["meta"]["depth"].update(index="y"),
+        ),
+    )
     dataset, problems = check_dataset(editable)
     assert dataset is None
     keys = {p.key for p in problems.errors}
@@ -130,5 +181,9 @@ def test_defaults_follow_lstmvis(lstmvis_folder):
     assert not problems.errors
     first = config.sources[0]
     assert (first.id, first.label, first.transform, first.direction) == (
-        "states::states1", "layer 1 state", "tanh", "forward")
+        "states::states1",
+        "layer 1 state",
+        "tanh",
+        "forward",
+    )
     assert config.meta[2].vis_range == (0.0, 1.0)

@@ -1,4 +1,5 @@
 """Round trip through the store format; the StateSource contract; index folders."""
+
 from __future__ import annotations
 
 import os
@@ -23,13 +24,18 @@ def test_round_trip_matches_the_written_file(parens, synthetic_root):
     with h5py.File(synthetic_root / "parens" / "data.h5", "r") as f:
         assert np.array_equal(parens.tokens, f["tokens"][()])
         assert np.array_equal(parens.sequence_offsets, f["sequences"][()])
-        for sid, path in [("layer0-cell", "states/layer0/cell"), ("layer1-hidden", "states/layer1/hidden")]:
+        for sid, path in [
+            ("layer0-cell", "states/layer0/cell"),
+            ("layer1-hidden", "states/layer1/hidden"),
+        ]:
             src = parens.sources[sid]
             assert src.memory_mapped
             assert np.array_equal(src.read_rows(100, 140), f[path][100:140])
             steps = np.array([0, 7, 1999])
             assert np.array_equal(src.read_steps(steps), f[path][[0, 7, 1999]])
-        assert parens.meta["depth"].window(5, 9)["values"].tolist() == f["meta/depth"][5:10].tolist()
+        assert (
+            parens.meta["depth"].window(5, 9)["values"].tolist() == f["meta/depth"][5:10].tolist()
+        )
         topk = parens.meta["next"].window(0, 1)
         assert topk["ids"].tolist() == f["meta/next/ids"][0:2].tolist()
         assert topk["tokens"][0] == [VOCAB[i] for i in f["meta/next/ids"][0]]
@@ -44,15 +50,26 @@ def test_source_follows_the_engine_protocol(parens):
     assert src.shape == (2000, 24) and src.transform == "tanh"
     assert src.read_rows(0, 5).dtype == np.float32
     assert "data.h5" in src.fingerprint and "states/layer0/cell" in src.fingerprint
-    assert src.summary() == {"id": "layer0-cell", "label": "layer 0 cell", "layer": 0, "kind": "cell",
-                             "direction": "forward", "shape": [2000, 24], "transform": "tanh",
-                             "unsigned": False}
+    assert src.summary() == {
+        "id": "layer0-cell",
+        "label": "layer 0 cell",
+        "layer": 0,
+        "kind": "cell",
+        "direction": "forward",
+        "shape": [2000, 24],
+        "transform": "tanh",
+        "unsigned": False,
+    }
 
 
 def test_meta_summaries(parens):
     assert parens.meta["depth"].summary()["labels"][:2] == ["depth 0", "depth 1"]
-    assert parens.meta["position"].summary() == {"id": "position", "kind": "scalar", "labels": None,
-                                                 "range": [0.0, 1.0]}
+    assert parens.meta["position"].summary() == {
+        "id": "position",
+        "kind": "scalar",
+        "labels": None,
+        "range": [0.0, 1.0],
+    }
     assert parens.meta["next"].summary()["kind"] == "topk"
 
 
@@ -61,8 +78,9 @@ def test_chunked_compressed_float64_tables_read_through_h5py(tmp_path):
     with h5py.File(folder / "data.h5", "a") as f:
         values = f["states/layer0/cell"][()]
         del f["states/layer0/cell"]
-        f.create_dataset("states/layer0/cell", data=values.astype(np.float64), chunks=(50, 6),
-                         compression="gzip")
+        f.create_dataset(
+            "states/layer0/cell", data=values.astype(np.float64), chunks=(50, 6), compression="gzip"
+        )
     ds = open_dataset(folder)
     src = ds.sources["layer0-cell"]
     assert not src.memory_mapped
@@ -86,14 +104,18 @@ def test_states_shorter_than_tokens_is_an_error_in_dataset_yml(tmp_path):
         values = f["states/layer0/cell"][:90]
         del f["states/layer0/cell"]
         f["states/layer0/cell"] = values
-    with pytest.raises(DatasetError, match="'states/layer0/cell' has 90 steps but there are 100 tokens"):
+    with pytest.raises(
+        DatasetError, match="'states/layer0/cell' has 90 steps but there are 100 tokens"
+    ):
         open_dataset(folder)
 
 
 def test_token_ids_outside_the_vocabulary_are_named(tmp_path):
     folder = write_dataset(tmp_path / "vocab", T=100, D=4, layers=1)
     (folder / "vocab.json").write_text('["(", ")", "0"]')
-    with pytest.raises(DatasetError, match=r"token ids \[3, 4, 5, 6\].*have no entry in vocab.json"):
+    with pytest.raises(
+        DatasetError, match=r"token ids \[3, 4, 5, 6\].*have no entry in vocab.json"
+    ):
         open_dataset(folder)
 
 
@@ -113,8 +135,11 @@ def test_index_dir_inside_the_folder_when_writable(parens):
 def test_index_dir_falls_back_to_the_cache(parens, tmp_path, monkeypatch):
     # the machine may run tests as root, who can write anywhere: pretend the folder is read-only
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p).is_relative_to(
-        parens.folder) else real_access(p, mode))
+    monkeypatch.setattr(
+        os,
+        "access",
+        lambda p, mode: False if Path(p).is_relative_to(parens.folder) else real_access(p, mode),
+    )
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     where = parens.index_dir("layer0-cell")
     assert where.parent.parent == tmp_path / "cache" / "hiddenscope"

@@ -1,4 +1,6 @@
-"""LSTMVis folders (lstm.yml, 1-based .dict ids, chunked tables, wordvec and per-word meta) load unchanged."""
+"""LSTMVis folders (lstm.yml, 1-based .dict ids, chunked tables, wordvec and per-word meta)
+load unchanged."""
+
 from __future__ import annotations
 
 import h5py

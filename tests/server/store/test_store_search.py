@@ -1,4 +1,5 @@
 """Phrase and regex search, word- and character-level, inside sequences, plain-text snippets."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,12 @@ def words(lstmvis_folder):
 
 def brute_force(tokens: np.ndarray, offsets: np.ndarray, phrase: list[int]) -> list[int]:
     n = len(phrase)
-    return [t for t in range(len(tokens) - n + 1)
-            if tokens[t : t + n].tolist() == phrase
-            and np.searchsorted(offsets, t, "right") == np.searchsorted(offsets, t + n - 1, "right")]
+    return [
+        t
+        for t in range(len(tokens) - n + 1)
+        if tokens[t : t + n].tolist() == phrase
+        and np.searchsorted(offsets, t, "right") == np.searchsorted(offsets, t + n - 1, "right")
+    ]
 
 
 def test_char_level_phrase_matches_brute_force(chars):
@@ -46,7 +50,9 @@ def test_word_level_phrase_is_case_insensitive(words):
 
 def test_snippet_is_plain_text_around_the_hit(words):
     hit = TokenSearch(words).phrase(" ".join(words.token_text(50, 52)), limit=500)[0][0]
-    assert hit.snippet == " ".join(words.token_text(hit.snippet_start, hit.snippet_start + hit.snippet.count(" ")))
+    assert hit.snippet == " ".join(
+        words.token_text(hit.snippet_start, hit.snippet_start + hit.snippet.count(" "))
+    )
     assert hit.snippet_start <= hit.start
 
 
