@@ -30,6 +30,7 @@ class Handlers:
         self._engines: dict[tuple[str, str], SourceEngine] = {}
         self._searches: dict[str, TokenSearch] = {}
         self._lock = threading.Lock()
+        self._match_locks: dict[tuple[str, str], threading.Lock] = {}
 
     # --- look-ups ------------------------------------------------------------------
     def dataset(self, id: str) -> Dataset:
@@ -185,9 +186,12 @@ class Handlers:
                 400, f"max_len {max_len} is below min_len {min_len}; pass max_len >= min_len"
             )
         names = _meta_names(meta, ds)
-        result = self.engine(ds, src).match(
-            chosen, threshold, pad_left, pad_right, min_overlap, min_len, max_len, limit
-        )
+        engine = self.engine(ds, src)
+        with self._match_locks.setdefault((ds.id, src.id), threading.Lock()):
+            # the first match on a source builds its index: one build, not one per request
+            result = engine.match(
+                chosen, threshold, pad_left, pad_right, min_overlap, min_len, max_len, limit
+            )
         rows = [
             self._match_row(ds, src, m, chosen, threshold, left, right, names)
             for m in result.matches

@@ -44,6 +44,12 @@ def test_round_trip_matches_the_written_file(parens, synthetic_root):
     assert (parens.length, parens.sequences, parens.char_level) == (2000, 4, True)
 
 
+def test_files_are_opened_read_only(parens):
+    files = parens._files._open
+    assert files and all(f.mode == "r" for f in files.values())
+    assert parens.sources["layer0-cell"]._array.mode == "r"  # the memory map
+
+
 def test_source_follows_the_engine_protocol(parens):
     src = parens.sources["layer0-cell"]
     assert isinstance(src, StateSource)
