@@ -61,7 +61,9 @@ class Handlers:
         )
 
     def getDataset(self, dataset: str):
-        self.dataset(dataset)
+        """Also for an unavailable data set: its summary carries the error to show."""
+        if dataset not in self.catalog.entries:
+            raise not_found("data set", dataset, sorted(self.catalog.entries))
         return json_response(dataset_summary(self.catalog.entries[dataset]))
 
     # --- context -------------------------------------------------------------------

@@ -68,6 +68,11 @@ def test_unknown_data_set_is_404_naming_it(client):
     assert "data set 'nope' does not exist" in detail and "parens" in detail
 
 
+def test_unavailable_data_set_summary_carries_its_error(client):
+    body = client.get("/api/v1/datasets/broken").json()
+    assert body["available"] is False and "data.h5' does not exist" in body["error"]
+
+
 def test_unavailable_data_set_is_404_with_its_error(client):
     detail = problem(client.get("/api/v1/datasets/broken/context?source=x&pos=0"), 404)
     assert "data set 'broken' is unavailable" in detail and "data.h5" in detail
