@@ -111,6 +111,6 @@ def test_an_unexpected_error_is_a_plain_500(app, client, monkeypatch, caplog):
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(app.handlers, "dataset", fail)
-    detail = problem(client.get("/api/v1/datasets/parens"), 500)
+    detail = problem(client.get("/api/v1/datasets/parens/search?q=1"), 500)
     assert "RuntimeError" in detail and "secret internals" not in detail
     assert any("unexpected error" in r.getMessage() for r in caplog.records)
