@@ -153,7 +153,7 @@ function matchParams(s) {
   return {
     source: s.source, cells: s.cells, threshold: s.threshold, pad_left: s.pad_left, pad_right: s.pad_right,
     min_overlap: s.min_overlap, min_len: s.min_len, max_len: s.max_len, limit: s.limit,
-    left: MATCH_LEFT, right: MATCH_RIGHT, meta: app.dataset.meta.length ? app.dataset.meta.map((m) => m.id) : null,
+    left: MATCH_LEFT, right: MATCH_RIGHT, meta: s.meta.length ? s.meta : null, // heatmaps of the tracks shown
   };
 }
 

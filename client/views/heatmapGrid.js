@@ -3,7 +3,8 @@
 // thousands of table cells keeps the match view fast.
 import { HOVER } from "../colors.js";
 
-const CELL_W = 6;
+export const HEATMAP_CELL_W = 4;
+const CELL_W = HEATMAP_CELL_W;
 
 /**
  * @param {{label: string, onHover: (row: number|null, col: number|null) => void}} opts

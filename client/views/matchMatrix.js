@@ -4,10 +4,11 @@
 // colours can be mapped onto the words' background; hover links all of them.
 import d3 from "../d3.js";
 import { textOn } from "../colors.js";
-import { heatmapGrid } from "./heatmapGrid.js";
+import { HEATMAP_CELL_W, heatmapGrid } from "./heatmapGrid.js";
 import { legend } from "./legend.js";
 
-const MAX_COLS = 120; // columns shown per row; longer windows are cut (the row says so)
+const MAX_COLS = 120; // word columns shown per row; longer windows are cut
+const HEATMAP_COLS = 40; // heatmap columns: the steps around the aligned match start
 
 /**
  * @param {{onOpen: (match: object) => void, onMap: (id: string|null) => void,
@@ -21,7 +22,7 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
   const table = scroll.append("table").attr("class", "matrix");
   const thead = table.append("thead");
   const tbody = table.append("tbody");
-  const gridBox = scroll.append("div").attr("class", "heatmap-grids");
+  const gridBox = d3.create("div").attr("class", "heatmap-grids"); // lives in the first row's rowspan cell
   const grids = new Map(); // heatmap id -> {block, label, grid}
   let hovered = [null, null];
   let heatmapsShown = [];
@@ -34,12 +35,18 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
     const cols = Math.min(MAX_COLS, d3.max(matches, (m) => left - (m.start - m.window_start) + m.tokens.length) || 0);
     drawHeads(heatmaps, mapped);
     const header = ["", "overlap", "union", "length"].map((t) => ({ t, cls: "score" }))
+      .concat([{ t: "heatmaps", cls: "hm-head" }])
       .concat([{ t: "words, aligned at the match start; the match is outlined", cls: "words-head", span: cols }]);
     thead.selectAll("tr").data([header]).join("tr").selectAll("th").data((r) => r).join("th")
       .attr("class", (h) => h.cls).attr("colspan", (h) => h.span || null).attr("scope", "col").text((h) => h.t);
+    // the heatmaps' labels, each as wide as its canvas
+    const hmWidth = Math.min(cols, HEATMAP_COLS) * HEATMAP_CELL_W;
+    thead.select("th.hm-head").text("").selectAll("span").data(heatmaps).join("span")
+      .attr("class", "hm-label").style("width", `${hmWidth}px`).text((h) => h.label);
 
     const mappedMap = heatmaps.find((h) => h.id === mapped) || null;
     const rows = matches.map((m) => rowCells(m, left, cols, mappedMap));
+    if (rows.length) rows[0].cells.splice(4, 0, { cls: "heatmaps-cell", rowspan: rows.length, keep: true });
     table.style("--zoom", `${zoom}px`);
     const tr = tbody.selectAll("tr").data(rows).join("tr").attr("class", "match-row")
       .attr("data-start", (row) => row.match.start).attr("data-end", (row) => row.match.end);
@@ -47,8 +54,12 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
     tr.selectAll("td").data((row) => row.cells).join("td")
       .attr("class", (c) => c.cls)
       .attr("data-col", (c) => c.col ?? null)
+      .attr("rowspan", (c) => c.rowspan ?? null)
       .attr("style", (c) => (c.bg ? `background:${c.bg};color:${textOn(c.bg)}` : null))
+      .filter((c) => !c.keep)
       .text((c) => c.text ?? "");
+    const hmCell = tbody.select("td.heatmaps-cell").node();
+    if (hmCell && gridBox.node().parentNode !== hmCell) hmCell.append(gridBox.node());
     tr.select("td.open-cell").selectAll("button").data((row) => [row.match]).join("button")
       .attr("type", "button").attr("class", "open").text("open")
       .attr("aria-label", (m) => `open step ${m.start} in the select view`)
@@ -60,6 +71,7 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
     rowsShown = rows;
     drawGrids(heatmaps, rows, cols);
     tbody.on("mouseover", (event) => {
+      if (event.target.closest("td.heatmaps-cell")) return; // the canvases report their own hover
       const td = event.target.closest("td[data-col]");
       const tr2 = event.target.closest("tr");
       setHover(td ? tr2.rowIndex - 1 : null, td ? Number(td.dataset.col) : null);
@@ -71,6 +83,7 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
   function drawGrids(heatmaps, rows, cols) {
     const trs = [...tbody.node().rows];
     const first = trs.length ? trs[0].offsetTop : 0;
+    const hmCols = Math.min(cols, HEATMAP_COLS);
     const tops = trs.map((t) => t.offsetTop - first);
     const heights = trs.map((t) => t.offsetHeight);
     for (const [id, g] of grids) {
@@ -83,18 +96,16 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
       let g = grids.get(h.id);
       if (!g) {
         const block = gridBox.append("div").attr("class", "heatmap-block").attr("data-heatmap", h.id);
-        const label = block.append("div").attr("class", "hm-head");
         const grid = heatmapGrid({ label: h.label, onHover: (r, c) => setHover(r, c) });
         block.node().append(grid.node);
-        g = { block, label, grid };
+        g = { block, grid };
         grids.set(h.id, g);
       }
-      g.label.text(h.label).style("height", `${first}px`);
       const values = rows.map((row) => {
         const vals = h.values(row.match);
-        return d3.range(cols).map((col) => vals[col - row.offset]);
+        return d3.range(hmCols).map((col) => vals[col - row.offset]);
       });
-      g.grid.update({ rows: values, color: h.color, tops, heights, cols });
+      g.grid.update({ rows: values, color: h.color, tops, heights, cols: hmCols });
       gridBox.node().append(g.block.node());
     }
   }

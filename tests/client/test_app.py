@@ -179,7 +179,8 @@ def test_match_rows_are_outlined_with_scores(page, server, artifacts):
 
 
 def test_map_a_heatmap_onto_the_words(page, server, artifacts):
-    open_view(page, server, pos=40, start=42, end=44, cells="0,1,2,3", match="on")
+    # the match view has a heatmap per meta track shown
+    open_view(page, server, pos=40, start=42, end=44, cells="0,1,2,3", match="on", meta="depth,next")
     page.locator("tr.match-row").first.wait_for(timeout=TIMEOUT_MS)
     assert page.locator("td.word[style*=background]").count() == 0
     page.locator(".hm", has_text="depth").get_by_role("button", name="map onto words").click()
