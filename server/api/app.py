@@ -3,7 +3,6 @@ builds the Connexion 3 ASGI app (API under /api/v1, Swagger UI, the browser clie
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from connexion import AsyncApp
@@ -19,9 +18,6 @@ from .handlers import Handlers
 from .params import ListURIParser, NamingParameterValidator
 from .payloads import jsonifier
 
-log = logging.getLogger(__name__)
-
-API_BASE = "/api/v1"
 CLIENT_FILES = {
     ".html",
     ".js",

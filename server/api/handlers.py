@@ -248,14 +248,16 @@ class Handlers:
     # --- search and statistics -------------------------------------------------------
     def searchTokens(self, dataset: str, q: str, regex: bool = False, limit: int = 50):
         ds = self.dataset(dataset)
-        with self._lock:
-            search = self._searches.setdefault(ds.id, TokenSearch(ds))
         if regex and not (ds.regex_search or self.regex_default):
             raise ApiError(
                 400,
                 f"regex search is off for data set {ds.id!r}; set `etc: {{regex_search: "
                 "true}` in its config, or serve with --regex-search",
             )
+        with self._lock:  # one TokenSearch per data set: it caches the joined token text
+            if ds.id not in self._searches:
+                self._searches[ds.id] = TokenSearch(ds)
+            search = self._searches[ds.id]
         hits, truncated = search.regex(q, limit) if regex else search.phrase(q, limit)
         return json_response(
             {"q": q, "regex": regex, "truncated": truncated, "results": [h.__dict__ for h in hits]}
