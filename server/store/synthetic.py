@@ -9,6 +9,7 @@ cells rise with the depth, the others are smoothed noise. Values are pre-activat
 Generation is chunked in time, so T = 5,000,000 x D = 650 (13 GB) needs only a few
 hundred MB of memory.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,9 @@ _CHUNK = 1 << 16
 _SMOOTH = 8  # noise cells are a moving average of this many white-noise steps
 
 
-def bracket_tokens(T: int, rng: np.random.Generator, max_depth: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def bracket_tokens(
+    T: int, rng: np.random.Generator, max_depth: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(tokens int32[T], depth int32[T])`` of the bracket language.
 
     Brackets open or close at random within ``0..max_depth``; after each bracket comes
@@ -87,8 +90,8 @@ def write_dataset(
 ) -> Path:
     """Write a complete data set folder (``dataset.yml``, ``data.h5``, ``vocab.json``).
 
-    Up to two sources per layer (``kinds``: ``layer{L}-cell`` with ``transform: tanh`` and ``layer{L}-hidden``
-    with ``transform: none``, already in [-1, 1]); meta tracks ``depth`` (categorical),
+    Up to two sources per layer (``kinds``: ``layer{L}-cell`` with ``transform: tanh`` and
+    ``layer{L}-hidden`` with ``transform: none``, already in [-1, 1]); meta tracks ``depth`` (categorical),
     ``position`` (scalar: relative position in its sequence) and ``next`` (top-3
     next-token guesses with probabilities). Returns the folder.
     """
@@ -101,7 +104,9 @@ def write_dataset(
     position = np.zeros(T, dtype=np.float32)
     for a, b in zip(offsets[:-1], offsets[1:], strict=True):
         position[a:b] = np.linspace(0.0, 1.0, b - a, dtype=np.float32)
-    next_ids = np.stack([np.roll(tokens, -1), (tokens + 1) % len(VOCAB), (tokens + 3) % len(VOCAB)], 1)
+    next_ids = np.stack(
+        [np.roll(tokens, -1), (tokens + 1) % len(VOCAB), (tokens + 3) % len(VOCAB)], 1
+    )
     probs = np.sort(rng.dirichlet([4.0, 2.0, 1.0], size=T).astype(np.float32), axis=1)[:, ::-1]
 
     tmp = folder / "data.h5.tmp"
@@ -145,14 +150,33 @@ def write_dataset(
         or f"Generated bracket language: {T:,} steps, {D} cells per source; "
         f"cells 0-{depth_cells - 1} track the nesting depth, the rest are smoothed noise.",
         "files": {"data": "data.h5", "vocab": "vocab.json", "depth_labels": "labels/depth.json"},
-        "word_sequence": {"file": "data", "path": "tokens", "dict_file": "vocab", "sequences": "sequences"},
+        "word_sequence": {
+            "file": "data",
+            "path": "tokens",
+            "dict_file": "vocab",
+            "sequences": "sequences",
+        },
         "states": {"file": "data", "types": types},
         "meta": {
-            "depth": {"file": "data", "path": "meta/depth", "dict": "depth_labels",
-                      "vis": {"type": "discrete", "range": "dict"}},
-            "position": {"file": "data", "path": "meta/position", "vis": {"type": "scalar", "range": [0, 1]}},
-            "next": {"file": "data", "path": "meta/next/ids", "type": "wordvec", "dict": "vocab",
-                     "weights_path": "meta/next/probs", "vis": {"type": "wordvec"}},
+            "depth": {
+                "file": "data",
+                "path": "meta/depth",
+                "dict": "depth_labels",
+                "vis": {"type": "discrete", "range": "dict"},
+            },
+            "position": {
+                "file": "data",
+                "path": "meta/position",
+                "vis": {"type": "scalar", "range": [0, 1]},
+            },
+            "next": {
+                "file": "data",
+                "path": "meta/next/ids",
+                "type": "wordvec",
+                "dict": "vocab",
+                "weights_path": "meta/next/probs",
+                "vis": {"type": "wordvec"},
+            },
         },
         "etc": {"regex_search": True},
     }
