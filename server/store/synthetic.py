@@ -91,9 +91,9 @@ def write_dataset(
     """Write a complete data set folder (``dataset.yml``, ``data.h5``, ``vocab.json``).
 
     Up to two sources per layer (``kinds``: ``layer{L}-cell`` with ``transform: tanh`` and
-    ``layer{L}-hidden`` with ``transform: none``, already in [-1, 1]); meta tracks ``depth`` (categorical),
-    ``position`` (scalar: relative position in its sequence) and ``next`` (top-3
-    next-token guesses with probabilities). Returns the folder.
+    ``layer{L}-hidden`` with ``transform: none``, already in [-1, 1]); meta tracks ``depth``
+    (categorical), ``position`` (scalar: relative position in its sequence) and ``next``
+    (top-3 next-token guesses with probabilities). Returns the folder.
     """
     folder = Path(folder)
     (folder / "labels").mkdir(parents=True, exist_ok=True)
