@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from functools import cached_property
 from pathlib import Path
 
 import h5py
@@ -63,7 +64,7 @@ class Dataset:
     def regex_search(self) -> bool:
         return self.config.regex_search
 
-    @property
+    @cached_property
     def char_level(self) -> bool:
         """True when (nearly) every vocabulary entry is one character: a character model."""
         entries = [v for v in self.vocab if v is not None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 
 import h5py
 import numpy as np
@@ -55,13 +56,15 @@ class MetaTrack:
             config.vis_range if isinstance(config.vis_range, tuple) else None
         )
 
-    @property
+    @cached_property
     def labels(self) -> list[str] | None:
+        """The label of each id (categorical tracks); computed once, sent with every window."""
         if self.kind != "categorical":
             return None
         if self._label_array is None:  # no dict: the ids themselves are the labels
-            hi = int(np.nanmax(self._full_range())) if len(self._data) else -1
-            self._label_array = _labels_array([str(i) for i in range(max(hi, 0) + 1)])
+            used = _ids_in_use(self._data, self._tokens, self.config.index == "word_sequence")
+            top = int(used.max()) if used.size else 0
+            self._label_array = _labels_array([str(i) for i in range(max(top, 0) + 1)])
         return self._label_array.tolist()
 
     @property

@@ -57,6 +57,14 @@ def test_index_builds_then_finds_fresh(tmp_path):
     assert "small / layer0-cell: index is fresh" in again.output
 
 
+def test_index_takes_a_data_set_id_under_datasets(tmp_path, monkeypatch):
+    write_dataset(tmp_path / "datasets" / "tiny", T=200, D=4, layers=1, kinds=("cell",))
+    monkeypatch.chdir(tmp_path)
+    result = run("index", "tiny")
+    assert result.exit_code == 0, result.output
+    assert "tiny / layer0-cell: index built" in result.output
+
+
 def test_extract_commands_say_how_to_install_when_missing(monkeypatch):
     monkeypatch.setattr(cli, "_extract_commands", lambda: (None, cli.EXTRACT_HINT))
     result = run("build", "datasets/parens")

@@ -89,3 +89,13 @@ def test_numeric_vis_ranges(lstmvis_folder):
     ds = open_dataset(lstmvis_folder)
     assert ds.meta["freq"].summary()["range"] == [0.25, 2.0]
     ds.close()
+
+
+def test_categorical_track_without_dict_labels_its_ids(lstmvis_folder):
+    config = yaml.safe_load((lstmvis_folder / "lstm.yml").read_text())
+    del config["meta"]["pos"]["dict"]
+    config["meta"]["pos"]["vis"] = {"type": "discrete"}
+    (lstmvis_folder / "lstm.yml").write_text(yaml.safe_dump(config))
+    ds = open_dataset(lstmvis_folder)
+    assert ds.meta["pos"].summary()["labels"] == ["0", "1", "2", "3"]
+    ds.close()
