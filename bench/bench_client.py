@@ -8,6 +8,7 @@ Serves a generated data set (bench/data/, reused between runs) with the real
 performance.measure entries (hs:select-render, hs:match-render: the views' update calls)
 plus the time to the next frame after a forced redraw (layout and paint included).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,16 +20,23 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tqdm import tqdm
-
 from hiddenscope.server.store.synthetic import ensure_dataset
+from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 IDLE = """() => { const a = window.hiddenscope;
-  return a && a.context && Object.keys(a.aborts).length === 0 && !a.matchBusy && !a.selectPending; }"""
+  return a && a.context && Object.keys(a.aborts).length === 0
+    && !a.matchBusy && !a.selectPending; }"""
 # one forced redraw: the views' update, a synchronous layout, then the next frame (paint)
 REDRAW = """async (idle) => {
   const t0 = performance.now();
@@ -50,8 +58,11 @@ def serve(folder: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     exe = Path(sys.executable).with_name("hiddenscope")
-    proc = subprocess.Popen([str(exe), "serve", str(folder), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(exe), "serve", str(folder), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(300):
         try:
             urllib.request.urlopen(f"{url}/api/v1/datasets", timeout=5).read()
@@ -70,8 +81,10 @@ def measures(page, name: str) -> list[float]:
 
 def bench_select(page, url: str, runs: int) -> dict:
     cells = ",".join(map(str, range(0, 650, 13)))  # 50 selected cells drawn on top
-    page.goto(f"{url}/client/view.html?dataset=client650&source=layer0-cell&pos=1000&left=10&right=89"
-              f"&cells={cells}&meta=depth&zoom=12")
+    page.goto(
+        f"{url}/client/view.html?dataset=client650&source=layer0-cell&pos=1000&left=10&right=89"
+        f"&cells={cells}&meta=depth&zoom=12"
+    )
     page.wait_for_function(IDLE, timeout=60_000)
     first = measures(page, "hs:select-render")[-1]
     nav = []
@@ -83,21 +96,35 @@ def bench_select(page, url: str, runs: int) -> dict:
     idle = [page.evaluate(REDRAW, True)[1] for _ in range(runs)]
     steps = page.evaluate("() => window.hiddenscope.context.tokens.length")
     rows = page.evaluate("() => window.hiddenscope.context.states.length")
-    return {"shape": f"{rows} cells x {steps} steps", "first": first, "navigate": statistics.median(nav),
-            "redraw_sync": statistics.median(r[0] for r in redraw),
-            "redraw_frame": statistics.median(r[1] for r in redraw), "idle_frame": statistics.median(idle)}
+    return {
+        "shape": f"{rows} cells x {steps} steps",
+        "first": first,
+        "navigate": statistics.median(nav),
+        "redraw_sync": statistics.median(r[0] for r in redraw),
+        "redraw_frame": statistics.median(r[1] for r in redraw),
+        "idle_frame": statistics.median(idle),
+    }
 
 
 def bench_match(page, url: str, runs: int) -> dict:
-    page.goto(f"{url}/client/view.html?dataset=client650&source=layer0-cell&pos=1000&left=10&right=89"
-              "&cells=0,1,2,3,17,40&match=on&limit=50&meta=depth,position,next&zoom=18")
+    page.goto(
+        f"{url}/client/view.html?dataset=client650&source=layer0-cell&pos=1000&left=10&right=89"
+        "&cells=0,1,2,3,17,40&match=on&limit=50&meta=depth,position,next&zoom=18"
+    )
     page.locator("tr.match-row").first.wait_for(timeout=120_000)
     page.wait_for_function(IDLE, timeout=120_000)
     first = measures(page, "hs:match-render")[-1]
-    redraw = [page.evaluate(REDRAW, False) for _ in tqdm(range(runs), desc="match view: redraw", unit="run")]
-    return {"rows": page.locator("tr.match-row").count(), "cells": page.locator("tr.match-row td").count(),
-            "first": first, "redraw_sync": statistics.median(r[0] for r in redraw),
-            "redraw_frame": statistics.median(r[1] for r in redraw)}
+    redraw = [
+        page.evaluate(REDRAW, False)
+        for _ in tqdm(range(runs), desc="match view: redraw", unit="run")
+    ]
+    return {
+        "rows": page.locator("tr.match-row").count(),
+        "cells": page.locator("tr.match-row td").count(),
+        "first": first,
+        "redraw_sync": statistics.median(r[0] for r in redraw),
+        "redraw_frame": statistics.median(r[1] for r in redraw),
+    }
 
 
 def main() -> None:
@@ -110,7 +137,9 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     data = ROOT / "bench" / "data" / "client"
-    ensure_dataset(data / "client650", T=args.T, D=650, layers=1, kinds=("cell",), sequences=4, progress=True)
+    ensure_dataset(
+        data / "client650", T=args.T, D=650, layers=1, kinds=("cell",), sequences=4, progress=True
+    )
     proc, url = serve(data)
     try:
         with sync_playwright() as p:
@@ -123,12 +152,16 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=10)
     print(f"select view, {sel['shape']} (target <= 100 ms), median of {args.runs}:")
-    print(f"  first render {sel['first']:.1f} ms; after next page {sel['navigate']:.1f} ms; "
-          f"redraw {sel['redraw_sync']:.1f} ms (to next frame {sel['redraw_frame']:.1f} ms; "
-          f"an idle frame takes {sel['idle_frame']:.1f} ms)")
+    print(
+        f"  first render {sel['first']:.1f} ms; after next page {sel['navigate']:.1f} ms; "
+        f"redraw {sel['redraw_sync']:.1f} ms (to next frame {sel['redraw_frame']:.1f} ms; "
+        f"an idle frame takes {sel['idle_frame']:.1f} ms)"
+    )
     print(f"match view, {mat['rows']} rows ({mat['cells']} table cells), median of {args.runs}:")
-    print(f"  first render {mat['first']:.1f} ms; redraw {mat['redraw_sync']:.1f} ms "
-          f"(to next frame {mat['redraw_frame']:.1f} ms)")
+    print(
+        f"  first render {mat['first']:.1f} ms; redraw {mat['redraw_sync']:.1f} ms "
+        f"(to next frame {mat['redraw_frame']:.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 // row, source change, jump, page, cell edits) push an entry, so Back walks back through
 // the analysis; continuous tweaks (threshold drag, zoom, single steps) replace it.
 import * as api from "./api.js";
-import { applyEdits, normaliseCells, parse, serialize, windowOf } from "./state.js";
+import { applyEdits, fitToDataset, normaliseCells, parse, serialize } from "./state.js";
 import { matchView } from "./views/matchView.js";
 import { selectView } from "./views/selectView.js";
 import { statusBar } from "./views/statusBar.js";
@@ -28,6 +28,7 @@ const app = {
   matchBusy: false,
   selectPending: false, // a select is scheduled or in flight
   hover: { cell: null, step: null },
+  search: { results: null }, // the last search's answer
   aborts: {}, // name -> AbortController of the request in flight
   timers: {},
 };
@@ -94,34 +95,12 @@ async function loadDataset() {
   return true;
 }
 
-/** Fix what the data set rules out (unknown source, pos past the end, unknown tracks); say so. */
+/** Fit the state to the data set (state.js fitToDataset); the link's faults become messages. */
 function checkStateAgainstDataset() {
-  const s = app.state;
-  const ds = app.dataset;
-  const patch = {};
-  const ids = ds.sources.map((x) => x.id);
-  if (!ids.includes(s.source)) {
-    if (s.source !== null) status.error("Bad link:", `source '${s.source}' is not in data set '${ds.id}'; it has ${ids.join(", ")}. Showing ${ids[0]}.`);
-    patch.source = ids[0];
-  }
-  if (s.pos > ds.length - 1) {
-    status.error("Bad link:", `pos ${s.pos} is past the end of '${ds.id}' (0..${ds.length - 1}); showing the last step.`);
-    patch.pos = ds.length - 1;
-  }
-  const metaIds = ds.meta.map((m) => m.id);
-  const unknown = s.meta.filter((m) => !metaIds.includes(m));
-  if (unknown.length) {
-    status.error("Bad link:", `meta track ${unknown.map((m) => `'${m}'`).join(", ")} is not in '${ds.id}'; it has ${metaIds.join(", ") || "none"}.`);
-    patch.meta = s.meta.filter((m) => metaIds.includes(m));
-  }
-  const D = sourceOf(patch.source ?? s.source).shape[1];
-  const bad = s.cells.filter((c) => c >= D);
-  if (bad.length) {
-    status.error("Bad link:", `cells ${bad.join(", ")} are out of range; this source has ${D} cells (0..${D - 1}).`);
-    patch.cells = s.cells.filter((c) => c < D);
-  }
-  if (Object.keys(patch).length) {
-    app.state = { ...s, ...patch };
+  const { state, errors } = fitToDataset(app.state, app.dataset);
+  for (const e of errors) status.error("Bad link:", e);
+  if (state !== app.state) {
+    app.state = state;
     window.history.replaceState(null, "", `?${serialize(app.state)}`);
   }
 }
@@ -224,23 +203,44 @@ function setCells(selected) {
 let views = null;
 
 function buildViews() {
-  const main = document.querySelector("main");
-  main.replaceChildren();
-  const bar = toolbar({
-    onSource: (id) => {
-      setState({ source: id, cells: [], added: [], removed: [] }, "push");
-      scheduleSelect();
-    },
+  const bar = toolbar(toolbarActions());
+  const search = searchBox({
+    onSearch: (q, regex) => runSearch(q, regex),
+    onPick: (r) => setState({ pos: clampPos(r.start) }, "push"),
+  });
+  const select = selectView(selectActions());
+  const match = matchView(matchActions());
+  const matchButton = document.createElement("button");
+  matchButton.type = "button";
+  matchButton.className = "primary open-match";
+  matchButton.textContent = "Match these cells";
+  matchButton.addEventListener("click", () => {
+    app.matchKey = null; // run again even when nothing changed
+    setState({ match: true }, "push");
+  });
+  select.node.querySelector(".cell-list").append(matchButton);
+  const side = document.createElement("div");
+  side.className = "side";
+  side.append(search.node);
+  document.querySelector("main").replaceChildren(bar.node, select.node, side, match.node);
+  views = { bar, search, select, match, matchButton };
+  app.views = views;
+}
+
+// A change of threshold or padding recomputes the selection (scheduleSelect is debounced, so
+// a drag asks the server once it pauses).
+function selectRule(patch, mode) {
+  setState(patch, mode);
+  scheduleSelect();
+}
+
+function toolbarActions() {
+  return {
+    onSource: (id) => selectRule({ source: id, cells: [], added: [], removed: [] }, "push"),
     onStep: (delta) => step(delta),
     onJump: (pos) => setState({ pos: clampPos(pos) }, "push"),
-    onThreshold: (v) => {
-      setState({ threshold: v }, "replace");
-      scheduleSelect();
-    },
-    onPadding: (l, r) => {
-      setState({ pad_left: l, pad_right: r }, "push");
-      scheduleSelect();
-    },
+    onThreshold: (v) => selectRule({ threshold: v }, "replace"),
+    onPadding: (l, r) => selectRule({ pad_left: l, pad_right: r }, "push"),
     onMeta: (ids) => setState({ meta: ids }, "push"),
     onZoom: (dir) => {
       const z = Math.round(app.state.zoom * (dir > 0 ? 1.25 : 0.8));
@@ -250,33 +250,14 @@ function buildViews() {
       const left = Math.min(10, Math.floor((n - 1) / 4));
       setState({ left, right: n - 1 - left }, "push");
     },
-  });
-  const search = searchBox({
-    onSearch: async (q, regex) => {
-      search.update({ results: null, busy: true, enabled: true });
-      try {
-        const r = await fetchInto("search", (o) => api.searchTokens(app.state.dataset, { q, regex, limit: 50 }, o));
-        search.update({ results: r.results, truncated: r.truncated, enabled: true });
-      } catch (err) {
-        search.update({ results: null, enabled: true });
-        reportError(err, "Search failed:");
-      }
-    },
-    onPick: (r) => setState({ pos: clampPos(r.start) }, "push"),
-  });
-  const select = selectView({
-    onThreshold: (v, final) => {
-      setState({ threshold: v }, "replace");
-      if (final || true) scheduleSelect();
-    },
-    onBrush: (a, b) => {
-      setState({ start: a, end: b }, "push");
-      scheduleSelect();
-    },
-    onPadding: (l, r, final) => {
-      setState({ pad_left: l, pad_right: r }, final ? "push" : "replace");
-      scheduleSelect();
-    },
+  };
+}
+
+function selectActions() {
+  return {
+    onThreshold: (v) => selectRule({ threshold: v }, "replace"),
+    onBrush: (a, b) => selectRule({ start: a, end: b }, "push"),
+    onPadding: (l, r, final) => selectRule({ pad_left: l, pad_right: r }, final ? "push" : "replace"),
     onHoverCell: (c) => hover({ cell: c }),
     onHoverStep: (t) => hover({ step: t }),
     onToggleCell: (c) => (app.state.cells.includes(c) ? removeCell(c) : addCell(c)),
@@ -284,8 +265,11 @@ function buildViews() {
     onRemoveCell: removeCell,
     onClear: () => setState({ cells: [], added: [], removed: [], start: null, end: null }, "push"),
     onCloseMeta: (id) => setState({ meta: app.state.meta.filter((m) => m !== id) }, "push"),
-  });
-  const match = matchView({
+  };
+}
+
+function matchActions() {
+  return {
     onRun: (params) => {
       app.matchKey = null; // run again even when nothing changed
       setState({ match: true, ...params }, "push");
@@ -297,22 +281,25 @@ function buildViews() {
     },
     onMap: (id) => setState({ map: id }, "replace"),
     onHover: () => {},
-  });
-  const matchButton = document.createElement("button");
-  matchButton.type = "button";
-  matchButton.className = "primary open-match";
-  matchButton.textContent = "Match these cells";
-  matchButton.addEventListener("click", () => {
-    app.matchKey = null;
-    setState({ match: true }, "push");
-  });
-  const side = document.createElement("div");
-  side.className = "side";
-  side.append(search.node);
-  select.node.querySelector(".cell-list").append(matchButton);
-  main.append(bar.node, select.node, side, match.node);
-  views = { bar, search, select, match, matchButton };
-  app.views = views;
+  };
+}
+
+async function runSearch(q, regex) {
+  app.search = { results: null, busy: true };
+  renderSearch();
+  try {
+    const r = await fetchInto("search", (o) => api.searchTokens(app.state.dataset, { q, regex, limit: 50 }, o));
+    app.search = { results: r.results, truncated: r.truncated };
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    app.search = { results: null };
+    reportError(err, "Search failed:");
+  }
+  renderSearch();
+}
+
+function renderSearch() {
+  views?.search.update({ ...app.search, enabled: app.dataset.searchable });
 }
 
 function render() {
@@ -326,7 +313,7 @@ function renderSelect() {
   const source = sourceOf(s.source);
   const ctx = app.context;
   views.bar.update({ dataset: app.dataset, state: s });
-  views.search.update({ results: views.searchResults ?? null, enabled: app.dataset.searchable });
+  renderSearch();
   timed("hs:select-render", () => views.select.update({
     context: ctx, source, state: s, onCount: onCountOf(ctx, s.cells, s.threshold),
     yDomain: valueDomain(source, app.values, s.threshold), values: app.values, hover: app.hover,

@@ -168,14 +168,47 @@ export function equal(a, b) {
   });
 }
 
-/** The context window [first, last] of a state, clipped to a data set of `length` steps. */
-export function windowOf(state, length) {
-  return [Math.max(0, state.pos - state.left), Math.min(length - 1, state.pos + state.right)];
-}
-
 /** The selected cells after manual edits: (selected ∪ added) \ removed. */
 export function applyEdits(selected, added, removed) {
   const out = new Set([...selected, ...added]);
   for (const c of removed) out.delete(c);
   return normaliseCells([...out]);
+}
+
+/**
+ * Fit a state to a data set (DatasetSummary): an unknown source, a position past the end,
+ * unknown meta tracks or cells beyond the source's count are replaced, and each change is
+ * reported. @returns {{state: object, errors: string[]}} (state is the input when all fits)
+ */
+export function fitToDataset(state, dataset) {
+  const patch = {};
+  const errors = [];
+  const ids = dataset.sources.map((x) => x.id);
+  if (!ids.includes(state.source)) {
+    if (state.source !== null) {
+      errors.push(`source '${state.source}' is not in data set '${dataset.id}'; it has ${ids.join(", ")}. Showing ${ids[0]}.`);
+    }
+    patch.source = ids[0];
+  }
+  if (state.pos > dataset.length - 1) {
+    errors.push(`pos ${state.pos} is past the end of '${dataset.id}' (0..${dataset.length - 1}); showing the last step.`);
+    patch.pos = dataset.length - 1;
+  }
+  const metaIds = dataset.meta.map((m) => m.id);
+  const unknown = state.meta.filter((m) => !metaIds.includes(m));
+  if (unknown.length) {
+    errors.push(`meta track ${unknown.map((m) => `'${m}'`).join(", ")} is not in '${dataset.id}'; it has ${metaIds.join(", ") || "none"}.`);
+    patch.meta = state.meta.filter((m) => metaIds.includes(m));
+  }
+  if (state.map !== null && state.map !== "count" && !metaIds.includes(state.map)) {
+    errors.push(`map '${state.map}' is neither "count" nor a meta track of '${dataset.id}'; nothing is mapped.`);
+    patch.map = null;
+  }
+  const D = dataset.sources.find((x) => x.id === (patch.source ?? state.source)).shape[1];
+  const bad = [...new Set([...state.cells, ...state.added, ...state.removed])].filter((c) => c >= D);
+  if (bad.length) {
+    errors.push(`cells ${bad.join(", ")} are out of range; this source has ${D} cells (0..${D - 1}).`);
+    for (const k of ["cells", "added", "removed"]) patch[k] = state[k].filter((c) => c < D);
+  }
+  return { state: errors.length || "source" in patch ? { ...state, ...patch } : state, errors };
 }

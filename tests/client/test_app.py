@@ -180,7 +180,9 @@ def test_match_rows_are_outlined_with_scores(page, server, artifacts):
 
 def test_map_a_heatmap_onto_the_words(page, server, artifacts):
     # the match view has a heatmap per meta track shown
-    open_view(page, server, pos=40, start=42, end=44, cells="0,1,2,3", match="on", meta="depth,next")
+    open_view(
+        page, server, pos=40, start=42, end=44, cells="0,1,2,3", match="on", meta="depth,next"
+    )
     page.locator("tr.match-row").first.wait_for(timeout=TIMEOUT_MS)
     assert page.locator("td.word[style*=background]").count() == 0
     page.locator(".hm", has_text="depth").get_by_role("button", name="map onto words").click()
@@ -295,6 +297,9 @@ def test_keyboard_navigation_and_search(page, server):
     first.click()
     wait_settled(page)
     assert url_state(page)["pos"] == str(want["start"])
+    assert (
+        page.locator(".search-results button").count() == 50
+    )  # the results stay for the next pick
     page.get_by_label("pos", exact=True).fill("2999")
     page.get_by_role("button", name="Go").click()
     wait_settled(page)
@@ -344,3 +349,53 @@ def test_an_api_error_is_shown_with_its_message(page, server):
     alert.wait_for(timeout=TIMEOUT_MS)
     assert "Search failed" in alert.inner_text()
     assert len(alert.inner_text()) > len("Search failed: ") + 10
+
+
+def test_a_slow_request_shows_progress(page, server):
+    open_view(page, server, pos=40)
+    held = []
+    page.route("**/api/v1/datasets/parens/context*", lambda route: held.append(route))
+    page.get_by_role("button", name="next page").click()
+    progress = page.locator(".status-bar .progress.on")
+    progress.wait_for(timeout=TIMEOUT_MS)  # shown while the answer is held back
+    assert "Loading" in progress.inner_text()
+    assert held
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/v1/datasets/parens/context*")
+    wait_settled(page)
+    assert page.locator(".status-bar .progress.on").count() == 0
+    assert url_state(page)["pos"] == "110"
+
+
+def test_zoom_and_threshold_keys_replace_history(page, server):
+    open_view(page, server, pos=40)
+    before = page.evaluate("history.length")
+    width = page.locator("canvas.line-plot").bounding_box()["width"]
+    page.get_by_role("button", name="wider tokens (zoom in)").click()
+    wait_settled(page)
+    assert url_state(page)["zoom"] == "23"
+    assert page.locator("canvas.line-plot").bounding_box()["width"] == pytest.approx(
+        width * 23 / 18
+    )
+    slider = page.get_by_role("slider", name="threshold (arrow keys move it")
+    slider.focus()
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Shift+ArrowDown")
+    wait_settled(page)
+    assert url_state(page)["threshold"] == "0.21"
+    assert page.evaluate("history.length") == before
+
+
+def test_hover_links_chips_and_the_match_table(page, server):
+    open_view(page, server, pos=40, start=42, end=44, cells="0,1,2,3", match="on", meta="depth")
+    page.locator("tr.match-row").first.wait_for(timeout=TIMEOUT_MS)
+    page.locator(".chip", has_text="2").hover()
+    assert page.locator(".chip.hovered").all_inner_texts() == ["2×"]
+    row = page.locator("tr.match-row").nth(1)
+    word = row.locator("td.match-first")
+    word.hover()
+    assert "hover" in word.get_attribute("class")
+    info = page.locator(".hover-info").inner_text()
+    assert f"step {row.get_attribute('data-start')}" in info
+    assert "match count:" in info and "depth: depth" in info

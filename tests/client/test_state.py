@@ -123,3 +123,68 @@ def test_cells_are_normalised_and_unknown_keys_ignored(module_page):
     assert r["errors"] == []
     assert r["state"]["cells"] == [1, 3, 5]
     assert r["state"]["threshold"] == -0.5
+
+
+FIT = """async ([patch, dataset]) => {
+  const m = await import('/state.js');
+  const s = m.makeState(patch);
+  const r = m.fitToDataset(s, dataset);
+  return {state: r.state, errors: r.errors, same: r.state === s};
+}"""
+
+DATASET = {
+    "id": "parens",
+    "length": 3000,
+    "sources": [
+        {"id": "layer0-cell", "shape": [3000, 24]},
+        {"id": "layer1-cell", "shape": [3000, 8]},
+    ],
+    "meta": [{"id": "depth"}, {"id": "next"}],
+}
+
+
+def test_a_state_that_fits_the_data_set_is_kept(module_page):
+    patch = {
+        "dataset": "parens",
+        "source": "layer1-cell",
+        "pos": 2999,
+        "cells": [0, 7],
+        "meta": ["next"],
+        "map": "depth",
+    }
+    r = module_page.evaluate(FIT, [patch, DATASET])
+    assert r["errors"] == [] and r["same"]
+
+
+@pytest.mark.parametrize(
+    "patch, field, value, message",
+    [
+        ({"source": None}, "source", "layer0-cell", None),
+        (
+            {"source": "layer9-cell"},
+            "source",
+            "layer0-cell",
+            "source 'layer9-cell' is not in data set 'parens'",
+        ),
+        ({"pos": 3000}, "pos", 2999, "pos 3000 is past the end of 'parens' (0..2999)"),
+        ({"meta": ["depth", "pos"]}, "meta", ["depth"], "meta track 'pos' is not in 'parens'"),
+        ({"map": "pos"}, "map", None, "map 'pos' is neither"),
+        (
+            {"source": "layer1-cell", "cells": [3, 8, 30]},
+            "cells",
+            [3],
+            "cells 8, 30 are out of range; this source has 8",
+        ),
+    ],
+)
+def test_what_the_data_set_rules_out_is_replaced_and_named(
+    module_page, patch, field, value, message
+):
+    r = module_page.evaluate(
+        FIT, [{"dataset": "parens", "source": "layer0-cell", **patch}, DATASET]
+    )
+    assert r["state"][field] == value
+    if message is None:
+        assert r["errors"] == []
+    else:
+        assert any(message in e for e in r["errors"]), r["errors"]
