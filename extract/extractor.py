@@ -152,7 +152,11 @@ class _Sink:
         if buf is None:
             ds = self.writer.h5[path]
             shape = (self.chunk.stop - self.chunk.start,) + ds.shape[1:]
-            buf = self.buffers[path] = np.full(shape, ds.fillvalue, dtype=ds.dtype)
+            # Every step of a chunk gets a value, except where the fill value stands
+            # (surprisal's NaN at each sequence's first step): only then pay for the fill.
+            fill = ds.fillvalue
+            buf = np.empty(shape, dtype=ds.dtype) if fill == 0 else np.full(shape, fill, ds.dtype)
+            self.buffers[path] = buf
         buf[dest - self.chunk.start] = values
 
     def flush(self) -> None:
