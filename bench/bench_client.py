@@ -12,31 +12,15 @@ plus the time to the next frame after a forced redraw (layout and paint included
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
+from hiddenscope.client.harness import CHROMIUM, IDLE_JS, Server, launch
 from hiddenscope.server.store.synthetic import ensure_dataset
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-IDLE = """() => { const a = window.hiddenscope;
-  return a && a.context && Object.keys(a.aborts).length === 0
-    && !a.matchBusy && !a.selectPending; }"""
 # one forced redraw: the views' update, a synchronous layout, then the next frame (paint)
 REDRAW = """async (idle) => {
   const t0 = performance.now();
@@ -46,33 +30,6 @@ REDRAW = """async (idle) => {
   await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
   return [t1 - t0, performance.now() - t0];
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(folder: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    exe = Path(sys.executable).with_name("hiddenscope")
-    proc = subprocess.Popen(
-        [str(exe), "serve", str(folder), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"{url}/api/v1/datasets", timeout=5).read()
-            return proc, url
-        except OSError:
-            if proc.poll() is not None:
-                sys.exit(f"hiddenscope serve exited with {proc.returncode}")
-            time.sleep(0.2)
-    proc.terminate()
-    sys.exit("hiddenscope serve did not start")
 
 
 def measures(page, name: str) -> list[float]:
@@ -85,12 +42,12 @@ def bench_select(page, url: str, runs: int) -> dict:
         f"{url}/client/view.html?dataset=client650&source=layer0-cell&pos=1000&left=10&right=89"
         f"&cells={cells}&meta=depth&zoom=12"
     )
-    page.wait_for_function(IDLE, timeout=60_000)
+    page.wait_for_function(IDLE_JS, timeout=60_000)
     first = measures(page, "hs:select-render")[-1]
     nav = []
     for _ in tqdm(range(runs), desc="select view: next page", unit="page"):
         page.get_by_role("button", name="next page").click()
-        page.wait_for_function(IDLE, timeout=60_000)
+        page.wait_for_function(IDLE_JS, timeout=60_000)
         nav.append(measures(page, "hs:select-render")[-1])
     redraw = [page.evaluate(REDRAW, False) for _ in range(runs)]
     idle = [page.evaluate(REDRAW, True)[1] for _ in range(runs)]
@@ -112,7 +69,7 @@ def bench_match(page, url: str, runs: int) -> dict:
         "&cells=0,1,2,3,17,40&match=on&limit=50&meta=depth,position,next&zoom=18"
     )
     page.locator("tr.match-row").first.wait_for(timeout=120_000)
-    page.wait_for_function(IDLE, timeout=120_000)
+    page.wait_for_function(IDLE_JS, timeout=120_000)
     first = measures(page, "hs:match-render")[-1]
     redraw = [
         page.evaluate(REDRAW, False)
@@ -132,25 +89,24 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--T", type=int, default=20_000, help="steps of the generated data set")
     args = ap.parse_args()
-    if not Path(CHROMIUM).exists():
-        sys.exit("Debian's chromium is missing: run `make chromium`")
+    if not CHROMIUM.exists():
+        sys.exit(f"{CHROMIUM} is missing: run `make chromium`")
     from playwright.sync_api import sync_playwright
 
     data = ROOT / "bench" / "data" / "client"
     ensure_dataset(
         data / "client650", T=args.T, D=650, layers=1, kinds=("cell",), sequences=4, progress=True
     )
-    proc, url = serve(data)
+    server = Server(data, log=data / "serve.log")
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = launch(p)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            sel = bench_select(page, url, args.runs)
-            mat = bench_match(page, url, args.runs)
+            sel = bench_select(page, server.url, args.runs)
+            mat = bench_match(page, server.url, args.runs)
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
     print(f"select view, {sel['shape']} (target <= 100 ms), median of {args.runs}:")
     print(
         f"  first render {sel['first']:.1f} ms; after next page {sel['navigate']:.1f} ms; "

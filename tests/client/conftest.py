@@ -3,33 +3,17 @@ private origin (for the pure modules), and the real ``hiddenscope serve`` on a f
 
 from __future__ import annotations
 
-import json
 import mimetypes
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 from hiddenscope.client import STATIC_DIR
+from hiddenscope.client.harness import CHROMIUM, Server, launch
 from hiddenscope.server.store.synthetic import write_dataset
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 STATIC_ORIGIN = "http://client.test"
-SERVER_START_S = 60
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +25,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        b = launch(p)
         yield b
         b.close()
 
@@ -92,17 +76,6 @@ def module_page(page):
     return page
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get_json(url: str):
-    with urllib.request.urlopen(url, timeout=30) as r:
-        return json.loads(r.read())
-
-
 def make_datasets(root: Path) -> Path:
     """Two data sets: `parens` (generated) and `broken` (its config names a missing table)."""
     write_dataset(root / "parens", T=3000, D=24, sequences=4)
@@ -111,51 +84,6 @@ def make_datasets(root: Path) -> Path:
     config["states"]["types"][0]["path"] = "states/layer9/cell"
     (broken / "dataset.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     return root
-
-
-class Server:
-    def __init__(self, folder: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        exe = Path(sys.executable).with_name("hiddenscope")
-        self.log = folder.parent / f"serve-{self.port}.log"
-        with self.log.open("wb") as out:  # the child keeps its own copy of the handle
-            self.proc = subprocess.Popen(
-                [str(exe), "serve", str(folder), "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        self._wait()
-
-    def _wait(self):
-        deadline = time.monotonic() + SERVER_START_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"hiddenscope serve exited with {self.proc.returncode}:\n{self.log.read_text()}"
-                )
-            try:
-                get_json(f"{self.url}/api/v1/datasets")
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(
-            f"hiddenscope serve did not answer within {SERVER_START_S} s:\n{self.log.read_text()}"
-        )
-
-    def api(self, path: str, **params):
-        query = "&".join(
-            f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in params.items()
-        )
-        return get_json(f"{self.url}/api/v1{path}?{query}")
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,13 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
+from hiddenscope.client.harness import IDLE_JS
 
 pytestmark = pytest.mark.browser
 
 SOURCE = "layer0-cell"
 ZOOM = 18  # state.js default token width
 TIMEOUT_MS = 15_000
-# no request in flight and no match pending (window.hiddenscope is the app, main.js)
-IDLE = """() => { const a = window.hiddenscope;
-  return Object.keys(a.aborts).length === 0 && !a.matchBusy && !a.selectPending; }"""
 
 
 def url_state(page) -> dict:
@@ -45,7 +43,7 @@ def brush(page, first: int, last: int):
 
 def wait_settled(page):
     """Wait until no request is in flight and no select / match is pending."""
-    page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
+    page.wait_for_function(IDLE_JS, timeout=TIMEOUT_MS)
 
 
 def server_select(server, s: dict) -> list[int]:
