@@ -37,6 +37,7 @@ def extract(
     out: str | os.PathLike,
     *,
     gates: bool = False,
+    cell: bool = True,
     top_k: int = 5,
     surprisal: bool = True,
     annotators: Sequence[Annotator] = (),
@@ -62,6 +63,8 @@ def extract(
             data set, and no state crosses from one to the next.
         vocab: token strings, id = position.
         gates: also store the gates (LSTM i, f, g, o; GRU r, z, n).
+        cell: store the LSTM cell state (its recovery costs about one more pass over the
+            LSTM layers; ``cell=False`` stores h alone at about the plain forward's speed).
         top_k: store the model's top-K next-token predictions (0: off; needs logits).
         surprisal: store ``-log2 p(token | prefix)`` per step (NaN at each sequence's start).
         annotators: meta-track annotators (e.g. ``annotate.SpacyAnnotator()``).
@@ -81,7 +84,7 @@ def extract(
     if top_k < 0 or top_k > len(vocab):
         raise ExtractError(f"top_k={top_k} must be between 0 and the vocabulary size {len(vocab)}")
     model.eval()
-    caller = ModelCaller(model, gates, forward_fn, input_batch_first, window, batch_size)
+    caller = ModelCaller(model, gates, forward_fn, input_batch_first, window, batch_size, cell)
     sources = caller.sources(seqs[0])
     if (top_k or surprisal) and not caller.has_logits(seqs[0], len(vocab)):
         raise ExtractError(

@@ -54,11 +54,12 @@ class ModelCaller:
         input_batch_first: bool | None,
         window: int,
         batch_size: int,
+        cell: bool = True,
     ) -> None:
         if batch_size < 1 or window < 1:
             raise ExtractError(f"batch_size={batch_size} and window={window} must be at least 1")
         self.model, self.forward_fn = model, forward_fn
-        self.taps = find_taps(model, gates)
+        self.taps = find_taps(model, gates, cell)
         first = self.taps[0].module.batch_first if self.taps else True
         self.batch_first = first if input_batch_first is None else input_batch_first
         # Only a forward-only model can carry its state across windows of a sequence.

@@ -55,10 +55,11 @@ class StateKey:
         return f"layer {self.layer}{part} {self.kind}"
 
 
-def kinds_of(module: nn.Module, gates: bool) -> tuple[str, ...]:
-    """The state kinds stored for ``module``: h (and c for LSTM), plus gates when asked."""
+def kinds_of(module: nn.Module, gates: bool, cell: bool = True) -> tuple[str, ...]:
+    """The state kinds stored for ``module``: h (and c for LSTM unless ``cell`` is off),
+    plus gates when asked."""
     if isinstance(module, nn.LSTM):
-        return ("hidden", "cell") + (LSTM_GATES if gates else ())
+        return ("hidden",) + (("cell",) if cell else ()) + (LSTM_GATES if gates else ())
     if isinstance(module, nn.GRU):
         return ("hidden",) + (GRU_GATES if gates else ())
     return ("hidden",)
@@ -130,12 +131,16 @@ class LayerRunner:
         zeros = x.new_zeros(B, self.hidden_size)
         init = init or ((zeros, zeros) if self.mode == "LSTM" else (zeros,))
         hx = tuple(s.unsqueeze(0).contiguous() for s in init)
-        h = self.single(x, hx if self.mode == "LSTM" else hx[0])[0]
+        h, last = self.single(x, hx if self.mode == "LSTM" else hx[0])
         out = {"hidden": h}
         final = (last_valid(h, lengths),)
-        if self.mode == "LSTM":
+        if self.mode == "LSTM" and kinds != ("hidden",):
             out.update(self._lstm_extra(x, h, init, kinds))
             final = final + (last_valid(out["cell"], lengths),)
+        elif self.mode == "LSTM":
+            # h only: the kernel's own final c is exact for the rows that fill the window,
+            # which are the only rows whose state is carried into the next window.
+            final = final + (last[1][0],)
         elif self.mode == "GRU" and any(k.startswith("gate_") for k in kinds):
             out.update(self._gru_gates(x, h, init[0]))
         out = {k: v for k, v in out.items() if k in kinds}

@@ -32,11 +32,13 @@ class ModuleTap:
     of the same rows, or None at the start of the sequences).
     """
 
-    def __init__(self, module: nn.Module, name: str, first_layer: int, gates: bool) -> None:
+    def __init__(
+        self, module: nn.Module, name: str, first_layer: int, gates: bool, cell: bool = True
+    ) -> None:
         check_supported(module, name)
         self.module, self.name = module, name
         self.is_lstm = isinstance(module, nn.LSTM)
-        self.kinds = kinds_of(module, gates)
+        self.kinds = kinds_of(module, gates, cell)
         self.directions = ("forward", "backward") if module.bidirectional else ("forward",)
         self.first_layer = first_layer
         self.runners = {
@@ -132,11 +134,11 @@ class ModuleTap:
         return captured
 
 
-def find_taps(model: nn.Module, gates: bool) -> list[ModuleTap]:
+def find_taps(model: nn.Module, gates: bool, cell: bool = True) -> list[ModuleTap]:
     """A tap for every recurrent module of ``model``, layers numbered in module order."""
     taps, layer = [], 0
     for name, module in model.named_modules():
         if isinstance(module, RECURRENT_TYPES):
-            taps.append(ModuleTap(module, name or type(module).__name__, layer, gates))
+            taps.append(ModuleTap(module, name or type(module).__name__, layer, gates, cell))
             layer += module.num_layers
     return taps

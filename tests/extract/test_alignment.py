@@ -209,3 +209,27 @@ def test_model_returning_its_own_states(tmp_path):
         np.testing.assert_allclose(
             stored["layer0-backward-cell"][offsets[i] : offsets[i + 1]], -e, atol=1e-6
         )
+
+
+def test_hidden_only_carries_the_kernel_state_across_windows(tmp_path, tiny_lm):
+    """cell=False skips the cell recovery; h must still be exact across window borders."""
+    seqs = random_sequences(seed=14, max_len=30)
+    folder = extract(
+        tiny_lm,
+        seqs,
+        VOCAB,
+        tmp_path / "h",
+        cell=False,
+        window=4,
+        batch_size=3,
+        top_k=0,
+        surprisal=False,
+        progress=False,
+    )
+    stored, _, offsets = _stored(folder, ["layer0-hidden", "layer1-hidden"])
+    for i, seq in enumerate(seqs):
+        with torch.no_grad():
+            ref = reference_states(tiny_lm, seq)
+        for source in ("layer0-hidden", "layer1-hidden"):
+            got = stored[source][offsets[i] : offsets[i + 1]]
+            np.testing.assert_allclose(got, ref[source], atol=2e-5)
