@@ -69,6 +69,7 @@ def _read_text(path: Path, chars: bool) -> list[list[str]]:
     help="Vocabulary entry for tokens outside the vocabulary (default: an error).",
 )
 @click.option("--gates", is_flag=True, help="Also store the gates.")
+@click.option("--no-cell", is_flag=True, help="Store h alone, not the LSTM cell state (faster).")
 @click.option(
     "--top-k",
     default=5,
@@ -87,6 +88,7 @@ def extract_command(
     chars,
     unk,
     gates,
+    no_cell,
     top_k,
     no_surprisal,
     with_spacy,
@@ -119,6 +121,7 @@ def extract_command(
             vocab,
             out,
             gates=gates,
+            cell=not no_cell,
             top_k=top_k,
             surprisal=not no_surprisal,
             annotators=annotators,
