@@ -382,6 +382,10 @@ def _parse_meta(r: _Reader, top: dict, files: dict[str, Path]) -> tuple[MetaConf
     tracks = []
     for name, entry in r.mapping(top.get("meta"), "meta", None).items():
         where = f"meta.{name}"
+        if "," in str(name):
+            r.p.error(
+                where, f"the track id {str(name)!r} holds a comma", "rename it without commas"
+            )
         m = r.mapping(entry, where, "meta.<name>")
         if not m:
             r.p.error(where, "is empty", "give at least `file` and `path`")

@@ -109,6 +109,10 @@ CASES = {
         lambda c: c["meta"]["position"].update(path="meta/next/ids"),
         ["meta.position.path: 'meta/next/ids' has shape (2000, 3)", "needs [T]"],
     ),
+    "comma in a track id": (
+        lambda c: c["meta"].update({"a,b": c["meta"].pop("depth")}),
+        ["meta.a,b: the track id 'a,b' holds a comma", "rename it"],
+    ),
     "meta length": (
         lambda c: c["word_sequence"].update(sequences="meta/depth"),
         ["word_sequence.sequences: 'meta/depth'", "rising strictly from 0 to T=2000"],
