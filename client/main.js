@@ -29,6 +29,7 @@ const app = {
   selectPending: false, // a select is scheduled or in flight
   hover: { cell: null, step: null },
   search: { results: null }, // the last search's answer
+  cellInfo: { cell: null, stats: null, busy: false }, // the cell whose details are shown
   aborts: {}, // name -> AbortController of the request in flight
   timers: {},
 };
@@ -236,9 +237,13 @@ function selectRule(patch, mode) {
 
 function toolbarActions() {
   return {
-    onSource: (id) => selectRule({ source: id, cells: [], added: [], removed: [] }, "push"),
+    onSource: (id) => {
+      showCellInfo(null); // its statistics belong to the old source
+      selectRule({ source: id, cells: [], added: [], removed: [] }, "push");
+    },
     onStep: (delta) => step(delta),
     onJump: (pos) => setState({ pos: clampPos(pos) }, "push"),
+    onRange: (a, b) => selectRule({ start: clampPos(a), end: clampPos(b) }, "push"),
     onThreshold: (v) => selectRule({ threshold: v }, "replace"),
     onPadding: (l, r) => selectRule({ pad_left: l, pad_right: r }, "push"),
     onMeta: (ids) => setState({ meta: ids }, "push"),
@@ -265,6 +270,7 @@ function selectActions() {
     onRemoveCell: removeCell,
     onClear: () => setState({ cells: [], added: [], removed: [], start: null, end: null }, "push"),
     onCloseMeta: (id) => setState({ meta: app.state.meta.filter((m) => m !== id) }, "push"),
+    onPickCell: (c) => showCellInfo(c),
   };
 }
 
@@ -282,6 +288,26 @@ function matchActions() {
     onMap: (id) => setState({ map: id }, "replace"),
     onHover: () => {},
   };
+}
+
+// The details of one cell (its value distribution): not part of the scenario, so not in the URL.
+async function showCellInfo(cell) {
+  app.cellInfo = { cell, stats: null, busy: cell !== null };
+  renderCellInfo();
+  if (cell === null) return;
+  try {
+    const stats = await fetchInto("cell", (o) => api.getCellStats(app.state.dataset, cell, { source: app.state.source }, o));
+    app.cellInfo = { cell, stats, busy: false };
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    app.cellInfo = { cell: null, stats: null, busy: false };
+    reportError(err, `Could not load cell ${cell}:`);
+  }
+  renderCellInfo();
+}
+
+function renderCellInfo() {
+  views?.select.setCellInfo({ ...app.cellInfo, threshold: app.state.threshold });
 }
 
 async function runSearch(q, regex) {
@@ -314,6 +340,7 @@ function renderSelect() {
   const ctx = app.context;
   views.bar.update({ dataset: app.dataset, state: s });
   renderSearch();
+  renderCellInfo();
   timed("hs:select-render", () => views.select.update({
     context: ctx, source, state: s, onCount: onCountOf(ctx, s.cells, s.threshold),
     yDomain: valueDomain(source, app.values, s.threshold), values: app.values, hover: app.hover,

@@ -4,9 +4,10 @@ import d3 from "../d3.js";
 
 /**
  * @param {{onHover: (cell: number|null) => void, onAdd: (cell: number) => void,
- *          onRemove: (cell: number) => void, onClear: () => void}} opts
+ *          onRemove: (cell: number) => void, onClear: () => void,
+ *          onPick: (cell: number) => void (show the cell's details)}} opts
  */
-export function cellList({ onHover = () => {}, onAdd = () => {}, onRemove = () => {}, onClear = () => {} } = {}) {
+export function cellList({ onHover = () => {}, onAdd = () => {}, onRemove = () => {}, onClear = () => {}, onPick = () => {} } = {}) {
   const root = d3.create("div").attr("class", "cell-list");
   const head = root.append("div").attr("class", "cell-list-head");
   const count = head.append("span").attr("class", "count").attr("aria-live", "polite");
@@ -45,7 +46,9 @@ export function cellList({ onHover = () => {}, onAdd = () => {}, onRemove = () =
       .data(cells, (c) => c)
       .join((enter) => {
         const e = enter.append("li").attr("class", "chip");
-        e.append("span").attr("class", "id").text((c) => c);
+        e.append("button").attr("type", "button").attr("class", "id").text((c) => c)
+          .attr("aria-label", (c) => `details of cell ${c}`)
+          .on("click", (event, c) => onPick(c));
         e.append("button").attr("type", "button").attr("class", "remove").text("×")
           .attr("aria-label", (c) => `remove cell ${c}`)
           .attr("title", (c) => `remove cell ${c}`)

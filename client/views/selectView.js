@@ -4,6 +4,7 @@
 // their callbacks through; it holds no app state.
 import d3 from "../d3.js";
 import { countScale } from "../colors.js";
+import { cellInfo } from "./cellInfo.js";
 import { cellList } from "./cellList.js";
 import { heatmapRow } from "./heatmapRow.js";
 import { legend } from "./legend.js";
@@ -17,7 +18,7 @@ const LABEL_W = 130;
 
 /**
  * @param {{onThreshold, onBrush, onPadding, onHoverCell, onHoverStep, onToggleCell,
- *          onAddCell, onRemoveCell, onClear, onCloseMeta}} cb
+ *          onAddCell, onRemoveCell, onClear, onCloseMeta, onPickCell}} cb
  */
 export function selectView(cb) {
   const root = d3.create("section").attr("class", "select-view").attr("aria-label", "select view");
@@ -49,8 +50,11 @@ export function selectView(cb) {
   const metaBox = grid.append("div").attr("class", "meta-rows");
   const tracks = new Map(); // id -> {row, view, legend}
 
-  const cells = cellList({ onHover: cb.onHoverCell, onAdd: cb.onAddCell, onRemove: cb.onRemoveCell, onClear: cb.onClear });
+  const cells = cellList({ onHover: cb.onHoverCell, onAdd: cb.onAddCell, onRemove: cb.onRemoveCell,
+    onClear: cb.onClear, onPick: cb.onPickCell });
   root.node().append(cells.node);
+  const info = cellInfo({ onClose: () => cb.onPickCell(null) });
+  root.node().append(info.node);
 
   let last = null;
 
@@ -126,5 +130,5 @@ export function selectView(cb) {
     for (const id of shown) metaBox.node().append(tracks.get(id).row.node());
   }
 
-  return { node: root.node(), update, setHover, destroy: () => root.remove() };
+  return { node: root.node(), update, setHover, setCellInfo: info.update, destroy: () => root.remove() };
 }

@@ -4,9 +4,9 @@
 import d3 from "../d3.js";
 
 /**
- * @param {{onSource, onStep, onJump, onThreshold, onPadding, onMeta, onZoom, onWindow}} cb
- *   onStep(delta steps), onJump(pos), onThreshold(value), onPadding(pl, pr), onMeta(ids),
- *   onZoom(px), onWindow(left, right)
+ * @param {{onSource, onStep, onJump, onRange, onThreshold, onPadding, onMeta, onZoom, onWindow}} cb
+ *   onStep(delta steps), onJump(pos), onRange(start, end), onThreshold(value), onPadding(pl, pr),
+ *   onMeta(ids), onZoom(direction +1/-1), onWindow(steps)
  */
 export function toolbar(cb) {
   const root = d3.create("div").attr("class", "toolbar");
@@ -40,6 +40,17 @@ export function toolbar(cb) {
   button(nav, "⇥", "next page", () => cb.onStep(page));
 
   const sel = root.append("div").attr("class", "group").attr("role", "group").attr("aria-label", "selection rule");
+  // the brush, typed: the keyboard way to select a range
+  const range = sel.append("form").attr("class", "range");
+  const from = field(range, "range", { type: "number", min: 0, step: 1, name: "start", "aria-label": "range start step" });
+  const to = field(range, "–", { type: "number", min: 0, step: 1, name: "end", "aria-label": "range end step" });
+  range.append("button").attr("type", "submit").text("Select");
+  range.on("submit", (event) => {
+    event.preventDefault();
+    const a = Number(from.property("value"));
+    const b = to.property("value") === "" ? a : Number(to.property("value"));
+    if (from.property("value") !== "" && Number.isInteger(a) && Number.isInteger(b) && a >= 0 && b >= a) cb.onRange(a, b);
+  });
   const threshold = field(sel, "threshold", { type: "number", step: 0.01, name: "threshold" })
     .on("change", (event) => {
       const v = Number(event.target.value);
@@ -77,6 +88,10 @@ export function toolbar(cb) {
     pos.attr("max", dataset.length - 1);
     if (document.activeElement !== pos.node()) pos.property("value", state.pos);
     if (document.activeElement !== threshold.node()) threshold.property("value", state.threshold);
+    if (![from.node(), to.node()].includes(document.activeElement)) {
+      from.property("value", state.start ?? "");
+      to.property("value", state.end ?? "");
+    }
     padL.property("value", state.pad_left);
     padR.property("value", state.pad_right);
     steps.property("value", state.left + state.right + 1);

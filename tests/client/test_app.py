@@ -397,3 +397,42 @@ def test_hover_links_chips_and_the_match_table(page, server):
     info = page.locator(".hover-info").inner_text()
     assert f"step {row.get_attribute('data-start')}" in info
     assert "match count:" in info and "depth: depth" in info
+
+
+def test_typed_range_and_cell_details(page, server):
+    open_view(page, server, pos=40)
+    page.get_by_label("range start step").fill("42")
+    page.get_by_label("range end step").fill("44")
+    page.get_by_label("range end step").press("Enter")
+    wait_settled(page)
+    s = url_state(page)
+    assert (s["start"], s["end"]) == ("42", "44")
+    cells = cells_of(s["cells"])
+    assert cells == server_select(server, {**s, "threshold": 0.3, "pad_left": 0, "pad_right": 0})
+    page.get_by_role("button", name=f"details of cell {cells[0]}").click()
+    info = page.locator(".cell-info")
+    info.locator("svg rect").first.wait_for(timeout=TIMEOUT_MS)
+    stats = server.api(f"/datasets/parens/cells/{cells[0]}", source=SOURCE)
+    assert f"cell {cells[0]}" in info.inner_text()
+    assert f"max {round(stats['max'], 3):g}" in info.inner_text().replace("−", "-")
+    assert info.locator("svg rect").count() == len(stats["histogram"]["counts"])
+    page.get_by_role("button", name="close the cell details").click()
+    assert info.is_hidden()
+
+
+def test_a_range_across_sequences_is_refused_with_the_servers_reason(page, server):
+    starts = [
+        t
+        for pos in (500, 1500, 2500)
+        for t in server.api(
+            "/datasets/parens/context", source=SOURCE, pos=pos, left=500, right=499
+        )["sequence_starts"]
+    ]
+    boundary = next(t for t in starts if t >= 10)
+    open_view(page, server, pos=boundary)
+    page.get_by_label("range start step").fill(str(boundary - 2))
+    page.get_by_label("range end step").fill(str(boundary + 1))
+    page.get_by_role("button", name="Select", exact=True).click()
+    alert = page.locator("[role=alert]").first
+    alert.wait_for(timeout=TIMEOUT_MS)
+    assert "Select failed" in alert.inner_text() and "sequence" in alert.inner_text()
