@@ -265,6 +265,7 @@ function selectActions() {
     onPadding: (l, r, final) => selectRule({ pad_left: l, pad_right: r }, final ? "push" : "replace"),
     onHoverCell: (c) => hover({ cell: c }),
     onHoverStep: (t) => hover({ step: t }),
+    onHoverPlot: (c, t) => hover({ cell: c, step: t }),
     onToggleCell: (c) => (app.state.cells.includes(c) ? removeCell(c) : addCell(c)),
     onAddCell: addCell,
     onRemoveCell: removeCell,

@@ -48,13 +48,12 @@ export function onCountOf(ctx, cells, threshold) {
 }
 
 /**
- * The plot's value range: fixed by the transform where it bounds the values (tanh), so the
- * axis does not jump while navigating; otherwise symmetric around 0 over the window.
+ * The plot's value range: [-1, 1] (or [0, 1] when unsigned) whenever the values fit, as they
+ * do after tanh and for LSTM hidden states, so the axis does not jump while navigating;
+ * otherwise symmetric around 0 over the window and the threshold.
  */
 export function valueDomain(source, values, threshold) {
-  if (source.transform === "tanh") return source.unsigned ? [0, 1] : [-1, 1];
-  let m = Math.abs(threshold);
-  for (const v of values) if (Math.abs(v) > m) m = Math.abs(v);
-  m = m || 1;
+  let m = Math.max(1, Math.abs(threshold));
+  if (source.transform !== "tanh") for (const v of values) if (Math.abs(v) > m) m = Math.abs(v);
   return source.unsigned ? [0, m] : [-m, m];
 }

@@ -6,7 +6,8 @@ import { HOVER, SELECTED, THRESHOLD, UNSELECTED } from "../colors.js";
 const HIT_PX = 6; // a line within this many pixels of the pointer is "under" it
 
 /**
- * @param {{height: number, onHover: (cell: number|null) => void, onToggle: (cell: number) => void}} opts
+ * @param {{height: number, onHover: (cell: number|null, step: number|null) => void,
+ *          onToggle: (cell: number) => void}} opts  step: index into the window
  * @returns {{node: HTMLCanvasElement, update: (data: object) => void, destroy: () => void}}
  */
 export function linePlot({ height = 200, onHover = () => {}, onToggle = () => {} } = {}) {
@@ -15,6 +16,7 @@ export function linePlot({ height = 200, onHover = () => {}, onToggle = () => {}
   canvas.setAttribute("role", "img");
   let data = null;
   let hovered = null;
+  let hoveredStep = null;
 
   // data: {states: float[cells][steps], cells: int[] (row ids), selected: Set<int>,
   //        hovered: int|null, threshold: float, y: d3 scale (value -> px), zoom: px per step}
@@ -74,9 +76,9 @@ export function linePlot({ height = 200, onHover = () => {}, onToggle = () => {}
     }
   }
 
-  // The line nearest the pointer at its x (selected lines win ties), or null.
+  // The step under the pointer and the line nearest it there (selected lines win ties).
   function hit(event) {
-    if (!data || !data.states.length) return null;
+    if (!data || !data.states.length) return { cell: null, step: null };
     const rect = canvas.getBoundingClientRect();
     const px = event.clientX - rect.left;
     const py = event.clientY - rect.top;
@@ -95,26 +97,26 @@ export function linePlot({ height = 200, onHover = () => {}, onToggle = () => {}
         best = cells[r];
       }
     }
-    return best;
+    return { cell: best, step: Math.min(states[0].length - 1, Math.max(0, Math.floor(px / zoom))) };
   }
 
   function onMove(event) {
-    const c = hit(event);
-    if (c !== hovered) {
-      hovered = c;
-      canvas.style.cursor = c === null ? "default" : "pointer";
-      onHover(c);
+    const { cell, step } = hit(event);
+    if (cell !== hovered || step !== hoveredStep) {
+      hovered = cell;
+      hoveredStep = step;
+      canvas.style.cursor = cell === null ? "default" : "pointer";
+      onHover(cell, step);
     }
   }
   function onLeave() {
-    if (hovered !== null) {
-      hovered = null;
-      onHover(null);
-    }
+    hovered = null;
+    hoveredStep = null;
+    onHover(null, null);
   }
   function onClick(event) {
-    const c = hit(event);
-    if (c !== null) onToggle(c);
+    const { cell } = hit(event);
+    if (cell !== null) onToggle(cell);
   }
   canvas.addEventListener("mousemove", onMove);
   canvas.addEventListener("mouseleave", onLeave);

@@ -18,7 +18,8 @@ const LABEL_W = 130;
 
 /**
  * @param {{onThreshold, onBrush, onPadding, onHoverCell, onHoverStep, onToggleCell,
- *          onAddCell, onRemoveCell, onClear, onCloseMeta, onPickCell}} cb
+ *          onAddCell, onRemoveCell, onClear, onCloseMeta, onPickCell, onHoverPlot}} cb
+ *   onHoverPlot(cell|null, step|null): the pointer over the plot (absolute step)
  */
 export function selectView(cb) {
   const root = d3.create("section").attr("class", "select-view").attr("aria-label", "select view");
@@ -31,7 +32,12 @@ export function selectView(cb) {
   };
 
   const axis = thresholdAxis({ width: LABEL_W, height: PLOT_H, onThreshold: cb.onThreshold });
-  const plot = linePlot({ height: PLOT_H, onHover: cb.onHoverCell, onToggle: cb.onToggleCell });
+  const readout = root.append("div").attr("class", "hover-info").attr("aria-live", "polite").text("\u00a0");
+  const plot = linePlot({
+    height: PLOT_H,
+    onHover: (c, i) => cb.onHoverPlot(c, i === null || !last ? null : last.context.start + i),
+    onToggle: cb.onToggleCell,
+  });
   const plotRow = row("plot-row");
   plotRow.label.node().append(axis.node);
   plotRow.content.node().append(plot.node);
@@ -91,6 +97,7 @@ export function selectView(cb) {
     count.update({ values: onCount, start, zoom, color, hovered: hover.step, format: (v) => `${v} of ${state.cells.length}` });
     updateTracks(state, context, last.trackInfo, false);
     cells.update({ cells: state.cells, added: state.added, hovered: hover.cell, D: source.shape[1] });
+    readout.text(describeHover(context, hover, state));
   }
 
   function updateTracks(state, context, trackInfo, withLegends) {
@@ -131,4 +138,19 @@ export function selectView(cb) {
   }
 
   return { node: root.node(), update, setHover, setCellInfo: info.update, destroy: () => root.remove() };
+}
+
+// What the pointer is on: the step and its word, the cell and its value there.
+function describeHover(context, hover, state) {
+  const parts = [];
+  const i = hover.step === null ? -1 : hover.step - context.start;
+  if (i >= 0 && i < context.tokens.length) parts.push(`step ${hover.step} ${JSON.stringify(context.tokens[i])}`);
+  if (hover.cell !== null) {
+    const row = context.cells.indexOf(hover.cell);
+    const v = row >= 0 && i >= 0 ? context.states[row][i] : undefined;
+    const on = v === undefined ? "" : v >= state.threshold ? " (on)" : " (off)";
+    parts.push(`cell ${hover.cell}${state.cells.includes(hover.cell) ? ", selected" : ""}`
+      + `${v === undefined || v === null ? "" : `: ${d3.format(".3f")(v)}${on}`}`);
+  }
+  return parts.length ? parts.join(" · ") : "\u00a0";
 }

@@ -3,6 +3,8 @@
 // of it works from the keyboard. Reports intent through callbacks only.
 import d3 from "../d3.js";
 
+export const MAX_STEPS = 511; // left (at most 10) + pos + right (at most 500)
+
 /**
  * @param {{onSource, onStep, onJump, onRange, onThreshold, onPadding, onMeta, onZoom, onWindow}} cb
  *   onStep(delta steps), onJump(pos), onRange(start, end), onThreshold(value), onPadding(pl, pr),
@@ -69,10 +71,12 @@ export function toolbar(cb) {
   const view = root.append("div").attr("class", "group").attr("role", "group").attr("aria-label", "view");
   button(view, "−", "narrower tokens (zoom out)", () => cb.onZoom(-1));
   button(view, "+", "wider tokens (zoom in)", () => cb.onZoom(+1));
-  const steps = field(view, "steps", { type: "number", min: 2, max: 1001, step: 1, name: "steps" })
+  // the API serves at most 500 steps on each side of pos
+  const steps = field(view, "steps", { type: "number", min: 2, max: MAX_STEPS, step: 1, name: "steps" })
     .on("change", (event) => {
       const n = Number(event.target.value);
-      if (Number.isInteger(n) && n >= 2 && n <= 1001) cb.onWindow(n);
+      if (Number.isInteger(n) && n >= 2 && n <= MAX_STEPS) cb.onWindow(n);
+      else event.target.reportValidity();
     });
 
   const metas = root.append("fieldset").attr("class", "group metas");

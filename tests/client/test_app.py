@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
@@ -436,3 +437,21 @@ def test_a_range_across_sequences_is_refused_with_the_servers_reason(page, serve
     alert = page.locator("[role=alert]").first
     alert.wait_for(timeout=TIMEOUT_MS)
     assert "Select failed" in alert.inner_text() and "sequence" in alert.inner_text()
+
+
+def test_hovering_the_plot_names_the_cell_and_its_value(page, server):
+    open_view(page, server, pos=40, cells="0")
+    ctx = page.evaluate("() => window.hiddenscope.context")
+    rows = ctx["states"]
+    # the step where cell 0's line is farthest from every other line
+    step = max(range(len(rows[0])), key=lambda i: min(abs(rows[0][i] - r[i]) for r in rows[1:]))
+    value = rows[0][step]
+    box = page.locator("canvas.line-plot").bounding_box()
+    y = 4 + (1 - value) / 2 * (200 - 8)  # PLOT_H 200: [-1, 1] drawn over [196, 4]
+    page.mouse.move(box["x"] + (step + 0.5) * ZOOM, box["y"] + y)
+    text = page.locator(".select-view .hover-info").inner_text().replace("\u2212", "-")  # d3 minus
+    on = "on" if value >= 0.3 else "off"
+    word = json.dumps(ctx["tokens"][step])
+    assert text == f"step {ctx['start'] + step} {word} · cell 0, selected: {value:.3f} ({on})"
+    assert page.locator(".chip.hovered").all_inner_texts() == ["0×"]
+    assert page.locator("svg.word-row g.word rect[stroke-width='2']").count() == 1  # its word too
