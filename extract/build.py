@@ -33,6 +33,13 @@ from .recurrent import ExtractError
 from .train import load_or_train, recipe_hash
 
 SECTIONS = ("corpus", "model", "train", "extract")
+REQUIRED = {
+    "model": ("embedding", "hidden", "layers"),
+    "train": ("steps", "batch_size", "bptt", "lr"),
+    "corpus:parens": ("sequences", "length", "max_depth"),
+    "corpus:python_stdlib": ("max_chars", "max_file_chars"),
+    "corpus:kjv": ("max_tokens",),
+}
 
 
 @dataclass
@@ -69,7 +76,21 @@ def read_recipe(folder: Path, quick: bool) -> tuple[dict, dict]:
     if quick:
         for section, values in (recipe.get("quick") or {}).items():
             merged.setdefault(section, {}).update(values)
+    _check_keys(path, merged)
     return config, merged
+
+
+def _check_keys(path: Path, recipe: dict) -> None:
+    """Every key the recipe's sections need, before any work starts."""
+    kind = recipe["corpus"].get("kind")
+    for name in ("model", "train", f"corpus:{kind}"):
+        section = name.split(":")[0]
+        missing = [k for k in REQUIRED.get(name, ()) if k not in recipe[section]]
+        if missing:
+            raise ExtractError(
+                f"{path}: build.{section}.{missing[0]} is missing; build.{section} needs "
+                f"{', '.join(REQUIRED[name])} (see datasets/README.md)"
+            )
 
 
 def load_corpus(spec: dict, seed: int) -> Corpus:

@@ -35,6 +35,17 @@ class TokenLM(nn.Module):
         )
         self.decoder = nn.Linear(hidden, vocab_size)
 
+    @classmethod
+    def from_recipe(cls, vocab_size: int, model_cfg: dict) -> TokenLM:
+        """The model of a recipe's ``build.model`` section (untrained)."""
+        return cls(
+            vocab_size,
+            model_cfg["embedding"],
+            model_cfg["hidden"],
+            model_cfg["layers"],
+            model_cfg.get("dropout", 0.0),
+        )
+
     def forward(self, ids: torch.Tensor, state=None):
         out, state = self.lstm(self.embed(ids), state)
         return self.decoder(out), state
@@ -61,13 +72,7 @@ def train_lm(
 ) -> TokenLM:
     """Train a :class:`TokenLM` for ``train_cfg['steps']`` windows of ``bptt`` tokens per lane."""
     torch.manual_seed(seed)
-    model = TokenLM(
-        vocab_size,
-        model_cfg["embedding"],
-        model_cfg["hidden"],
-        model_cfg["layers"],
-        model_cfg.get("dropout", 0.0),
-    )
+    model = TokenLM.from_recipe(vocab_size, model_cfg)
     data = lanes(ids, train_cfg["batch_size"])
     bptt, steps = train_cfg["bptt"], train_cfg["steps"]
     optim = torch.optim.Adam(model.parameters(), lr=train_cfg["lr"])
@@ -112,13 +117,7 @@ def load_or_train(
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if saved.get("key") == key:
-            model = TokenLM(
-                vocab_size,
-                model_cfg["embedding"],
-                model_cfg["hidden"],
-                model_cfg["layers"],
-                model_cfg.get("dropout", 0.0),
-            )
+            model = TokenLM.from_recipe(vocab_size, model_cfg)
             model.load_state_dict(saved["weights"])
             return model.eval(), False
     model = train_lm(ids, vocab_size, model_cfg, train_cfg, seed, progress)

@@ -87,3 +87,11 @@ def test_extract_command_on_a_saved_model(tmp_path):
     (tmp_path / "corpus.txt").write_text("a zz\n")
     result = CliRunner().invoke(COMMANDS["extract"], args + ["--force"])
     assert result.exit_code == 1 and "'zz' (sequence 0) is not in the vocabulary" in result.output
+
+
+def test_recipe_with_a_missing_key_is_a_clear_error(tmp_path):
+    recipe = yaml.safe_load((ROOT / "datasets" / "parens" / "dataset.yml").read_text())
+    del recipe["build"]["train"]["bptt"]
+    (tmp_path / "dataset.yml").write_text(yaml.safe_dump(recipe))
+    result = CliRunner().invoke(COMMANDS["build"], [str(tmp_path)])
+    assert result.exit_code == 1 and "build.train.bptt is missing" in result.output
