@@ -34,17 +34,23 @@ def find_folders(roots: list[Path]) -> list[Path]:
     Hidden folders (``.index``, ``.venv``...) are skipped, and so is everything inside a data set
     folder (its ``.build`` or checkpoints are not data sets).
     """
-    found: list[Path] = []
+    found: set[Path] = set()
+    seen: set[Path] = set()  # real paths walked: linked folders are followed once, loops never
     for root in roots:
         root = Path(root).resolve()
         if not root.is_dir():
             raise DatasetError(f"{root}: is not a folder; name a folder that holds data sets")
         for here, dirs, names in os.walk(root, followlinks=True):
+            real = Path(here).resolve()
+            if real in seen:
+                dirs[:] = []
+                continue
+            seen.add(real)
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             if any(n in names for n in CONFIG_NAMES):
-                found.append(Path(here))
+                found.add(real)
                 dirs[:] = []
-    return sorted(set(found))
+    return sorted(found)
 
 
 class Catalog:

@@ -16,6 +16,13 @@ def test_scan_is_recursive_and_skips_hidden_and_nested(tmp_path, make_lstmvis_fo
     assert found == sorted([tmp_path / "a" / "deep" / "parens", lstm])
 
 
+def test_linked_folders_are_followed_once_and_loops_end(tmp_path):
+    real = write_dataset(tmp_path / "data" / "parens", T=100, D=4, layers=1)
+    (tmp_path / "data" / "again").symlink_to(real)
+    (tmp_path / "data" / "loop").symlink_to(tmp_path / "data")
+    assert find_folders([tmp_path]) == [real]
+
+
 def test_duplicate_names_are_rejected_naming_both(tmp_path):
     one = write_dataset(tmp_path / "x" / "same", T=100, D=4, layers=1)
     two = write_dataset(tmp_path / "y" / "same", T=100, D=4, layers=1)
