@@ -84,6 +84,14 @@ class Catalog:
         except DatasetError as exc:
             log.error("data set %s is unavailable:\n%s", id, exc)
             return Entry(id, folder, error=str(exc))
+        except Exception as exc:  # a loader bug must not keep the other data sets from serving
+            log.exception("data set %s could not be loaded", id)
+            return Entry(
+                id,
+                folder,
+                error=f"{folder}: could not be loaded ({type(exc).__name__}: "
+                f"{exc}); the server log has the details",
+            )
         for warning in dataset.warnings:
             log.warning("data set %s: %s", id, warning)
         log.info(

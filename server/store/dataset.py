@@ -130,6 +130,9 @@ def check_dataset(folder: Path, id: str | None = None) -> tuple[Dataset | None, 
     except DatasetError as exc:
         problems.errors.extend(exc.problems)
         dataset = None
+    except OSError as exc:  # h5py reports damaged or truncated files only when reading them
+        problems.error("", f"a data file cannot be read ({exc})", "rebuild or re-copy the data set")
+        dataset = None
     if dataset is None:
         files.close()
     return dataset, problems

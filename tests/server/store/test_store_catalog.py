@@ -47,6 +47,17 @@ def test_broken_data_set_is_listed_and_logged_while_others_serve(tmp_path, caplo
     catalog.close()
 
 
+def test_a_damaged_file_makes_only_its_data_set_unavailable(tmp_path):
+    write_dataset(tmp_path / "good", T=100, D=4, layers=1)
+    damaged = write_dataset(tmp_path / "damaged", T=5000, D=4, layers=1)
+    data = (damaged / "data.h5").read_bytes()
+    (damaged / "data.h5").write_bytes(data[: len(data) // 2])
+    catalog = Catalog([tmp_path])
+    assert catalog.entries["good"].available
+    assert not catalog.entries["damaged"].available and catalog.entries["damaged"].error
+    catalog.close()
+
+
 def test_a_root_that_is_not_a_folder_is_an_error(tmp_path):
     with pytest.raises(DatasetError, match="is not a folder"):
         Catalog([tmp_path / "missing"])
