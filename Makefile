@@ -47,8 +47,9 @@ test: $(VENV)/.dev-installed chromium
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check server extract client tests bench setup.py
 
-bench: $(VENV)/.dev-installed
+bench: $(VENV)/.dev-installed chromium
 	$(PY) bench/bench_engine.py --small
+	$(PY) bench/bench_client.py --runs 5
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
