@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -188,3 +189,11 @@ def test_what_the_data_set_rules_out_is_replaced_and_named(
         assert r["errors"] == []
     else:
         assert any(message in e for e in r["errors"]), r["errors"]
+
+
+def test_every_url_parameter_is_documented_in_the_readme(module_page):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Using the browser client") :]
+    names = module_page.evaluate("async () => (await import('/state.js')).FIELD_NAMES")
+    missing = [n for n in names if f"`{n}`" not in section]
+    assert not missing, f"README.md's client section does not document {missing}"
