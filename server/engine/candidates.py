@@ -11,7 +11,7 @@ from . import sweep
 
 
 class CandidateSweep:
-    """Candidates of one match, fed with ``uint64[n, W]`` on-bit blocks in time order."""
+    """Candidates of one match, fed with ``uint64[W, n]`` on-bit blocks in time order."""
 
     def __init__(self, m: int, seq_offsets: np.ndarray, pad_left: int, pad_right: int,
                  min_len: int, max_len: int | None, min_overlap: int, limit: int) -> None:
@@ -24,19 +24,7 @@ class CandidateSweep:
         W = (m + 63) // 64
         longest = int(np.diff(self.offsets).max())
         ring = min(pad_right, longest) + 1 if mode >= 2 else 1
-        self.state = [
-            np.zeros(4, np.int64),  # st
-            np.zeros(W, np.uint64),  # prev
-            np.zeros(W, np.uint64),  # ended
-            np.zeros(m, np.int64),  # active
-            np.zeros(m, np.int64),  # start
-            np.zeros(m, np.uint8),  # lgood
-            np.full(m, sweep.NEG, np.int64),  # last_end
-            np.zeros(m, np.int64),  # pend_e
-            np.zeros(m, np.uint8),  # pend_flag
-            np.zeros((ring, W), np.uint64),  # ring
-            np.zeros(m, np.int64),  # tmp
-        ]
+        self.state = sweep.new_state(m, W, ring)
         self.hist = np.zeros(m + 1, np.int64)
         self.out = np.zeros((max(1 << 14, 64 * (6 * m + 16)), 3), np.int64)
         self.kept: list[np.ndarray] = []
@@ -49,15 +37,16 @@ class CandidateSweep:
 
     def feed(self, lo: int, masks: np.ndarray) -> None:
         """Steps ``lo .. lo + len(masks) - 1``."""
-        st, prev, ended, *rest = self.state
-        done, n = 0, masks.shape[0]
+        s = self.state
+        done, n = 0, masks.shape[1]
         while done < n:
-            done += sweep.sweep_block(masks[done:], lo + done, self.offsets, self.cfg, st, prev,
-                                      ended, *rest, self.hist, self.out)
+            done += sweep.sweep_block(masks[:, done:], lo + done, self.offsets, self.cfg, s["st"],
+                                      s["prev"], s["ended"], s["cs"], s["gs"], s["ring"], s["tmp"],
+                                      self.hist, self.out)
             self._drain()
 
     def _drain(self) -> None:
-        st = self.state[0]
+        st = self.state["st"]
         k = self.cut()
         rows = self.out[: st[sweep.POS]]
         if rows.size:
@@ -65,11 +54,24 @@ class CandidateSweep:
         st[sweep.POS] = 0
         st[sweep.KMIN] = k
 
-    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """``(start, end, overlap)`` of the top tiers and the total number of candidates."""
-        st, prev, ended, *rest = self.state
-        sweep.finish(self.T, self.offsets, self.cfg, st, prev, *rest, self.hist, self.out)
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows int64[n, 3] of (start, end, overlap), hist int64[m+1])`` once every step was fed."""
+        s = self.state
+        sweep.finish(self.T, self.offsets, self.cfg, s["st"], s["prev"], s["cs"], s["gs"], s["ring"],
+                     s["tmp"], self.hist, self.out)
         self._drain()
         rows = np.concatenate(self.kept) if self.kept else np.zeros((0, 3), np.int64)
-        rows = rows[rows[:, 2] >= self.cut()]
-        return rows[:, 0], rows[:, 1], rows[:, 2], int(self.hist.sum())
+        return rows[rows[:, 2] >= self.cut()], self.hist
+
+
+def top_tiers(parts: list[tuple[np.ndarray, np.ndarray]], limit: int, min_overlap: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Merge the sweeps of independent segments: ``(start, end, overlap)`` of the tiers
+    needed for ``limit``, and the total number of candidates."""
+    hist = np.sum([h for _, h in parts], axis=0)
+    reach = np.cumsum(hist[::-1])[::-1]
+    full = np.flatnonzero(reach >= limit)
+    cut = int(full[-1]) if full.size else min_overlap
+    rows = np.concatenate([r for r, _ in parts])
+    rows = rows[rows[:, 2] >= cut]
+    return rows[:, 0], rows[:, 1], rows[:, 2], int(hist.sum())

@@ -13,12 +13,14 @@ answer exact; a cut tier of millions of candidates costs about one full scan).
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from . import scan
-from .candidates import CandidateSweep
+from .candidates import CandidateSweep, top_tiers
 from .errors import (
     EngineError,
     check_cells,
@@ -42,11 +44,12 @@ class SourceEngine:
     """
 
     def __init__(self, source: StateSource, index_dir: str | Path | None = None,
-                 chunk: int = scan.CHUNK) -> None:
+                 chunk: int = scan.CHUNK, threads: int | None = None) -> None:
         self.source = source
         self.T, self.D = (int(x) for x in source.shape)
         self.offsets = np.asarray(source.sequence_offsets, dtype=np.int64)
         self.chunk = chunk
+        self.threads = threads or min(2, os.cpu_count() or 1)
         self.index = None if index_dir is None else CodeIndex(source, Path(index_dir), chunk=chunk)
 
     # --- index -------------------------------------------------------------------
@@ -93,19 +96,36 @@ class SourceEngine:
         threshold = check_threshold(threshold)
         pad_left, pad_right, min_overlap, min_len, max_len, limit = check_match_args(
             pad_left, pad_right, min_overlap, min_len, max_len, limit)
-        found = CandidateSweep(cells.size, self.offsets, pad_left, pad_right, min_len, max_len,
-                               min_overlap, limit)
-        for lo, masks in self._mask_blocks(cells, threshold):
-            found.feed(lo, masks)
-        a, b, k, total = found.finish()
+        index = self._usable_index()
+
+        def segment(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+            start, stop = bounds
+            offsets = self.offsets[(self.offsets >= start) & (self.offsets <= stop)]
+            found = CandidateSweep(cells.size, offsets, pad_left, pad_right, min_len, max_len,
+                                   min_overlap, limit)
+            if index is not None:
+                blocks = index.mask_blocks(cells, threshold, start, stop)
+            else:
+                blocks = scan.mask_blocks(self.source, cells, threshold, self.chunk, start, stop)
+            for lo, masks in blocks:
+                found.feed(lo, masks)
+            return found.finish()
+
+        segments = self._segments()
+        if len(segments) == 1:
+            parts = [segment(segments[0])]
+        else:  # the kernels release the GIL: sequences are independent, so split at one
+            with ThreadPoolExecutor(len(segments)) as pool:
+                parts = list(pool.map(segment, segments))
+        a, b, k, total = top_tiers(parts, limit, min_overlap)
         return self._rank(a, b, k, total, cells.size, threshold, pad_left, pad_right, limit)
 
-    def _mask_blocks(self, cells: np.ndarray, threshold: float):
-        """On-bit words of ``cells`` over all steps, from the index when fresh, else by scan."""
-        index = self._usable_index()
-        if index is not None:
-            return index.mask_blocks(cells, threshold)
-        return scan.mask_blocks(self.source, cells, threshold, self.chunk)
+    def _segments(self) -> list[tuple[int, int]]:
+        """Up to ``threads`` ranges of whole sequences of about equal length."""
+        parts = max(1, min(self.threads, self.offsets.size - 1))
+        cuts = np.unique(self.offsets[np.searchsorted(self.offsets, np.arange(1, parts) * self.T / parts)])
+        bounds = np.concatenate([[0], cuts[(cuts > 0) & (cuts < self.T)], [self.T]])
+        return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
     def _rank(self, a, b, k, total, n_cells, threshold, pad_left, pad_right, limit) -> MatchResult:
         """Order the top-tier candidates by ``(-|I|, |S ∪ S2|, -length, start)``."""

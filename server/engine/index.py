@@ -156,9 +156,12 @@ class CodeIndex:
                 return TOP + 1, False
         return int(encode(np.array([t], dtype=np.float32), lo, np.float32(m["scale"][cell]))[0]), True
 
-    def mask_blocks(self, cells: np.ndarray, threshold: float) -> Iterator[tuple[int, np.ndarray]]:
-        """``(lo, uint64[n, W])`` on-bit words of ``cells`` per block, ambiguous steps checked exactly."""
+    def mask_blocks(self, cells: np.ndarray, threshold: float, start: int = 0,
+                    stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """``(lo, uint64[W, n])`` on-bit words of ``cells`` per block of ``start .. stop-1``,
+        ambiguous steps checked exactly."""
         T = self.source.shape[0]
+        stop = T if stop is None else stop
         m, W = cells.size, (cells.size + 63) // 64
         block = max(1, min(4 * self.chunk, _CHECK_CELLS // m))
         ks = np.empty(m, np.int64)
@@ -169,11 +172,11 @@ class CodeIndex:
         amb_steps, amb_cells = np.empty(1 << 12, np.int64), np.empty(1 << 12, np.int64)
         fd = os.open(self.folder / self._manifest["codes"], os.O_RDONLY)
         try:
-            for lo, hi in chunks(0, T, block):
+            for lo, hi in chunks(start, stop, block):
                 part = codes[:, : hi - lo]
                 for j, c in enumerate(cells):
                     _pread(fd, part[j], self._manifest["header"] + 2 * (int(c) * T + lo))
-                masks = np.empty((hi - lo, W), np.uint64)
+                masks = np.empty((W, hi - lo), np.uint64)
                 n_amb = sweep.code_masks(part, ks, amb, masks, amb_steps, amb_cells)
                 if n_amb > amb_steps.size:
                     amb_steps, amb_cells = np.empty(n_amb, np.int64), np.empty(n_amb, np.int64)

@@ -28,9 +28,9 @@ def is_on(values: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def pack_on(on: np.ndarray) -> np.ndarray:
-    """``bool[n, m]`` (steps x cells) as ``uint64[n, ceil(m/64)]`` bit words (bit j = cell j)."""
+    """``bool[n, m]`` (steps x cells) as ``uint64[ceil(m/64), n]`` bit words (bit j = cell j)."""
     n, m = on.shape
     W = (m + 63) // 64
     packed = np.zeros((n, 8 * W), dtype=np.uint8)
     packed[:, : (m + 7) // 8] = np.packbits(on, axis=1, bitorder="little")
-    return packed.view("<u8")
+    return np.ascontiguousarray(packed.view("<u8").T)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numba as nb
 import numpy as np
 
 from .onrule import is_on, pack_on, threshold32
@@ -32,11 +33,11 @@ def read_values(source: StateSource, lo: int, hi: int, cells: np.ndarray | None 
     return apply_transform(raw, source.transform)
 
 
-def mask_blocks(source: StateSource, cells: np.ndarray, threshold: float,
-                chunk: int = CHUNK) -> Iterator[tuple[int, np.ndarray]]:
-    """``(lo, uint64[n, W])`` on-bit words of ``cells`` for consecutive blocks of steps."""
-    T = source.shape[0]
-    for lo, hi in chunks(0, T, chunk):
+def mask_blocks(source: StateSource, cells: np.ndarray, threshold: float, chunk: int = CHUNK,
+                start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``(lo, uint64[W, n])`` on-bit words of ``cells`` for consecutive blocks of ``start .. stop-1``."""
+    stop = source.shape[0] if stop is None else stop
+    for lo, hi in chunks(start, stop, chunk):
         yield lo, pack_on(is_on(read_values(source, lo, hi, cells), threshold))
 
 
@@ -78,38 +79,66 @@ def count_s2(source: StateSource, threshold: float, a: np.ndarray, b: np.ndarray
              lo: np.ndarray, hi: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
     """``int64[n]``: ``|S2|`` of each range ``a .. b`` with padding steps ``lo .. a-1`` and ``b+1 .. hi``.
 
-    Ranges whose padded span fits in ``chunk`` steps are batched into shared reads and
-    counted with cumulative sums (vectorised over candidates x cells); longer ones are
-    streamed one by one. Correct for any number of candidates; a very large cut tier
-    costs about one full scan.
+    Ranges whose padded span fits in ``chunk`` steps are batched: the union of their
+    steps is read with ``read_steps`` (at most ``_EVAL_CELLS`` values per batch) and each
+    range is checked row by row (numba). Longer ranges are streamed one by one. Correct for
+    any number of candidates; a cut tier of millions costs about one full scan.
     """
     n = a.size
     out = np.zeros(n, dtype=np.int64)
-    D = source.shape[1]
-    short = np.flatnonzero(hi - lo + 1 <= chunk)
-    for i in np.setdiff1d(np.arange(n), short):
+    span = hi - lo + 1
+    short = span <= chunk
+    for i in np.flatnonzero(~short):
         out[i] = int(s2_mask(source, threshold, int(lo[i]), int(a[i]), int(b[i]), int(hi[i]), chunk).sum())
-    order = short[np.argsort(lo[short], kind="stable")]
-    per_batch = max(1, _EVAL_CELLS // D)
+    order = np.flatnonzero(short)
+    order = order[np.argsort(lo[order], kind="stable")]
+    rows_per_batch = max(chunk, _EVAL_CELLS // source.shape[1])
+    t32 = threshold32(threshold)
     i = 0
     while i < order.size:
-        first = int(lo[order[i]])
-        j, top = i, first
-        while j < order.size and j - i < per_batch and max(top, hi[order[j]]) - first < chunk:
-            top = max(top, int(hi[order[j]]))
+        j, budget = i, 0
+        while j < order.size and budget + span[order[j]] <= rows_per_batch:
+            budget += span[order[j]]
             j += 1
-        batch = order[i:j]
-        out[batch] = _count_batch(source, threshold, first, top, a[batch], b[batch], lo[batch], hi[batch])
-        i = j
+        batch = order[i : max(j, i + 1)]
+        steps = _union_steps(lo[batch], hi[batch])
+        on = (apply_transform(np.asarray(source.read_steps(steps)), source.transform) >= t32)
+        out[batch] = _count_rows(on.view(np.uint8), np.searchsorted(steps, lo[batch]),
+                                 a[batch] - lo[batch], b[batch] - lo[batch], hi[batch] - lo[batch])
+        i = max(j, i + 1)
     return out
 
 
-def _count_batch(source, threshold, first, top, a, b, lo, hi) -> np.ndarray:
-    on = read_values(source, first, top + 1) >= threshold32(threshold)
-    cs = np.zeros((on.shape[0] + 1, on.shape[1]), dtype=np.int32)
-    np.cumsum(on, axis=0, out=cs[1:])
-    a, b, lo, hi = a - first, b - first, lo - first, hi - first
-    core = (cs[b + 1] - cs[a]) == (b - a + 1)[:, None]
-    left = (cs[a] - cs[lo]) == 0
-    right = (cs[hi + 1] - cs[b + 1]) == 0
-    return (core & left & right).sum(1).astype(np.int64)
+def _union_steps(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sorted unique steps of the ranges ``lo[i] .. hi[i]``."""
+    lengths = hi - lo + 1
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.unique(starts + np.arange(lengths.sum()))
+
+
+@nb.njit(cache=True, nogil=True)
+def _count_rows(on, first, a, b, hi):
+    """For each range: cells on at rows ``first+a .. first+b`` and off at the others up to ``first+hi``.
+
+    ``on: uint8[rows, D]``; offsets are relative to the range's first padded row.
+    """
+    n, D = a.size, on.shape[1]
+    out = np.zeros(n, np.int64)
+    acc = np.empty(D, np.uint8)
+    for i in range(n):
+        p = first[i]
+        acc[:] = 1
+        for r in range(p, p + a[i]):
+            for c in range(D):
+                acc[c] &= 1 - on[r, c]
+        for r in range(p + a[i], p + b[i] + 1):
+            for c in range(D):
+                acc[c] &= on[r, c]
+        for r in range(p + b[i] + 1, p + hi[i] + 1):
+            for c in range(D):
+                acc[c] &= 1 - on[r, c]
+        total = 0
+        for c in range(D):
+            total += acc[c]
+        out[i] = total
+    return out
