@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 EXAMPLES = 25  # per operation and mode: keeps the suite fast (about 350 requests in all)
@@ -33,10 +34,12 @@ def steer(case) -> None:
         case.query["source"] = "layer0-cell"
 
 
-def check_operation(op, steered: bool, statuses: dict[str, set[int]]) -> None:
+def check_operation(
+    op, steered: bool, statuses: dict[str, set[int]], mode=GenerationMode.POSITIVE
+) -> None:
     """Send EXAMPLES generated requests to one operation and check every response."""
 
-    @given(case=op.as_strategy())
+    @given(case=op.as_strategy(generation_mode=mode))
     @settings(
         max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
     )
@@ -60,3 +63,15 @@ def test_no_server_errors_and_conforming_responses(operations, steered):
     if steered:  # the steered requests reach real answers, not only errors
         assert 200 in statuses["GET /datasets/{dataset}/context"]
         assert 200 in statuses["GET /datasets/{dataset}/search"]
+
+
+def test_invalid_requests_are_refused_with_problems(operations):
+    """Requests that break the schema (wrong types, out of bounds, missing) get a 4xx problem.
+
+    Not steered: replacing a broken `source` with a real one would make the request valid."""
+    statuses: dict[str, set[int]] = {}
+    for op in operations:
+        if op.label != "GET /datasets":  # no parameters: nothing to break
+            check_operation(op, False, statuses, GenerationMode.NEGATIVE)
+    assert all(code < 500 for codes in statuses.values() for code in codes)
+    assert 400 in statuses["GET /datasets/{dataset}/context"]
