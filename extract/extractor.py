@@ -72,7 +72,8 @@ def extract(
             ``ids`` are int64 in the layout of ``input_batch_first``.
         input_batch_first: layout of ``ids`` given to the model (default: the first
             recurrent module's ``batch_first``; True for models without one).
-        memory_mb: bound on the rows gathered in memory before a write.
+        memory_mb: bound on the rows gathered in memory before a write, and on the bytes
+            of the writes in flight on the writer thread.
         force: replace an existing data set in ``out``.
 
     Returns the folder. Raises :class:`ExtractError` on bad input, naming the fix.
@@ -94,7 +95,15 @@ def extract(
         )
     tracks = [t for a in annotators for t in a.tracks]
     writer = DatasetWriter(
-        out, offsets, sources, tracks, vocab, top_k=top_k, surprisal=surprisal, force=force
+        out,
+        offsets,
+        sources,
+        tracks,
+        vocab,
+        top_k=top_k,
+        surprisal=surprisal,
+        force=force,
+        max_pending=memory_mb << 20,
     )
     row_bytes = 4 * (sum(d for _, d in sources) + 2 * top_k + len(tracks) + 2)
     max_rows = max(1, memory_mb * 2**20 // row_bytes)
@@ -138,36 +147,6 @@ def _describe(model: nn.Module, sources: list) -> str:
     return f"{type(model).__name__}: {layers} layer(s), {len(sources)} state tables"
 
 
-class _Sink:
-    """Rows of one chunk: gathered in memory (buffered) or written through (one long sequence)."""
-
-    def __init__(self, writer: DatasetWriter, chunk: Chunk) -> None:
-        self.writer, self.chunk = writer, chunk
-        self.buffers: dict[str, np.ndarray] = {}
-
-    def put(self, path: str, dest: np.ndarray, values: np.ndarray) -> None:
-        if len(dest) == 0:
-            return
-        if not self.chunk.buffered:  # one sequence, one row per window: contiguous steps
-            self.writer.write(path, int(dest[0]), values)
-            return
-        buf = self.buffers.get(path)
-        if buf is None:
-            ds = self.writer.h5[path]
-            shape = (self.chunk.stop - self.chunk.start,) + ds.shape[1:]
-            # Every step of a chunk gets a value, except where the fill value stands
-            # (surprisal's NaN at each sequence's first step): only then pay for the fill.
-            fill = ds.fillvalue
-            buf = np.empty(shape, dtype=ds.dtype) if fill == 0 else np.full(shape, fill, ds.dtype)
-            self.buffers[path] = buf
-        buf[dest - self.chunk.start] = values
-
-    def flush(self) -> None:
-        for path, buf in self.buffers.items():
-            self.writer.write(path, self.chunk.start, buf)
-        self.buffers.clear()
-
-
 class _Job:
     """The state of one extraction run; :meth:`run_chunk` does one corpus chunk."""
 
@@ -184,25 +163,23 @@ class _Job:
     def run_chunk(self, chunk: Chunk, bar: tqdm) -> None:
         seqs = self.seqs[chunk.first : chunk.last]
         self.writer.write("tokens", chunk.start, np.concatenate(seqs).astype(np.int32))
-        sink = _Sink(self.writer, chunk)
-        self._annotate(seqs, chunk, sink)
+        self._annotate(seqs, chunk)
         lengths = np.array([len(s) for s in seqs], dtype=np.int64)
         for batch in plan_batches(lengths, self.caller.batch_size, self.caller.max_tokens):
             ids = pad_batch([seqs[i] for i in batch])
-            self._run_batch(ids, lengths[batch], self.offsets[chunk.first + batch], sink, bar)
-        sink.flush()
+            self._run_batch(ids, lengths[batch], self.offsets[chunk.first + batch], bar)
 
-    def _annotate(self, seqs: list[np.ndarray], chunk: Chunk, sink: _Sink) -> None:
+    def _annotate(self, seqs: list[np.ndarray], chunk: Chunk) -> None:
         if not self.annotators:
             return
         words = [self.vocab_array[s].tolist() for s in seqs]
         for annotator in self.annotators:
             per_seq = annotator.annotate(words)
             for name, values in encode_annotations(annotator, words, per_seq).items():
-                sink.put(f"meta/{name}", np.arange(chunk.start, chunk.stop), values)
+                self.writer.write(f"meta/{name}", chunk.start, values)
 
     def _run_batch(
-        self, ids: np.ndarray, lengths: np.ndarray, starts: np.ndarray, sink: _Sink, bar: tqdm
+        self, ids: np.ndarray, lengths: np.ndarray, starts: np.ndarray, bar: tqdm
     ) -> None:
         """One length-sorted batch ``ids[B, Lmax]``, window by window with carried state."""
         window = self.caller.window or ids.shape[1]
@@ -212,31 +189,36 @@ class _Job:
             n = int(np.count_nonzero(lens))  # rows still running: a prefix (sorted by length)
             lens, width = lens[:n], int(lens[0])
             states, logits, carry = self.caller.call(ids[:n, w0 : w0 + width], lens, carry)
-            mask = np.arange(width) < lens[:, None]
-            dest = (starts[:n, None] + w0 + np.arange(width))[mask]
-            tmask = torch.from_numpy(mask)
+            firsts = starts[:n] + w0
             for key, value in states.items():
-                rows = value[tmask.to(value.device)]  # the mask goes where the values are
-                sink.put(key.path, dest, rows.float().cpu().numpy())
-            if logits is not None:
-                self._predictions(
-                    logits, ids[:n], lengths[:n], starts[:n], w0, width, tmask, dest, sink
-                )
-            bar.update(len(dest))
+                self._write_runs(key.path, firsts, lens, value.float().cpu().numpy())
+            if logits is not None and (self.top_k or self.surprisal):
+                self._predictions(logits, ids[:n], lengths[:n], firsts, w0, lens)
+            bar.update(int(lens.sum()))
 
-    def _predictions(self, logits, ids, lengths, starts, w0, width, tmask, dest, sink) -> None:
+    def _write_runs(
+        self, path: str, firsts: np.ndarray, lens: np.ndarray, values: np.ndarray
+    ) -> None:
+        """Row ``i`` of ``values[n, W, ...]`` holds ``lens[i]`` consecutive steps from
+        ``firsts[i]``: one contiguous write each (on the writer thread), no gather, no copy."""
+        for first, n, rows in zip(firsts, lens, values, strict=True):
+            if n:
+                self.writer.write(path, int(first), rows[:n])
+
+    def _predictions(self, logits, ids, lengths, firsts, w0, lens) -> None:
         """Top-K next-token ids/probabilities and the next step's surprisal."""
         logp = torch.log_softmax(logits.float(), dim=-1)
         if self.top_k:
-            top, idx = logp[tmask.to(logp.device)].topk(self.top_k, dim=-1, sorted=True)
-            sink.put("meta/next/ids", dest, idx.to(torch.int32).cpu().numpy())
-            sink.put("meta/next/probs", dest, top.exp().cpu().numpy())
+            top, idx = logp.topk(self.top_k, dim=-1, sorted=True)
+            self._write_runs("meta/next/ids", firsts, lens, idx.to(torch.int32).cpu().numpy())
+            self._write_runs("meta/next/probs", firsts, lens, top.exp().cpu().numpy())
         if self.surprisal:
+            # Step t's logits score token t+1: write them one step on, within the sequence.
+            width = logp.shape[1]
             nxt = np.zeros((len(ids), width), dtype=np.int64)
             part = ids[:, w0 + 1 : w0 + 1 + width]
             nxt[:, : part.shape[1]] = part
-            has_next = (w0 + np.arange(width) + 1) < lengths[:, None]
             picked = logp.gather(-1, torch.from_numpy(nxt).to(logp.device).unsqueeze(-1))[..., 0]
-            bits = (-picked / math.log(2.0))[torch.from_numpy(has_next).to(logp.device)]
-            steps = (starts[:, None] + w0 + np.arange(width) + 1)[has_next]
-            sink.put("meta/surprisal", steps, bits.cpu().numpy())
+            bits = (-picked / math.log(2.0)).cpu().numpy()
+            has_next = np.minimum(lens, lengths - w0 - 1)
+            self._write_runs("meta/surprisal", firsts + 1, has_next, bits)

@@ -76,6 +76,8 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 def last_valid(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """``x[b, lengths[b]-1]`` for each row of ``x[B, L, H]``: ``[B, H]`` (length 0: step 0)."""
+    if bool((lengths == x.shape[1]).all()):  # the usual case: every row fills the window
+        return x[:, -1]
     index = (lengths.to(x.device) - 1).clamp(min=0)
     return x[torch.arange(x.shape[0], device=x.device), index]
 

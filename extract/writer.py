@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import yaml
 
+from .rawio import BackgroundWrites, Table, create_table
 from .recurrent import UNSIGNED_KINDS, ExtractError, StateKey
 
 SCHEMA_VERSION = 1
@@ -92,6 +93,7 @@ class DatasetWriter:
         top_k: int = 0,
         surprisal: bool = False,
         force: bool = False,
+        max_pending: int = 256 << 20,
     ) -> None:
         self.folder = Path(folder)
         self.T = int(offsets[-1])
@@ -104,35 +106,44 @@ class DatasetWriter:
         (self.staging / "labels").mkdir(parents=True)
         self.h5 = h5py.File(self.staging / "data.h5", "w")
         self._allocate(offsets)
+        # Bounded like the gathered rows: at most one chunk's worth of bytes in flight.
+        self.writes = BackgroundWrites(self.staging / "data.h5", max_pending)
 
     def _allocate(self, offsets: np.ndarray) -> None:
         f, T = self.h5, self.T
         f.attrs["hiddenscope_schema"] = SCHEMA_VERSION
-        f.create_dataset("tokens", shape=(T,), dtype=np.int32)
         f["sequences"] = np.asarray(offsets, dtype=np.int64)
-        for key, dim in self.sources:
-            # Contiguous, uncompressed [T, D]: a window of steps is one read, mmap-able.
-            f.create_dataset(key.path, shape=(T, dim), dtype=np.float32)
+        wanted = [("tokens", (T,), np.int32, None)]
+        # Contiguous, uncompressed [T, D]: a window of steps is one read, mmap-able.
+        wanted += [(key.path, (T, dim), np.float32, None) for key, dim in self.sources]
         for track in self.tracks:
             dtype = np.int32 if track.kind == "categorical" else np.float32
-            f.create_dataset(f"meta/{track.name}", shape=(T,), dtype=dtype)
+            wanted.append((f"meta/{track.name}", (T,), dtype, None))
         if self.top_k:
-            f.create_dataset("meta/next/ids", shape=(T, self.top_k), dtype=np.int32)
-            f.create_dataset("meta/next/probs", shape=(T, self.top_k), dtype=np.float32)
+            wanted.append(("meta/next/ids", (T, self.top_k), np.int32, None))
+            wanted.append(("meta/next/probs", (T, self.top_k), np.float32, None))
         if self.surprisal:
-            f.create_dataset("meta/surprisal", shape=(T,), dtype=np.float32, fillvalue=np.nan)
+            wanted.append(("meta/surprisal", (T,), np.float32, np.nan))
+        self.tables = {
+            path: create_table(f, path, shape, dtype, fill) for path, shape, dtype, fill in wanted
+        }
+        f.flush()
+
+    def table(self, path: str) -> Table:
+        """Where and how the table at ``path`` is stored."""
+        return self.tables[path]
 
     def write(self, path: str, start: int, rows: np.ndarray) -> None:
-        """Write ``rows`` at steps ``start .. start+len(rows)-1`` of the table at ``path``."""
-        self.h5[path][start : start + len(rows)] = rows
+        """Queue ``rows`` for steps ``start .. start+len(rows)-1`` of the table at ``path``.
 
-    def write_at(self, path: str, steps: np.ndarray, rows: np.ndarray) -> None:
-        """Write ``rows[i]`` at step ``steps[i]`` (steps sorted, unique)."""
-        if len(steps):
-            self.h5[path][steps] = rows
+        The write happens on a background thread: ``rows`` must not be changed afterwards.
+        """
+        self.writes.submit(self.tables[path], start, rows)
 
     def commit(self, name: str, description: str, build: dict | None = None) -> Path:
-        """Close the HDF5 file, write the JSON files and dataset.yml, move all into place."""
+        """Finish the writes, close the HDF5 file, write the JSON files and dataset.yml,
+        and move all into place."""
+        self.writes.close()
         self.h5.close()
         (self.staging / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False))
         for track in self.tracks:
@@ -154,7 +165,9 @@ class DatasetWriter:
         return self.folder
 
     def abort(self) -> None:
-        """Close and remove the staging folder (the folder's previous data set stays)."""
+        """Drop the writes, close and remove the staging folder (a previous data set stays)."""
+        if not self.writes.closed:
+            self.writes.close(wait=False)
         if self.h5.id.valid:
             self.h5.close()
         shutil.rmtree(self.staging, ignore_errors=True)

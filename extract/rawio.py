@@ -1,0 +1,93 @@
+"""Streaming writes into preallocated contiguous HDF5 tables, on a background thread.
+
+The tables are created with their file space allocated up front (``ALLOC_TIME_EARLY``),
+contiguous and uncompressed, so each one is a plain row-major byte range at a known file
+offset: the same bytes h5py would write. Writing them with ``os.pwrite`` from a thread
+lets the next batch compute meanwhile (``pwrite`` releases the GIL, and a disk that is
+busy throttles only the writer), while pending bytes are bounded, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Table:
+    """A preallocated table: byte ``offset`` in the file, ``shape``, little-endian ``dtype``."""
+
+    offset: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fill: float | int
+
+    @property
+    def row_bytes(self) -> int:
+        return int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+
+
+def create_table(f: h5py.File, path: str, shape: tuple[int, ...], dtype, fill=None) -> Table:
+    """Create a contiguous table with its space allocated now; ``fill`` written only if given."""
+    dtype = np.dtype(dtype).newbyteorder("<")
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    if fill is None:
+        dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)  # every row is written by the extractor
+    else:
+        dcpl.set_fill_value(np.array(fill, dtype=dtype))
+        dcpl.set_fill_time(h5py.h5d.FILL_TIME_ALLOC)
+    ds = f.create_dataset(path, shape=shape, dtype=dtype, dcpl=dcpl)
+    offset = ds.id.get_offset()
+    if offset is None and ds.size:
+        raise RuntimeError(f"HDF5 did not allocate {path} contiguously")
+    return Table(int(offset or 0), tuple(shape), dtype, 0 if fill is None else fill)
+
+
+class BackgroundWrites:
+    """``os.pwrite`` jobs on one thread, at most ``max_pending`` bytes in flight."""
+
+    def __init__(self, path: str | os.PathLike, max_pending: int) -> None:
+        self.fd = os.open(path, os.O_WRONLY)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hiddenscope-write")
+        self.pending: deque[tuple[Future, int]] = deque()
+        self.pending_bytes, self.max_pending = 0, max(1, max_pending)
+        self.closed = False
+
+    def submit(self, table: Table, start: int, rows: np.ndarray) -> None:
+        """Queue ``rows`` for steps ``start ..``; ``rows`` must not change afterwards."""
+        rows = np.ascontiguousarray(rows, dtype=table.dtype)
+        if rows.shape[1:] != table.shape[1:] or start < 0 or start + len(rows) > table.shape[0]:
+            raise ValueError(f"rows {rows.shape} at {start} do not fit a table of {table.shape}")
+        while self.pending and self.pending_bytes + rows.nbytes > self.max_pending:
+            self._wait_oldest()
+        job = self.pool.submit(self._pwrite, rows, table.offset + start * table.row_bytes)
+        self.pending.append((job, rows.nbytes))
+        self.pending_bytes += rows.nbytes
+
+    def _pwrite(self, rows: np.ndarray, offset: int) -> None:
+        view = memoryview(rows).cast("B")
+        while view:
+            n = os.pwrite(self.fd, view, offset)
+            view, offset = view[n:], offset + n
+
+    def _wait_oldest(self) -> None:
+        job, nbytes = self.pending.popleft()
+        self.pending_bytes -= nbytes
+        job.result()  # re-raises a failed write (disk full...) here, in the caller
+
+    def close(self, wait: bool = True) -> None:
+        """Finish (or, with ``wait=False``, drop) the queued writes and close the file."""
+        try:
+            while wait and self.pending:
+                self._wait_oldest()
+        finally:
+            self.closed = True
+            self.pool.shutdown(wait=True, cancel_futures=not wait)
+            self.pending.clear()
+            os.close(self.fd)
