@@ -27,7 +27,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-
 from hiddenscope.server.engine import SourceEngine, apply_transform
 from hiddenscope.server.store.synthetic import ensure_dataset
 

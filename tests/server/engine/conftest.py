@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, settings
-
 from hiddenscope.server.engine import ArraySource, SourceEngine
+from hypothesis import HealthCheck, settings
 
 # One settings object for the property tests (a profile would change other suites too).
 PROPERTY = settings(max_examples=120, deadline=None, derandomize=False,

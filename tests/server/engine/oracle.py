@@ -8,7 +8,6 @@ count as off. Cell sets are Python int bitmasks.
 from __future__ import annotations
 
 import numpy as np
-
 from hiddenscope.server.engine import apply_transform
 
 

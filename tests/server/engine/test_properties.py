@@ -6,12 +6,11 @@ import tempfile
 
 import numpy as np
 from conftest import PROPERTY, engines, make_states
+from hiddenscope.server.engine import apply_transform
 from hypothesis import given
 from hypothesis import strategies as st
 from oracle import match as oracle_match
 from oracle import select as oracle_select
-
-from hiddenscope.server.engine import apply_transform
 
 
 @st.composite
