@@ -1,10 +1,10 @@
 """Plan the work: corpus chunks of bounded size, length-sorted batches, time windows.
 
-A *chunk* is a run of consecutive sequences whose outputs fit the memory budget; its
-rows are gathered in memory and written with one slice per table. A sequence too long
-for the budget is a chunk of its own and is written window by window. Inside a chunk,
-sequences are sorted by length (descending) into batches of ``batch_size`` rows, so
-padding is small and the rows still running in a window are always a prefix.
+A *chunk* is a run of consecutive sequences whose tokens and annotations (spaCy works a
+chunk at a time) fit the memory budget; a sequence longer than the budget is a chunk of
+its own. Inside a chunk, sequences are sorted by length (descending) into batches of
+``batch_size`` rows, so padding is small and the rows still running in a window are
+always a prefix.
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ from .recurrent import ExtractError
 
 @dataclass(frozen=True)
 class Chunk:
-    """Sequences ``first .. last-1``, steps ``start .. stop-1``; ``buffered``: gather in memory."""
+    """Sequences ``first .. last-1``, steps ``start .. stop-1``."""
 
     first: int
     last: int
     start: int
     stop: int
-    buffered: bool
 
 
 def as_id_arrays(sequences: Sequence, vocab_size: int) -> list[np.ndarray]:
@@ -70,7 +69,7 @@ def plan_chunks(offsets: np.ndarray, max_rows: int) -> Iterator[Chunk]:
         while last < N and offsets[last + 1] - offsets[first] <= max_rows:
             last += 1
         start, stop = int(offsets[first]), int(offsets[last])
-        yield Chunk(first, last, start, stop, buffered=stop - start <= max_rows)
+        yield Chunk(first, last, start, stop)
         first = last
 
 

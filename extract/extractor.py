@@ -4,8 +4,9 @@ The model's own forward runs once per batch; its recurrent modules are tapped (t
 so every layer's states come out as a side effect. Sequences are processed in
 length-sorted batches and, for unidirectional models, in time windows with the state
 carried across windows, so memory is bounded by ``batch_size x window`` steps whatever
-the sequence lengths. Outputs are gathered per corpus chunk and streamed into
-preallocated HDF5 tables (writer.py); the folder appears only when complete.
+the sequence lengths. Each row's run of steps is streamed straight into the
+preallocated HDF5 tables by a writer thread (writer.py, rawio.py); the folder appears
+only when complete.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ def extract(
             ``ids`` are int64 in the layout of ``input_batch_first``.
         input_batch_first: layout of ``ids`` given to the model (default: the first
             recurrent module's ``batch_first``; True for models without one).
-        memory_mb: bound on the rows gathered in memory before a write, and on the bytes
-            of the writes in flight on the writer thread.
+        memory_mb: bound on a chunk's tokens and annotations, and on the bytes of the
+            writes in flight on the writer thread.
         force: replace an existing data set in ``out``.
 
     Returns the folder. Raises :class:`ExtractError` on bad input, naming the fix.
@@ -105,6 +106,8 @@ def extract(
         force=force,
         max_pending=memory_mb << 20,
     )
+    # Chunks bound the tokens and annotations held at once; sized as if a chunk's states
+    # were held too, which keeps spaCy's per-token objects well within the budget.
     row_bytes = 4 * (sum(d for _, d in sources) + 2 * top_k + len(tracks) + 2)
     max_rows = max(1, memory_mb * 2**20 // row_bytes)
     job = _Job(writer, caller, seqs, offsets, vocab, annotators, top_k, surprisal)

@@ -1,10 +1,11 @@
 """Write a data set folder in the store format (datasets/README.md), atomically.
 
-Everything is first written into ``<folder>/.build/`` (``data.h5`` preallocated at its
-final size, then filled slice by slice, so memory stays bounded), and moved into place
-only by :meth:`DatasetWriter.commit`. An interrupted run leaves only ``.build/``, which
+Everything is first written into ``<folder>/.build/`` (``data.h5`` with every table
+allocated at its final size, then filled run by run from a writer thread, so memory
+stays bounded), and moved into place only by :meth:`DatasetWriter.commit`. An interrupted run leaves only ``.build/``, which
 the server never loads (its config there is ``dataset.yml.partial``) and the next run
-removes. The layout follows server/store/synthetic.py exactly.
+removes. The layout follows server/store/synthetic.py exactly (contiguous, uncompressed
+tables; the space is only allocated earlier).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class DatasetWriter:
         (self.staging / "labels").mkdir(parents=True)
         self.h5 = h5py.File(self.staging / "data.h5", "w")
         self._allocate(offsets)
-        # Bounded like the gathered rows: at most one chunk's worth of bytes in flight.
+        # Writes run on a thread; at most ``max_pending`` bytes wait, so memory stays bounded.
         self.writes = BackgroundWrites(self.staging / "data.h5", max_pending)
 
     def _allocate(self, offsets: np.ndarray) -> None:
