@@ -4,8 +4,9 @@ Everything is first written into ``<folder>/.build/`` (``data.h5`` with every ta
 allocated at its final size, then filled run by run from a writer thread, so memory
 stays bounded), and moved into place only by :meth:`DatasetWriter.commit`. An
 interrupted run leaves only ``.build/``, which the server never loads (its config there
-is ``dataset.yml.partial``) and the next run removes. The layout follows server/store/synthetic.py exactly (contiguous, uncompressed
-tables; the space is only allocated earlier).
+is ``dataset.yml.partial``) and the next run removes. The layout follows
+server/store/synthetic.py exactly (contiguous, uncompressed tables; the space is only
+allocated earlier).
 """
 
 from __future__ import annotations
