@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numba as nb
 import numpy as np
 
 from . import sweep
@@ -36,6 +37,26 @@ VERSION = 1
 TOP = 65534  # codes run 1 .. TOP + 1; 0 is NaN
 _BUILD_CELLS = 1 << 23  # values per build chunk (steps x D)
 _CHECK_CELLS = 1 << 22  # values per read_steps batch when checking ambiguous steps
+
+
+@nb.njit(cache=True, nogil=True)
+def encode_transposed(values, lo, scale, out):
+    """:func:`encode` of ``values: float32[n, D]`` written to ``out: uint16[D, n]`` (one pass)."""
+    n, D = values.shape
+    for i in range(n):
+        for c in range(D):
+            v = values[i, c]
+            if v != v:
+                out[c, i] = 0
+                continue
+            y = np.floor((v - lo[c]) * scale[c])  # float32 arithmetic, as in encode()
+            if y != y:  # inf * 0 for a constant cell
+                y = 0
+            elif y < 0:
+                y = 0
+            elif y > TOP:
+                y = TOP
+            out[c, i] = np.uint16(y) + np.uint16(1)
 
 
 def encode(values: np.ndarray, lo: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -126,7 +147,8 @@ class CodeIndex:
         fd = os.open(tmp, os.O_WRONLY)
         try:
             for a, b in _progress(chunks(0, T, step), T, step, progress, "index: codes"):
-                codes = np.ascontiguousarray(encode(read_values(self.source, a, b), lo, scale).T)
+                codes = np.empty((D, b - a), np.uint16)
+                encode_transposed(read_values(self.source, a, b), lo, scale, codes)
                 for c in range(D):
                     os.pwrite(fd, codes[c].data, header + 2 * (c * T + a))
             os.fsync(fd)

@@ -112,3 +112,17 @@ def test_cell_stats_of_an_all_nan_cell():
     states = np.full((5, 1), np.nan, np.float32)
     stats = SourceEngine(ArraySource(states)).cell_stats(0)
     assert stats.nan_count == 5 and np.isnan(stats.mean) and stats.counts.sum() == 0
+
+
+def test_compiled_encoder_equals_the_reference():
+    from hiddenscope.server.engine.index import TOP, encode, encode_transposed
+
+    rng = np.random.default_rng(0)
+    values = (rng.standard_normal((500, 7)) * 3).astype(np.float32)
+    values[rng.random(values.shape) < 0.05] = np.nan
+    values[3, 1], values[4, 2], values[5, 6] = np.inf, -np.inf, np.inf
+    lo = np.array([-1, -3, 0, -0.5, -9, 0, 2], np.float32)
+    scale = np.array([TOP / 2, 1000.5, 0, 7.25, TOP / 18, 1e-3, 0], np.float32)
+    out = np.empty((7, 500), np.uint16)
+    encode_transposed(values, lo, scale, out)
+    np.testing.assert_array_equal(out, encode(values, lo, scale).T)
