@@ -126,6 +126,7 @@ def extract(
             )
             for chunk in plan_chunks(offsets, max_rows):
                 job.run_chunk(chunk, bar)
+        writer.finish()
     except BaseException:
         writer.abort()
         raise

@@ -136,5 +136,6 @@ class ModelCaller:
         states = {}
         for name, value in output["states"].items():
             value = value if self.batch_first else value.transpose(0, 1)
-            states[parse_state_name(name)] = value
+            # A copy: the writer thread reads it later, and the model may reuse its buffers.
+            states[parse_state_name(name)] = value.detach().clone()
         return states

@@ -116,7 +116,10 @@ class ModuleTap:
                 finals.append(final)
                 outs.append(states["hidden"])
             layer_in = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
-        return self._outputs(layer_in, lengths, finals, packed)
+        # The model may change its LSTM output in place (x += residual): hand it a copy,
+        # never the tensor we store.
+        out = layer_in.clone() if len(self.directions) == 1 else layer_in
+        return self._outputs(out, lengths, finals, packed)
 
     def _outputs(self, out: torch.Tensor, lengths: torch.Tensor, finals: list, packed: bool):
         h_n = torch.stack([f[0] for f in finals])

@@ -142,11 +142,15 @@ class DatasetWriter:
         """
         self.writes.submit(self.tables[path], start, rows)
 
-    def commit(self, name: str, description: str, build: dict | None = None) -> Path:
-        """Finish the writes, close the HDF5 file, write the JSON files and dataset.yml,
-        and move all into place."""
+    def finish(self) -> None:
+        """Wait for the queued writes (raising their error, e.g. a full disk) and close data.h5."""
         self.writes.close()
         self.h5.close()
+
+    def commit(self, name: str, description: str, build: dict | None = None) -> Path:
+        """Write the JSON files and dataset.yml and move everything into place."""
+        if not self.writes.closed:
+            self.finish()
         (self.staging / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False))
         for track in self.tracks:
             if track.kind == "categorical":

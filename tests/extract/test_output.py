@@ -199,3 +199,36 @@ def test_layers_of_several_recurrent_modules_are_numbered_on(tmp_path):
     with torch.no_grad():  # the GRU's per-step output is its hidden state
         expected = [model.high(model.low(model.emb(torch.tensor([s])))[0])[0][0] for s in seqs[:2]]
     np.testing.assert_allclose(h2, torch.cat(expected).numpy(), atol=2e-5)
+
+
+def test_a_model_that_changes_the_lstm_output_in_place_does_not_change_the_stored_states(
+    tmp_path,
+):
+    class InPlace(TinyLM):
+        def forward(self, ids):
+            out = self.rnn(self.emb(ids))[0]
+            out.mul_(0.0)  # e.g. a residual added in place
+            return self.out(out)
+
+    torch.manual_seed(0)
+    model = InPlace(len(VOCAB), hidden=8)
+    seqs = random_sequences(seed=15)
+    folder = extract(model, seqs, VOCAB, tmp_path / "ip", progress=False)
+    with h5py.File(folder / "data.h5", "r") as f:
+        h1 = f["states/layer1/hidden"][: len(seqs[0])]
+    with torch.no_grad():
+        expected = model.rnn(model.emb(torch.tensor([seqs[0]])))[0][0].numpy()
+    np.testing.assert_allclose(h1, expected, atol=2e-5)
+
+
+def test_a_failed_write_fails_the_extraction_and_leaves_nothing(tmp_path, tiny_lm, monkeypatch):
+    from hiddenscope.extract import rawio
+
+    def disk_full(fd, data, offset):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rawio.os, "pwrite", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        extract(tiny_lm, random_sequences(seed=16), VOCAB, tmp_path / "full", progress=False)
+    assert not (tmp_path / "full" / "data.h5").exists()
+    assert not (tmp_path / "full" / STAGING).exists()
