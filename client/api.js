@@ -1,7 +1,8 @@
 // One function per operationId of openapi.yaml. Each returns the parsed JSON or throws an
 // ApiError carrying the server's problem+json detail; nothing here touches the DOM or URL.
 
-const BASE = new URL("/api/v1", window.location.origin).href;
+// relative to this file (/client/api.js), so the app also works behind a path prefix
+const BASE = new URL("../api/v1", import.meta.url).href;
 
 /** An API failure: the problem+json fields, or a network failure described in `detail`. */
 export class ApiError extends Error {

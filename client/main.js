@@ -434,6 +434,10 @@ function showFatal() {
 
 document.addEventListener("keydown", (event) => {
   if (!views || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+  if (event.key === "Escape" && app.cellInfo.cell !== null) {
+    showCellInfo(null);
+    return;
+  }
   const tag = event.target.tagName;
   if (["INPUT", "SELECT", "TEXTAREA"].includes(tag) || event.target.closest?.("[role=slider]")) return;
   const size = app.state.left + app.state.right + 1;

@@ -19,6 +19,7 @@ export function wordRow({ onBrush = () => {}, onPadding = () => {}, onHover = ()
   const pads = svg.append("g").attr("class", "padding").attr("transform", `translate(0,${WORD_H})`);
   let d = null; // last data
   let hoveredStep = null;
+  let brushKey = null;
 
   // The brush overlay covers the words, so hover is tracked on the whole row.
   function hover(step) {
@@ -36,6 +37,7 @@ export function wordRow({ onBrush = () => {}, onPadding = () => {}, onHover = ()
   const brush = d3.brushX().on("end", (event) => {
     if (!event.sourceEvent) return; // programmatic moves (restored state) never loop back
     if (!event.selection) {
+      brushKey = null;
       onBrush(null, null);
       return;
     }
@@ -43,6 +45,7 @@ export function wordRow({ onBrush = () => {}, onPadding = () => {}, onHover = ()
     const a = Math.max(0, Math.round(x0 / d.zoom));
     const b = Math.max(a, Math.min(d.tokens.length - 1, Math.round(x1 / d.zoom) - 1));
     brushG.call(brush.move, [a * d.zoom, (b + 1) * d.zoom]);
+    brushKey = null; // the next update places the brush from the state
     onBrush(d.start + a, d.start + b);
   });
 
@@ -137,13 +140,18 @@ export function wordRow({ onBrush = () => {}, onPadding = () => {}, onHover = ()
       .attr("y1", 0).attr("y2", WORD_H)
       .attr("stroke", "#000").attr("stroke-width", 3);
 
-    brush.extent([[0, 0], [width, WORD_H]]);
-    brushG.call(brush);
+    // hover redraws often: set the brush up again only when its extent or range changed
     const br = d.brush;
-    const inView = br && br[1] >= d.start && br[0] < d.start + d.tokens.length;
-    brushG.call(brush.move, inView
-      ? [Math.max(0, (br[0] - d.start) * d.zoom), Math.min(width, (br[1] - d.start + 1) * d.zoom)]
-      : null);
+    const key = `${width}|${d.start}|${d.zoom}|${br}`;
+    if (key !== brushKey) {
+      brushKey = key;
+      brush.extent([[0, 0], [width, WORD_H]]);
+      brushG.call(brush);
+      const inView = br && br[1] >= d.start && br[0] < d.start + d.tokens.length;
+      brushG.call(brush.move, inView
+        ? [Math.max(0, (br[0] - d.start) * d.zoom), Math.min(width, (br[1] - d.start + 1) * d.zoom)]
+        : null);
+    }
     drawPads();
   }
 

@@ -419,6 +419,10 @@ def test_typed_range_and_cell_details(page, server):
     assert info.locator("svg rect").count() == len(stats["histogram"]["counts"])
     page.get_by_role("button", name="close the cell details").click()
     assert info.is_hidden()
+    page.get_by_role("button", name=f"details of cell {cells[-1]}").click()
+    info.get_by_text(f"cell {cells[-1]}").wait_for(timeout=TIMEOUT_MS)
+    page.keyboard.press("Escape")
+    assert info.is_hidden()
 
 
 def test_a_range_across_sequences_is_refused_with_the_servers_reason(page, server):
