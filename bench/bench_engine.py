@@ -175,7 +175,8 @@ def run_size(T: int, D: int, reps: int, cold_reps: int) -> None:
           f"{'cold p95':>9} {'floor':>7} {'ratio':>6} {'cands':>10} {'top|I|':>6}")
     for r in result["rows"]:
         fl = floors[(r["n"], r["thr"])]
-        print(f"{r['n']:>4} {r['thr']:>4} {r['pad']:>4} {r['warm'][0]:>8.1f}m {r['warm'][1]:>8.1f}m "
+        print(f"{r['n']:>4} {r['thr']:>4} {r['pad']:>4} "
+              f"{r['warm'][0]:>8.1f}m {r['warm'][1]:>8.1f}m "
               f"{r['cold'][0]:>8.1f}m {r['cold'][1]:>8.1f}m {fl:>6.1f}m {r['warm'][0] / fl:>6.2f} "
               f"{r['candidates']:>10,} {r['top']:>6}")
 

@@ -55,10 +55,10 @@ class CandidateSweep:
         st[sweep.KMIN] = k
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(rows int64[n, 3] of (start, end, overlap), hist int64[m+1])`` once every step was fed."""
+        """``(rows int64[n, 3] of (start, end, overlap), hist int64[m+1])`` after the last step."""
         s = self.state
-        sweep.finish(self.T, self.offsets, self.cfg, s["st"], s["prev"], s["cs"], s["gs"], s["ring"],
-                     s["tmp"], self.hist, self.out)
+        sweep.finish(self.T, self.offsets, self.cfg, s["st"], s["prev"], s["cs"], s["gs"],
+                     s["ring"], s["tmp"], self.hist, self.out)
         self._drain()
         rows = np.concatenate(self.kept) if self.kept else np.zeros((0, 3), np.int64)
         return rows[rows[:, 2] >= self.cut()], self.hist

@@ -60,7 +60,8 @@ class SourceEngine:
     def build_index(self, progress: bool = True) -> None:
         """Build (or rebuild) the index in ``index_dir``."""
         if self.index is None:
-            raise EngineError("index_dir", "index_dir: this engine has no index folder; pass index_dir")
+            raise EngineError("index_dir",
+                              "index_dir: this engine has no index folder; pass index_dir")
         self.index.build(progress=progress)
 
     def _usable_index(self) -> CodeIndex | None:
@@ -84,10 +85,12 @@ class SourceEngine:
         first, last = self._sequence(start)
         if end > last:
             raise EngineError(
-                "end", f"end: the range {start}..{end} crosses a sequence boundary; step {start} lies "
+                "end", f"end: the range {start}..{end} crosses a sequence boundary; "
+                f"step {start} lies "
                 f"in the sequence {first}..{last}, so pass end <= {last}")
         lo, hi = max(first, start - pad_left), min(last, end + pad_right)
-        return np.flatnonzero(scan.s2_mask(self.source, threshold, lo, start, end, hi, self.chunk)).astype(np.int64)
+        on = scan.s2_mask(self.source, threshold, lo, start, end, hi, self.chunk)
+        return np.flatnonzero(on).astype(np.int64)
 
     def match(self, cells, threshold, pad_left=0, pad_right=0, min_overlap=1, min_len=1,
               max_len=None, limit=50) -> MatchResult:
@@ -123,9 +126,10 @@ class SourceEngine:
     def _segments(self) -> list[tuple[int, int]]:
         """Up to ``threads`` ranges of whole sequences of about equal length."""
         parts = max(1, min(self.threads, self.offsets.size - 1))
-        cuts = np.unique(self.offsets[np.searchsorted(self.offsets, np.arange(1, parts) * self.T / parts)])
+        near = np.searchsorted(self.offsets, np.arange(1, parts) * self.T / parts)
+        cuts = np.unique(self.offsets[near])
         bounds = np.concatenate([[0], cuts[(cuts > 0) & (cuts < self.T)], [self.T]])
-        return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+        return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
 
     def _rank(self, a, b, k, total, n_cells, threshold, pad_left, pad_right, limit) -> MatchResult:
         """Order the top-tier candidates by ``(-|I|, |S ∪ S2|, -length, start)``."""
@@ -162,7 +166,8 @@ class SourceEngine:
         """Distribution of one cell's transformed values over the whole source."""
         cell = check_int("cell", cell)
         if not 0 <= cell < self.D:
-            raise EngineError("cell", f"cell: {cell} is out of range; this source has {self.D} cells "
+            raise EngineError("cell", f"cell: {cell} is out of range; "
+                              f"this source has {self.D} cells "
                               f"(0..{self.D - 1})")
         bins = check_int("bins", bins, 1)
         column = scan.values(self.source, 0, self.T - 1, np.array([cell]), self.chunk)[0]

@@ -12,7 +12,7 @@ import numpy as np
 
 
 class EngineError(ValueError):
-    """A bad argument to the engine. ``param`` is the parameter's name (``"cells"``, ``"start"``)."""
+    """A bad argument to the engine; ``param`` names the parameter (``"cells"``, ``"start"``)."""
 
     def __init__(self, param: str, message: str) -> None:
         super().__init__(message)
@@ -36,7 +36,8 @@ def check_threshold(value) -> float:
         raise EngineError("threshold", f"threshold: {value!r} is not a number; pass e.g. 0.3")
     value = float(value)
     if math.isnan(value):
-        raise EngineError("threshold", "threshold: NaN is not a threshold; pass a number such as 0.3")
+        raise EngineError("threshold",
+                          "threshold: NaN is not a threshold; pass a number such as 0.3")
     return value
 
 
@@ -44,7 +45,8 @@ def check_step(param: str, value, T: int) -> int:
     """Return a step position within ``0 .. T-1``."""
     value = check_int(param, value)
     if not 0 <= value < T:
-        raise EngineError(param, f"{param}: {value} is out of range; this source has {T:,} steps (0..{T - 1})")
+        raise EngineError(param, f"{param}: {value} is out of range; "
+                          f"this source has {T:,} steps (0..{T - 1})")
     return value
 
 
@@ -52,7 +54,8 @@ def check_range(start, end, T: int) -> tuple[int, int]:
     """Return ``(start, end)``, both within ``0 .. T-1`` and ``start <= end``."""
     start, end = check_step("start", start, T), check_step("end", end, T)
     if start > end:
-        raise EngineError("end", f"end: {end} is before start {start}; pass end >= start (both inclusive)")
+        raise EngineError("end", f"end: {end} is before start {start}; "
+                          "pass end >= start (both inclusive)")
     return start, end
 
 
@@ -67,7 +70,8 @@ def check_cells(cells, D: int) -> np.ndarray:
     if arr.size == 0:
         raise EngineError("cells", "cells: the cell set is empty; pass at least one cell id")
     if arr.ndim != 1 or arr.dtype.kind not in "iu":
-        if arr.ndim == 1 and arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        whole = arr.ndim == 1 and arr.dtype.kind == "f" and np.all(np.isfinite(arr))
+        if whole and np.all(arr == np.round(arr)):
             arr = arr.astype(np.int64)
         else:
             raise EngineError("cells", f"cells: {cells!r} is not a flat list of integer cell ids")

@@ -167,7 +167,8 @@ class CodeIndex:
 
     # --- query -------------------------------------------------------------------
     def threshold_code(self, cell: int, threshold: float) -> tuple[int, bool]:
-        """``(k, ambiguous)``: on iff ``code > k``, or ``code == k`` and (if ambiguous) the exact check."""
+        """``(k, ambiguous)``: on iff ``code > k``, or ``code == k`` and (if ambiguous) the
+        exact check says so."""
         m = self._manifest
         lo, hi = np.float32(m["lo"][cell]), np.float32(m["hi"][cell])
         t = threshold32(threshold)
@@ -176,7 +177,8 @@ class CodeIndex:
                 return 0, False
             if t > hi:  # nothing is on
                 return TOP + 1, False
-        return int(encode(np.array([t], dtype=np.float32), lo, np.float32(m["scale"][cell]))[0]), True
+        k = encode(np.array([t], dtype=np.float32), lo, np.float32(m["scale"][cell]))[0]
+        return int(k), True
 
     def mask_blocks(self, cells: np.ndarray, threshold: float, start: int = 0,
                     stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -204,7 +206,8 @@ class CodeIndex:
                     amb_steps, amb_cells = np.empty(n_amb, np.int64), np.empty(n_amb, np.int64)
                     sweep.code_masks(part, ks, amb, masks, amb_steps, amb_cells)
                 if n_amb:
-                    self._check_exact(masks, lo, cells, threshold, amb_steps[:n_amb], amb_cells[:n_amb])
+                    self._check_exact(masks, lo, cells, threshold, amb_steps[:n_amb],
+                                      amb_cells[:n_amb])
                 yield lo, masks
         finally:
             os.close(fd)

@@ -23,7 +23,7 @@ def threshold32(threshold: float) -> np.float32:
 
 
 def is_on(values: np.ndarray, threshold: float) -> np.ndarray:
-    """``bool`` array: ``float64(v) >= threshold`` for transformed float32 ``values``; NaN is off."""
+    """``bool`` array: ``float64(v) >= threshold`` for transformed float32 ``values``; NaN off."""
     return np.asarray(values, dtype=np.float32) >= threshold32(threshold)
 
 

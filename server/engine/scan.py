@@ -2,8 +2,8 @@
 
 Every function here reads through ``source.read_rows`` at most ``chunk`` steps at a
 time, so memory stays ``O(chunk x D)`` whatever ``T`` is. The index (index.py) is an
-accelerator for the on-bits of a few cells over all steps; everything else, and every answer without a
-fresh index, comes from here.
+accelerator for the on-bits of a few cells over all steps; everything else, and every
+answer without a fresh index, comes from here.
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def chunks(start: int, stop: int, chunk: int) -> Iterator[tuple[int, int]]:
         yield lo, min(stop, lo + chunk)
 
 
-def read_values(source: StateSource, lo: int, hi: int, cells: np.ndarray | None = None) -> np.ndarray:
+def read_values(source: StateSource, lo: int, hi: int,
+                cells: np.ndarray | None = None) -> np.ndarray:
     """Transformed ``float32[hi-lo, k]`` of steps ``lo .. hi-1`` (all cells or ``cells``)."""
     raw = source.read_rows(lo, hi)
     if cells is not None:
@@ -35,7 +36,7 @@ def read_values(source: StateSource, lo: int, hi: int, cells: np.ndarray | None 
 
 def mask_blocks(source: StateSource, cells: np.ndarray, threshold: float, chunk: int = CHUNK,
                 start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """``(lo, uint64[W, n])`` on-bit words of ``cells`` for consecutive blocks of ``start .. stop-1``."""
+    """``(lo, uint64[W, n])`` on-bit words of ``cells`` for blocks of ``start .. stop-1``."""
     stop = source.shape[0] if stop is None else stop
     for lo, hi in chunks(start, stop, chunk):
         yield lo, pack_on(is_on(read_values(source, lo, hi, cells), threshold))
@@ -62,7 +63,7 @@ def values(source: StateSource, start: int, end: int, cells: np.ndarray | None,
 
 def s2_mask(source: StateSource, threshold: float, lo: int, a: int, b: int, hi: int,
             chunk: int = CHUNK) -> np.ndarray:
-    """``bool[D]``: cells on at every step of ``a .. b`` and off at ``lo .. a-1`` and ``b+1 .. hi``."""
+    """``bool[D]``: cells on at every step of ``a .. b``, off at ``lo .. a-1`` and ``b+1 .. hi``."""
     D = source.shape[1]
     core = np.ones(D, dtype=bool)
     pad = np.zeros(D, dtype=bool)
@@ -77,7 +78,7 @@ def s2_mask(source: StateSource, threshold: float, lo: int, a: int, b: int, hi: 
 
 def count_s2(source: StateSource, threshold: float, a: np.ndarray, b: np.ndarray,
              lo: np.ndarray, hi: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
-    """``int64[n]``: ``|S2|`` of each range ``a .. b`` with padding steps ``lo .. a-1`` and ``b+1 .. hi``.
+    """``int64[n]``: ``|S2|`` of each range ``a .. b`` with padding ``lo .. a-1`` and ``b+1 .. hi``.
 
     Ranges whose padded span fits in ``chunk`` steps are batched: the union of their
     steps is read with ``read_steps`` (at most ``_EVAL_CELLS`` values per batch) and each
@@ -89,7 +90,8 @@ def count_s2(source: StateSource, threshold: float, a: np.ndarray, b: np.ndarray
     span = hi - lo + 1
     short = span <= chunk
     for i in np.flatnonzero(~short):
-        out[i] = int(s2_mask(source, threshold, int(lo[i]), int(a[i]), int(b[i]), int(hi[i]), chunk).sum())
+        mask = s2_mask(source, threshold, int(lo[i]), int(a[i]), int(b[i]), int(hi[i]), chunk)
+        out[i] = int(mask.sum())
     order = np.flatnonzero(short)
     order = order[np.argsort(lo[order], kind="stable")]
     rows_per_batch = max(chunk, _EVAL_CELLS // source.shape[1])
@@ -118,7 +120,7 @@ def _union_steps(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 @nb.njit(cache=True, nogil=True)
 def _count_rows(on, first, a, b, hi):
-    """For each range: cells on at rows ``first+a .. first+b`` and off at the others up to ``first+hi``.
+    """For each range: cells on at rows ``first+a .. first+b``, off at the others to ``first+hi``.
 
     ``on: uint8[rows, D]``; offsets are relative to the range's first padded row.
     """

@@ -22,9 +22,10 @@ def stats_of_column(cell: int, column: np.ndarray, bins: int) -> CellStats:
     finite.sort()
     lo, hi = float(finite[0]), float(finite[-1])
     qs = np.percentile(finite, (50, *PERCENTILES))
-    counts, edges = np.histogram(finite, bins=bins, range=(lo, hi) if hi > lo else (lo - 0.5, hi + 0.5))
+    span = (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+    counts, edges = np.histogram(finite, bins=bins, range=span)
     return CellStats(
         cell=cell, min=lo, max=hi, mean=float(finite.mean()), median=float(qs[0]),
-        percentiles={p: float(q) for p, q in zip(PERCENTILES, qs[1:])},
+        percentiles={p: float(q) for p, q in zip(PERCENTILES, qs[1:], strict=True)},
         edges=edges, counts=counts.astype(np.int64), nan_count=int(nan.sum()),
     )

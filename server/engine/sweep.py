@@ -68,7 +68,7 @@ def new_state(m: int, W: int, ring: int) -> dict[str, np.ndarray]:
 
 @nb.njit(**_INLINE)
 def _emit(a, b, k, cfg, hist, out, pos, kmin):
-    """Count the candidate ``[a, b]`` with ``|I| = k``; write it out if ``k >= kmin``. Returns pos."""
+    """Count the candidate ``[a, b]`` with ``|I| = k``; write it if ``k >= kmin``. Returns pos."""
     length = b - a + 1
     if k < cfg[MIN_OVERLAP] or length < cfg[MIN_LEN] or length > cfg[LMAX]:
         return pos
@@ -83,7 +83,9 @@ def _emit(a, b, k, cfg, hist, out, pos, kmin):
 
 @nb.njit(**_INLINE)
 def _end_event(b, ended, cfg, na, tail, cv, gv, ring, hist, out, pos, kmin):
-    """Runs of the cells in ``ended`` (bit words) end at step ``b`` (before they leave). Returns pos."""
+    """Runs of the cells in ``ended`` (bit words) end at step ``b`` (before they leave).
+
+    Returns pos."""
     mode, L = cfg[MODE], cfg[LMAX]
     c_start, c_last, c_pende, c_slot, c_good, c_pend = cv
     g_start, g_count, g_good, g_prev, g_next, g_mark, free = gv
@@ -133,7 +135,7 @@ def _end_event(b, ended, cfg, na, tail, cv, gv, ring, hist, out, pos, kmin):
 
 @nb.njit(**_INLINE)
 def _confirm(e, cfg, cv, ring, tmp, hist, out, pos, kmin):
-    """Runs ending at ``e`` whose cells stayed off for ``pad_right`` steps: emit their candidates."""
+    """Runs ending at ``e`` whose cells stayed off ``pad_right`` steps: emit their candidates."""
     mode, L = cfg[MODE], cfg[LMAX]
     c_start, c_last, c_pende, c_slot, c_good, c_pend = cv
     slot = e % ring.shape[0]
@@ -171,7 +173,7 @@ def _confirm(e, cfg, cv, ring, tmp, hist, out, pos, kmin):
 
 @nb.njit(**_INLINE)
 def _window_right(e, g, tmp, cfg, hist, out, pos, kmin):
-    """Mode 2: the window of length ``L`` ending at ``e`` over the ``g`` confirmed starts ``tmp``."""
+    """Mode 2: the window of length ``L`` ending at ``e`` over the ``g`` confirmed starts."""
     aw = e - cfg[LMAX] + 1
     kw = 0
     while kw < g and tmp[kw] <= aw:
@@ -220,7 +222,7 @@ def _close_sequence(qs, qe, cfg, na, tail, prev, cv, gv, ring, tmp, hist, out, p
 
 @nb.njit(**_JIT)
 def sweep_block(masks, lo, offsets, cfg, st, prev, ended, cs, gs, ring, tmp, hist, out):
-    """Feed steps ``lo .. lo+masks.shape[1]-1`` (``masks: uint64[W, n]``); return how many were consumed.
+    """Feed steps ``lo ..`` (``masks: uint64[W, n]``); return how many were consumed.
 
     Stops early when ``out`` might not hold the next step's candidates (the caller
     drains it and calls again with the rest). The per-step work is written out here
@@ -248,7 +250,8 @@ def sweep_block(masks, lo, offsets, cfg, st, prev, ended, cs, gs, ring, tmp, his
             break
         t = lo + i
         if t == nxt:
-            pos = _close_sequence(qs, t - 1, cfg, na, tail, prev, cv, gv, ring, tmp, hist, out, pos, kmin)
+            pos = _close_sequence(qs, t - 1, cfg, na, tail, prev, cv, gv, ring, tmp, hist, out,
+                                  pos, kmin)
             na, head, tail, nfree = 0, NIL, NIL, m
             seq += 1
             qs, nxt = t, offsets[seq + 1]
@@ -382,7 +385,8 @@ def sweep_block(masks, lo, offsets, cfg, st, prev, ended, cs, gs, ring, tmp, his
                     if r == cnt - 1 or tmp[r + 1] != tmp[r]:
                         a = tmp[r]
                         k = r - first + 1 if mode == 3 else r + 1
-                        if (mode == 3 or e - a + 1 < L) and k >= min_ov and min_len <= e - a + 1 <= L:
+                        length = e - a + 1
+                        if (mode == 3 or length < L) and k >= min_ov and min_len <= length <= L:
                             hist[k] += 1
                             if k >= kmin:
                                 out[pos, 0], out[pos, 1], out[pos, 2] = a, e, k

@@ -19,7 +19,7 @@ def on_matrix(states: np.ndarray, transform: str, threshold: float) -> np.ndarra
 
 
 def sequences(offsets) -> list[tuple[int, int]]:
-    return [(int(a), int(b) - 1) for a, b in zip(offsets[:-1], offsets[1:])]
+    return [(int(a), int(b) - 1) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
 
 
 def s2(on: np.ndarray, first: int, last: int, a: int, b: int, zl: int, zr: int) -> int:
@@ -57,21 +57,22 @@ def match(states, offsets, transform, threshold, cells, zl=0, zr=0, min_overlap=
 def _match_in(on, first, last, S, zl, zr, min_overlap, min_len, max_len):
     n = last - first + 1
     L = n if max_len is None else max_len
-    # I[a, b] of allowed ranges, 0 elsewhere (Python ints beyond 62 cells)
-    I = np.zeros((n, n), dtype=np.int64 if on.shape[1] < 63 else object)
+    # inter[a, b] = I([a, b]) of allowed ranges, 0 elsewhere (Python ints beyond 62 cells)
+    inter = np.zeros((n, n), dtype=np.int64 if on.shape[1] < 63 else object)
     S2 = {}
     for a in range(first, last + 1):
         for b in range(a, last + 1):
             if b - a + 1 <= L:
                 S2[a, b] = s2(on, first, last, a, b, zl, zr)
-                I[a - first, b - first] = S & S2[a, b]
+                inter[a - first, b - first] = S & S2[a, b]
     out = []
     for (a, b), m2 in S2.items():
         i = S & m2
         k = bin(i).count("1")
         if k < min_overlap or not min_len <= b - a + 1 <= L:
             continue
-        longer = I[: a - first + 1, b - first :]  # every r' with a' <= a and b' >= b (r included)
+        # every r' with a' <= a and b' >= b (r itself included)
+        longer = inter[: a - first + 1, b - first :]
         if np.count_nonzero((longer & i) == i) > 1:
             continue  # a longer allowed range keeps all of I(r): not maximal
         s2n = bin(m2).count("1")

@@ -167,9 +167,11 @@ def test_bad_arguments_name_the_parameter(call, param):
 def test_messages_name_the_value_and_the_fix():
     states, offsets = make_states(9, [20, 10], 650)
     engine = SourceEngine(ArraySource(states, offsets))
-    with pytest.raises(EngineError, match=r"cells: 700 is out of range; this source has 650 cells \(0..649\)"):
+    with pytest.raises(EngineError,
+                       match=r"cells: 700 is out of range; this source has 650 cells \(0..649\)"):
         engine.match([1, 700], 0.3)
-    with pytest.raises(EngineError, match=r"crosses a sequence boundary.*sequence 0..19, so pass end <= 19"):
+    with pytest.raises(EngineError,
+                       match=r"crosses a sequence boundary.*sequence 0..19, so pass end <= 19"):
         engine.select(15, 25, 0.3)
 
 
@@ -186,4 +188,5 @@ def test_one_and_two_threads_agree(tmp_path):
     source = ArraySource(states, offsets, "tanh")
     one, two = SourceEngine(source, threads=1), SourceEngine(source, threads=2)
     for pad in (0, 2):
-        assert one.match([0, 3, 4, 8], 0.2, pad, pad, limit=7) == two.match([0, 3, 4, 8], 0.2, pad, pad, limit=7)
+        cells = [0, 3, 4, 8]
+        assert one.match(cells, 0.2, pad, pad, limit=7) == two.match(cells, 0.2, pad, pad, limit=7)

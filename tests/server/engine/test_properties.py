@@ -15,10 +15,12 @@ from oracle import select as oracle_select
 
 @st.composite
 def scenarios(draw):
-    lengths = draw(st.lists(st.integers(1, 60), min_size=1, max_size=5).filter(lambda x: sum(x) <= 200))
+    lengths = draw(st.lists(st.integers(1, 60), min_size=1, max_size=5)
+                   .filter(lambda x: sum(x) <= 200))
     D = draw(st.integers(1, 24))
     seed = draw(st.integers(0, 2**31))
-    states, offsets = make_states(seed, lengths, D, nan_rate=draw(st.sampled_from([0.0, 0.0, 0.05])),
+    nan_rate = draw(st.sampled_from([0.0, 0.0, 0.05]))
+    states, offsets = make_states(seed, lengths, D, nan_rate=nan_rate,
                                   coarse=draw(st.booleans()))
     transform = draw(st.sampled_from(["tanh", "none"]))
     values = apply_transform(states, transform)
