@@ -205,9 +205,8 @@ class _Job:
     ) -> None:
         """Row ``i`` of ``values[n, W, ...]`` holds ``lens[i]`` consecutive steps from
         ``firsts[i]``: one contiguous write each (on the writer thread), no gather, no copy."""
-        for first, n, rows in zip(firsts, lens, values, strict=True):
-            if n:
-                self.writer.write(path, int(first), rows[:n])
+        runs = [(int(f), rows[:n]) for f, n, rows in zip(firsts, lens, values, strict=True) if n]
+        self.writer.write_runs(path, runs)
 
     def _predictions(self, logits, ids, lengths, firsts, w0, lens) -> None:
         """Top-K next-token ids/probabilities and the next step's surprisal."""

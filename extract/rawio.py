@@ -59,22 +59,28 @@ class BackgroundWrites:
         self.pending_bytes, self.max_pending = 0, max(1, max_pending)
         self.closed = False
 
-    def submit(self, table: Table, start: int, rows: np.ndarray) -> None:
-        """Queue ``rows`` for steps ``start ..``; ``rows`` must not change afterwards."""
-        rows = np.ascontiguousarray(rows, dtype=table.dtype)
-        if rows.shape[1:] != table.shape[1:] or start < 0 or start + len(rows) > table.shape[0]:
-            raise ValueError(f"rows {rows.shape} at {start} do not fit a table of {table.shape}")
-        while self.pending and self.pending_bytes + rows.nbytes > self.max_pending:
+    def submit(self, table: Table, runs: list[tuple[int, np.ndarray]]) -> None:
+        """Queue ``(start, rows)`` runs, one job; the arrays must not change afterwards."""
+        jobs, nbytes = [], 0
+        for start, rows in runs:
+            rows = np.ascontiguousarray(rows, dtype=table.dtype)
+            if rows.shape[1:] != table.shape[1:] or start < 0 or start + len(rows) > table.shape[0]:
+                raise ValueError(
+                    f"rows {rows.shape} at {start} do not fit a table of {table.shape}"
+                )
+            jobs.append((rows, table.offset + start * table.row_bytes))
+            nbytes += rows.nbytes
+        while self.pending and self.pending_bytes + nbytes > self.max_pending:
             self._wait_oldest()
-        job = self.pool.submit(self._pwrite, rows, table.offset + start * table.row_bytes)
-        self.pending.append((job, rows.nbytes))
-        self.pending_bytes += rows.nbytes
+        self.pending.append((self.pool.submit(self._pwrite, jobs), nbytes))
+        self.pending_bytes += nbytes
 
-    def _pwrite(self, rows: np.ndarray, offset: int) -> None:
-        view = memoryview(rows).cast("B")
-        while view:
-            n = os.pwrite(self.fd, view, offset)
-            view, offset = view[n:], offset + n
+    def _pwrite(self, jobs: list[tuple[np.ndarray, int]]) -> None:
+        for rows, offset in jobs:
+            view = memoryview(rows).cast("B")
+            while view:
+                n = os.pwrite(self.fd, view, offset)
+                view, offset = view[n:], offset + n
 
     def _wait_oldest(self) -> None:
         job, nbytes = self.pending.popleft()

@@ -140,7 +140,11 @@ class DatasetWriter:
 
         The write happens on a background thread: ``rows`` must not be changed afterwards.
         """
-        self.writes.submit(self.tables[path], start, rows)
+        self.writes.submit(self.tables[path], [(start, rows)])
+
+    def write_runs(self, path: str, runs: list[tuple[int, np.ndarray]]) -> None:
+        """Queue several ``(start, rows)`` runs of one table as one job (see :meth:`write`)."""
+        self.writes.submit(self.tables[path], runs)
 
     def finish(self) -> None:
         """Wait for the queued writes (raising their error, e.g. a full disk) and close data.h5."""
