@@ -144,7 +144,8 @@ export function selectView(cb) {
 function describeHover(context, hover, state) {
   const parts = [];
   const i = hover.step === null ? -1 : hover.step - context.start;
-  if (i >= 0 && i < context.tokens.length) parts.push(`step ${hover.step} ${JSON.stringify(context.tokens[i])}`);
+  const inWindow = i >= 0 && i < context.tokens.length;
+  if (inWindow) parts.push(`step ${hover.step} ${JSON.stringify(context.tokens[i])}`);
   if (hover.cell !== null) {
     const row = context.cells.indexOf(hover.cell);
     const v = row >= 0 && i >= 0 ? context.states[row][i] : undefined;
@@ -152,5 +153,17 @@ function describeHover(context, hover, state) {
     parts.push(`cell ${hover.cell}${state.cells.includes(hover.cell) ? ", selected" : ""}`
       + `${v === undefined || v === null ? "" : `: ${d3.format(".3f")(v)}${on}`}`);
   }
+  if (inWindow) for (const id of state.meta) if (context.meta?.[id]) parts.push(`${id}: ${metaAt(context.meta[id], i)}`);
   return parts.length ? parts.join(" · ") : "\u00a0";
+}
+
+// A meta track's value at window index i, as text (top-K with its probabilities).
+function metaAt(values, i) {
+  const f = d3.format(".2f");
+  if (values.kind === "categorical") {
+    const v = values.values[i];
+    return v === null || v < 0 ? "none" : values.labels?.[v] ?? String(v);
+  }
+  if (values.kind === "scalar") return values.values[i] === null ? "no value" : d3.format(".3~g")(values.values[i]);
+  return values.tokens[i].map((t, k) => `${JSON.stringify(t)} ${f(values.probs[i][k])}`).join(", ");
 }

@@ -457,5 +457,19 @@ def test_hovering_the_plot_names_the_cell_and_its_value(page, server):
     on = "on" if value >= 0.3 else "off"
     word = json.dumps(ctx["tokens"][step])
     assert text == f"step {ctx['start'] + step} {word} · cell 0, selected: {value:.3f} ({on})"
+    # with the tracks shown, their values at the step too (top-K with probabilities)
+    page.get_by_label("next (topk)").check()
+    page.get_by_label("depth (categorical)").check()
+    wait_settled(page)
+    page.mouse.move(box["x"] + (step + 0.5) * ZOOM, box["y"] + y + 1)
+    text = page.locator(".select-view .hover-info").inner_text()
+    meta = page.evaluate("() => window.hiddenscope.context.meta")
+    depth = meta["depth"]["labels"][meta["depth"]["values"][step]]
+    top = meta["next"]
+    guesses = ", ".join(
+        f"{json.dumps(t)} {p:.2f}"
+        for t, p in zip(top["tokens"][step], top["probs"][step], strict=True)
+    )
+    assert text.endswith(f" · depth: {depth} · next: {guesses}")  # in the order of the toolbar
     assert page.locator(".chip.hovered").all_inner_texts() == ["0×"]
     assert page.locator("svg.word-row g.word rect[stroke-width='2']").count() == 1  # its word too
