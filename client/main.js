@@ -27,6 +27,7 @@ const app = {
   matchKey: null,
   matchBusy: false,
   selectPending: false, // a select is scheduled or in flight
+  selectSeq: 0, // answers of older selects are dropped
   hover: { cell: null, step: null },
   search: { results: null }, // the last search's answer
   cellInfo: { cell: null, stats: null, busy: false }, // the cell whose details are shown
@@ -57,8 +58,9 @@ function setState(patch, mode = "replace") {
 }
 
 window.addEventListener("popstate", () => {
+  cancelSelect(); // the restored entry holds its own cells
   const { state, errors } = parse(window.location.search);
-  for (const e of errors) status.error("Bad link", e);
+  for (const e of errors) status.error("Bad link:", e);
   app.state = state;
   refresh();
 });
@@ -171,27 +173,36 @@ function scheduleMatch() {
 
 // The server's select is the reference; the local preview shows at once while it answers.
 function scheduleSelect() {
+  cancelSelect();
   const s = app.state;
-  clearTimeout(app.timers.select);
-  app.selectPending = false;
   if (s.start === null) return;
   const preview = localSelect(app.context, s);
   if (preview) setCells(preview);
+  const mine = app.selectSeq;
   app.selectPending = true;
   app.timers.select = setTimeout(async () => {
-    const asked = app.state;
     try {
-      const r = await fetchInto("select", (o) => api.selectCells(asked.dataset, {
-        source: asked.source, start: asked.start, end: asked.end, threshold: asked.threshold,
-        pad_left: asked.pad_left, pad_right: asked.pad_right,
+      const r = await fetchInto("select", (o) => api.selectCells(s.dataset, {
+        source: s.source, start: s.start, end: s.end, threshold: s.threshold,
+        pad_left: s.pad_left, pad_right: s.pad_right,
       }, o));
-      setCells(r.cells);
+      if (mine !== app.selectSeq) return; // a newer select or a history step replaced this one
       app.selectPending = false;
+      setCells(r.cells);
     } catch (err) {
-      if (err.name !== "AbortError") app.selectPending = false;
+      if (err.name === "AbortError" || mine !== app.selectSeq) return;
+      app.selectPending = false;
       reportError(err, "Select failed:");
     }
   }, SELECT_DEBOUNCE_MS);
+}
+
+/** Forget a scheduled or running select (its answer would be for another state). */
+function cancelSelect() {
+  app.selectSeq += 1;
+  clearTimeout(app.timers.select);
+  app.aborts.select?.abort();
+  app.selectPending = false;
 }
 
 function setCells(selected) {

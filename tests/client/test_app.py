@@ -473,3 +473,24 @@ def test_hovering_the_plot_names_the_cell_and_its_value(page, server):
     assert text.endswith(f" · depth: {depth} · next: {guesses}")  # in the order of the toolbar
     assert page.locator(".chip.hovered").all_inner_texts() == ["0×"]
     assert page.locator("svg.word-row g.word rect[stroke-width='2']").count() == 1  # its word too
+
+
+def test_back_during_a_slow_select_keeps_the_restored_cells(page, server):
+    open_view(page, server, pos=40, cells="5")
+    held = []
+    page.route("**/api/v1/datasets/parens/select*", lambda route: held.append(route))
+    page.get_by_label("range start step").fill("42")
+    page.get_by_label("range end step").fill("44")
+    page.get_by_role("button", name="Select", exact=True).click()
+    page.wait_for_function(
+        "() => window.hiddenscope.aborts.select !== undefined", timeout=TIMEOUT_MS
+    )
+    page.go_back()
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/v1/datasets/parens/select*")
+    wait_settled(page)
+    page.wait_for_timeout(300)  # room for a late answer to (wrongly) land
+    s = url_state(page)
+    assert "start" not in s and s["cells"] == "5"
+    assert chips(page) == [5]
