@@ -63,7 +63,7 @@ def chips(page) -> list[int]:
     return [int(t) for t in page.locator(".chips li .id").all_inner_texts()]
 
 
-def test_landing_page_lists_data_sets_and_the_unavailable_one(page, server):
+def test_landing_page_lists_data_sets_and_the_unavailable_one(page, server, artifacts):
     page.goto(f"{server.url}/")
     page.locator("article.card[data-dataset=parens]").wait_for(timeout=TIMEOUT_MS)
     card = page.locator("article.card[data-dataset=parens]")
@@ -72,6 +72,7 @@ def test_landing_page_lists_data_sets_and_the_unavailable_one(page, server):
     assert "depth (categorical, 5 labels)" in card.inner_text()
     broken = page.locator("article.card[data-dataset=broken]")
     assert "states/layer9/cell" in broken.locator("[role=alert]").inner_text()
+    page.screenshot(path=artifacts / "landing.png", full_page=True)
     card.get_by_role("link", name="open parens layer 1 hidden").click()
     page.locator("canvas.line-plot").wait_for(timeout=TIMEOUT_MS)
     assert url_state(page)["source"] == "layer1-hidden"
