@@ -23,6 +23,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numba as nb
@@ -41,22 +42,28 @@ _CHECK_CELLS = 1 << 22  # values per read_steps batch when checking ambiguous st
 
 @nb.njit(cache=True, nogil=True)
 def encode_transposed(values, lo, scale, out):
-    """:func:`encode` of ``values: float32[n, D]`` written to ``out: uint16[D, n]`` (one pass)."""
+    """:func:`encode` of ``values: float32[n, D]`` written to ``out: uint16[D, n]`` (one pass).
+
+    Tiles of 256 steps keep both the rows read and the codes written in cache.
+    """
     n, D = values.shape
-    for i in range(n):
+    for i0 in range(0, n, 256):
+        i1 = min(n, i0 + 256)
         for c in range(D):
-            v = values[i, c]
-            if v != v:
-                out[c, i] = 0
-                continue
-            y = np.floor((v - lo[c]) * scale[c])  # float32 arithmetic, as in encode()
-            if y != y:  # inf * 0 for a constant cell
-                y = 0
-            elif y < 0:
-                y = 0
-            elif y > TOP:
-                y = TOP
-            out[c, i] = np.uint16(y) + np.uint16(1)
+            lo_c, scale_c = lo[c], scale[c]
+            for i in range(i0, i1):
+                v = values[i, c]
+                if v != v:
+                    out[c, i] = 0
+                    continue
+                y = np.floor((v - lo_c) * scale_c)  # float32 arithmetic, as in encode()
+                if y != y:  # inf * 0 for a constant cell
+                    y = 0
+                elif y < 0:
+                    y = 0
+                elif y > TOP:
+                    y = TOP
+                out[c, i] = np.uint16(y) + np.uint16(1)
 
 
 def encode(values: np.ndarray, lo: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -145,13 +152,20 @@ class CodeIndex:
         del blank
         step = max(1, min(self.chunk, _BUILD_CELLS // D))
         fd = os.open(tmp, os.O_WRONLY)
-        try:
-            for a, b in _progress(chunks(0, T, step), T, step, progress, "index: codes"):
-                codes = np.empty((D, b - a), np.uint16)
-                encode_transposed(read_values(self.source, a, b), lo, scale, codes)
-                for c in range(D):
-                    os.pwrite(fd, codes[c].data, header + 2 * (c * T + a))
-            os.fsync(fd)
+
+        def write_chunk(bounds: tuple[int, int]) -> None:
+            a, b = bounds
+            codes = np.empty((D, b - a), np.uint16)
+            encode_transposed(read_values(self.source, a, b), lo, scale, codes)
+            for c in range(D):
+                os.pwrite(fd, codes[c].data, header + 2 * (c * T + a))
+
+        try:  # two chunks at a time: reading, tanh and encoding release the GIL
+            with ThreadPoolExecutor(2) as pool:
+                done = pool.map(write_chunk, chunks(0, T, step))
+                for _ in _progress(done, T, step, progress, "index: codes"):
+                    pass
+            os.fsync(fd)  # durable before the manifest points at it
         finally:
             os.close(fd)
         os.replace(tmp, self.folder / name)

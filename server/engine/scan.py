@@ -16,7 +16,8 @@ from .onrule import is_on, pack_on, threshold32
 from .source import StateSource, apply_transform
 
 CHUNK = 1 << 16  # steps per read
-_EVAL_CELLS = 1 << 22  # candidates x D booleans per batch when counting S2
+_EVAL_CELLS = 1 << 22  # values per read when counting S2
+_GAP = 256  # steps between two candidates' rows read in one go rather than two
 
 
 def chunks(start: int, stop: int, chunk: int) -> Iterator[tuple[int, int]]:
@@ -80,42 +81,44 @@ def count_s2(source: StateSource, threshold: float, a: np.ndarray, b: np.ndarray
              lo: np.ndarray, hi: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
     """``int64[n]``: ``|S2|`` of each range ``a .. b`` with padding ``lo .. a-1`` and ``b+1 .. hi``.
 
-    Ranges whose padded span fits in ``chunk`` steps are batched: the union of their
-    steps is read with ``read_steps`` (at most ``_EVAL_CELLS`` values per batch) and each
-    range is checked row by row (numba). Longer ranges are streamed one by one. Correct for
-    any number of candidates; a cut tier of millions costs about one full scan.
+    Ranges are sorted and grouped into contiguous reads (a group ends at a gap of more
+    than ``_GAP`` steps or at ``_EVAL_CELLS`` values); each range is then checked row by
+    row (numba). Ranges longer than ``chunk`` are streamed one by one. Correct for any
+    number of candidates; a cut tier of millions costs about one full scan.
     """
     n = a.size
     out = np.zeros(n, dtype=np.int64)
-    span = hi - lo + 1
-    short = span <= chunk
+    short = hi - lo + 1 <= chunk
     for i in np.flatnonzero(~short):
         mask = s2_mask(source, threshold, int(lo[i]), int(a[i]), int(b[i]), int(hi[i]), chunk)
         out[i] = int(mask.sum())
     order = np.flatnonzero(short)
     order = order[np.argsort(lo[order], kind="stable")]
-    rows_per_batch = max(chunk, _EVAL_CELLS // source.shape[1])
+    budget = max(chunk, _EVAL_CELLS // source.shape[1])
     t32 = threshold32(threshold)
-    i = 0
-    while i < order.size:
-        j, budget = i, 0
-        while j < order.size and budget + span[order[j]] <= rows_per_batch:
-            budget += span[order[j]]
-            j += 1
-        batch = order[i : max(j, i + 1)]
-        steps = _union_steps(lo[batch], hi[batch])
-        on = (apply_transform(np.asarray(source.read_steps(steps)), source.transform) >= t32)
-        out[batch] = _count_rows(on.view(np.uint8), np.searchsorted(steps, lo[batch]),
-                                 a[batch] - lo[batch], b[batch] - lo[batch], hi[batch] - lo[batch])
-        i = max(j, i + 1)
+    for group in _read_groups(lo[order], hi[order], budget):
+        idx = order[group]
+        first, last = int(lo[idx].min()), int(hi[idx].max())
+        on = apply_transform(source.read_rows(first, last + 1), source.transform) >= t32
+        out[idx] = _count_rows(on.view(np.uint8), lo[idx] - first, a[idx] - lo[idx],
+                               b[idx] - lo[idx], hi[idx] - lo[idx])
     return out
 
 
-def _union_steps(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sorted unique steps of the ranges ``lo[i] .. hi[i]``."""
-    lengths = hi - lo + 1
-    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return np.unique(starts + np.arange(lengths.sum()))
+def _read_groups(lo: np.ndarray, hi: np.ndarray, budget: int) -> list[slice]:
+    """Split ranges sorted by ``lo`` into runs read together: each spans at most ``budget``
+    steps and has no gap over ``_GAP`` steps between consecutive ranges."""
+    groups, start, first, top = [], 0, 0, -1
+    for i in range(lo.size):  # one Python step per range: only the cut tiers get here
+        if i > start and (lo[i] > top + _GAP or max(top, hi[i]) - first >= budget):
+            groups.append(slice(start, i))
+            start = i
+        if i == start:
+            first, top = int(lo[i]), int(hi[i])
+        top = max(top, int(hi[i]))
+    if lo.size:
+        groups.append(slice(start, lo.size))
+    return groups
 
 
 @nb.njit(cache=True, nogil=True)
