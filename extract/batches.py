@@ -27,8 +27,12 @@ class Chunk:
     stop: int
 
 
-def as_id_arrays(sequences: Sequence, vocab_size: int) -> list[np.ndarray]:
-    """Check and convert the token sequences to ``int64[n]`` arrays (views where possible)."""
+def check_sequences(sequences: Sequence, vocab_size: int) -> np.ndarray:
+    """Check every sequence once and return their lengths, ``int64[N]``.
+
+    ``sequences`` needs ``len()`` and indexing (a list, or a lazy sequence over a large
+    corpus): nothing is kept from this pass, and chunks are read again when extracted.
+    """
     if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__"):
         raise ExtractError(
             "sequences must be a list of token-id sequences (e.g. [[3, 1, 4], [1, 5]]); "
@@ -36,23 +40,28 @@ def as_id_arrays(sequences: Sequence, vocab_size: int) -> list[np.ndarray]:
         )
     if len(sequences) == 0:
         raise ExtractError("sequences is empty; pass at least one non-empty sequence of token ids")
-    out = []
-    for i, seq in enumerate(sequences):
-        arr = np.asarray(seq)
-        if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-            raise ExtractError(
-                f"sequence {i} must be a non-empty 1-D list of integer token ids; "
-                f"got shape {arr.shape} dtype {arr.dtype} (drop empty sequences before extracting)"
-            )
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi >= vocab_size:
-            bad = lo if lo < 0 else hi
-            raise ExtractError(
-                f"sequence {i} has token id {bad}, outside the vocabulary of {vocab_size} entries; "
-                "map unknown tokens to an id of the vocabulary (e.g. '<unk>')"
-            )
-        out.append(arr.astype(np.int64, copy=False))
-    return out
+    lengths = np.empty(len(sequences), dtype=np.int64)
+    for i in range(len(sequences)):
+        lengths[i] = len(sequence_ids(sequences, i, vocab_size))
+    return lengths
+
+
+def sequence_ids(sequences: Sequence, i: int, vocab_size: int) -> np.ndarray:
+    """Sequence ``i`` as ``int64[n]`` ids, checked: 1-D, non-empty, inside the vocabulary."""
+    arr = np.asarray(sequences[i])
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise ExtractError(
+            f"sequence {i} must be a non-empty 1-D list of integer token ids; "
+            f"got shape {arr.shape} dtype {arr.dtype} (drop empty sequences before extracting)"
+        )
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi >= vocab_size:
+        bad = lo if lo < 0 else hi
+        raise ExtractError(
+            f"sequence {i} has token id {bad}, outside the vocabulary of {vocab_size} entries; "
+            "map unknown tokens to an id of the vocabulary (e.g. '<unk>')"
+        )
+    return arr.astype(np.int64, copy=False)
 
 
 def offsets_of(lengths: np.ndarray) -> np.ndarray:

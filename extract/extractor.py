@@ -23,7 +23,15 @@ from torch import nn
 from tqdm import tqdm
 
 from .annotate import Annotator, encode_annotations
-from .batches import Chunk, as_id_arrays, offsets_of, pad_batch, plan_batches, plan_chunks
+from .batches import (
+    Chunk,
+    check_sequences,
+    offsets_of,
+    pad_batch,
+    plan_batches,
+    plan_chunks,
+    sequence_ids,
+)
 from .model_call import ModelCaller
 from .recurrent import ExtractError
 from .writer import DatasetWriter
@@ -61,7 +69,9 @@ def extract(
             model without them whose forward returns ``{"states": {"layer0-hidden":
             float[B, L, D], ...}, "logits": float[B, L, V]}``.
         sequences: token-id sequences (documents, sentences); each is one sequence of the
-            data set, and no state crosses from one to the next.
+            data set, and no state crosses from one to the next. A list, or any object with
+            ``len()`` and indexing: it is read one chunk at a time, so a lazy view over a
+            corpus larger than memory works.
         vocab: token strings, id = position.
         gates: also store the gates (LSTM i, f, g, o; GRU r, z, n).
         cell: store the LSTM cell state (its recovery costs about one more pass over the
@@ -80,15 +90,15 @@ def extract(
     Returns the folder. Raises :class:`ExtractError` on bad input, naming the fix.
     """
     vocab = check_vocab(vocab)
-    seqs = as_id_arrays(sequences, len(vocab))
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    lengths = check_sequences(sequences, len(vocab))
     offsets = offsets_of(lengths)
     if top_k < 0 or top_k > len(vocab):
         raise ExtractError(f"top_k={top_k} must be between 0 and the vocabulary size {len(vocab)}")
     model.eval()
     caller = ModelCaller(model, gates, forward_fn, input_batch_first, window, batch_size, cell)
-    sources = caller.sources(seqs[0])
-    if (top_k or surprisal) and not caller.has_logits(seqs[0], len(vocab)):
+    first = sequence_ids(sequences, 0, len(vocab))
+    sources = caller.sources(first)
+    if (top_k or surprisal) and not caller.has_logits(first, len(vocab)):
         raise ExtractError(
             "top_k and surprisal need the model to return next-token logits float[B, L, "
             f"{len(vocab)}] (one per vocabulary entry); pass top_k=0, surprisal=False, or a "
@@ -110,7 +120,7 @@ def extract(
     # were held too, which keeps spaCy's per-token objects well within the budget.
     row_bytes = 4 * (sum(d for _, d in sources) + 2 * top_k + len(tracks) + 2)
     max_rows = max(1, memory_mb * 2**20 // row_bytes)
-    job = _Job(writer, caller, seqs, offsets, vocab, annotators, top_k, surprisal)
+    job = _Job(writer, caller, sequences, offsets, vocab, annotators, top_k, surprisal)
     try:
         with ExitStack() as stack, torch.inference_mode():
             caller.enter(stack)
@@ -165,7 +175,8 @@ class _Job:
         self.vocab_array = np.array(vocab, dtype=object)
 
     def run_chunk(self, chunk: Chunk, bar: tqdm) -> None:
-        seqs = self.seqs[chunk.first : chunk.last]
+        V = len(self.vocab)
+        seqs = [sequence_ids(self.seqs, i, V) for i in range(chunk.first, chunk.last)]
         self.writer.write("tokens", chunk.start, np.concatenate(seqs).astype(np.int32))
         self._annotate(seqs, chunk)
         lengths = np.array([len(s) for s in seqs], dtype=np.int64)
