@@ -258,3 +258,12 @@ def test_a_lazy_corpus_is_read_chunk_by_chunk(tmp_path, tiny_lm):
         np.testing.assert_allclose(
             fa["states/layer1/cell"][:], fb["states/layer1/cell"][:], atol=1e-5
         )
+
+
+def test_hiddenscope_index_builds_the_match_index_of_an_extracted_data_set(tmp_path, tiny_lm):
+    from hiddenscope.server.cli import main
+
+    folder = extract(tiny_lm, random_sequences(seed=18), VOCAB, tmp_path / "idx", progress=False)
+    result = CliRunner().invoke(main, ["index", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("index built") == 4  # h and c of both layers
