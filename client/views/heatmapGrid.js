@@ -3,7 +3,7 @@
 // thousands of table cells keeps the match view fast.
 import { HOVER } from "../colors.js";
 
-export const HEATMAP_CELL_W = 4;
+export const HEATMAP_CELL_W = 3;
 const CELL_W = HEATMAP_CELL_W;
 
 /**
@@ -43,7 +43,7 @@ export function heatmapGrid({ label = "", onHover = () => {} } = {}) {
       row.forEach((v, c) => {
         if (v === undefined) return;
         ctx.fillStyle = d.color(v);
-        ctx.fillRect(c * CELL_W, y, CELL_W - 1, h);
+        ctx.fillRect(c * CELL_W, y, CELL_W, h); // no gaps: 3 px cells read as a band
       });
     });
     const [r, c] = hovered;

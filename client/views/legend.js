@@ -2,7 +2,7 @@
 import d3 from "../d3.js";
 
 /**
- * @param {{kind: "categorical", labels: string[], color: (i: number) => string}
+ * @param {{kind: "categorical", labels: string[], color: (i: number) => string, present?: number[]}
  *        | {kind: "sequential", domain: [number, number], color: (v: number) => string, title?: string}} spec
  * @returns {{node: HTMLElement, update: (spec) => void, destroy: () => void}}
  */
@@ -13,9 +13,12 @@ export function legend(spec) {
     root.selectAll("*").remove();
     if (s.title) root.append("span").attr("class", "legend-title").text(s.title);
     if (s.kind === "categorical") {
-      const items = root.selectAll("span.item").data(s.labels).join("span").attr("class", "item");
-      items.append("span").attr("class", "swatch").style("background", (l, i) => s.color(i));
-      items.append("span").text((l) => l);
+      // `present`: only the categories that occur in what is shown (long label lists stay short)
+      const ids = s.present ?? s.labels.map((l, i) => i);
+      const items = root.selectAll("span.item").data(ids).join("span").attr("class", "item");
+      items.append("span").attr("class", "swatch").style("background", (i) => s.color(i));
+      items.append("span").text((i) => s.labels[i] ?? String(i));
+      if (ids.length < s.labels.length) root.attr("title", `${ids.length} of ${s.labels.length} categories occur here`);
       return;
     }
     const [lo, hi] = s.domain;

@@ -8,7 +8,7 @@ import { HEATMAP_CELL_W, heatmapGrid } from "./heatmapGrid.js";
 import { legend } from "./legend.js";
 
 const MAX_COLS = 120; // word columns shown per row; longer windows are cut
-const HEATMAP_COLS = 40; // heatmap columns: the steps around the aligned match start
+const HEATMAP_COLS = 24; // heatmap columns: 3 steps before the aligned match start, 20 after
 
 /**
  * @param {{onOpen: (match: object) => void, onMap: (id: string|null) => void,

@@ -54,7 +54,8 @@ function heatmapsOf(result, trackInfo) {
     }
     const color = metaColor(track, sample);
     const labels = sample.labels || track.labels || [];
-    out.push({ id, label: id, color, values: (m) => m.meta[id].values, legend: metaLegend(track, sample),
+    const occurring = sample.kind === "categorical" ? result.matches.flatMap((m) => m.meta[id].values) : null;
+    out.push({ id, label: id, color, values: (m) => m.meta[id].values, legend: metaLegend(track, sample, occurring),
       format: sample.kind === "categorical" ? (v) => labels[v] ?? String(v) : d3.format(".3~g") });
   }
   return out;

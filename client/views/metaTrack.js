@@ -15,10 +15,17 @@ export function metaColor(track, values) {
   return sequential(0, 1, (t) => d3.interpolateBlues(0.1 + 0.8 * t)); // top-K probabilities
 }
 
-/** The legend spec of a track (see legend.js). */
-export function metaLegend(track, values) {
+/**
+ * The legend spec of a track (see legend.js); a categorical legend lists the categories of
+ * `occurring` (ids; default: those in `values`).
+ */
+export function metaLegend(track, values, occurring = null) {
   const color = metaColor(track, values);
-  if (track.kind === "categorical") return { kind: "categorical", labels: values.labels || track.labels || [], color };
+  if (track.kind === "categorical") {
+    const ids = occurring ?? values.values;
+    const present = [...new Set(ids.filter((v) => v !== null && v >= 0))].sort((a, b) => a - b);
+    return { kind: "categorical", labels: values.labels || track.labels || [], color, present };
+  }
   if (track.kind === "scalar") return { kind: "sequential", domain: color.domain(), color };
   return { kind: "sequential", domain: [0, 1], color, title: "probability" };
 }
