@@ -15,6 +15,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -90,15 +91,57 @@ def extract(
     Returns the folder. Raises :class:`ExtractError` on bad input, naming the fix.
     """
     vocab = check_vocab(vocab)
-    lengths = check_sequences(sequences, len(vocab))
-    offsets = offsets_of(lengths)
     if top_k < 0 or top_k > len(vocab):
         raise ExtractError(f"top_k={top_k} must be between 0 and the vocabulary size {len(vocab)}")
-    model.eval()
-    caller = ModelCaller(model, gates, forward_fn, input_batch_first, window, batch_size, cell)
+    options = _Options(
+        gates,
+        cell,
+        top_k,
+        surprisal,
+        batch_size,
+        window,
+        memory_mb,
+        forward_fn,
+        input_batch_first,
+        force,
+        progress,
+    )
+    was_training = model.training
+    model.eval()  # no dropout while extracting; the model's mode is restored afterwards
+    try:
+        writer, sources = _extract(model, sequences, vocab, out, annotators, options)
+    finally:
+        model.train(was_training)
+    return writer.commit(
+        name or Path(out).resolve().name, description or _describe(model, sources), build
+    )
+
+
+@dataclass(frozen=True)
+class _Options:
+    gates: bool
+    cell: bool
+    top_k: int
+    surprisal: bool
+    batch_size: int
+    window: int
+    memory_mb: int
+    forward_fn: ForwardFn | None
+    input_batch_first: bool | None
+    force: bool
+    progress: bool
+
+
+def _extract(model, sequences, vocab, out, annotators, o: _Options) -> tuple[DatasetWriter, list]:
+    """Write every table into the staging folder; returns the finished writer and sources."""
+    lengths = check_sequences(sequences, len(vocab))
+    offsets = offsets_of(lengths)
+    caller = ModelCaller(
+        model, o.gates, o.forward_fn, o.input_batch_first, o.window, o.batch_size, o.cell
+    )
     first = sequence_ids(sequences, 0, len(vocab))
     sources = caller.sources(first)
-    if (top_k or surprisal) and not caller.has_logits(first, len(vocab)):
+    if (o.top_k or o.surprisal) and not caller.has_logits(first, len(vocab)):
         raise ExtractError(
             "top_k and surprisal need the model to return next-token logits float[B, L, "
             f"{len(vocab)}] (one per vocabulary entry); pass top_k=0, surprisal=False, or a "
@@ -111,16 +154,16 @@ def extract(
         sources,
         tracks,
         vocab,
-        top_k=top_k,
-        surprisal=surprisal,
-        force=force,
-        max_pending=memory_mb << 20,
+        top_k=o.top_k,
+        surprisal=o.surprisal,
+        force=o.force,
+        max_pending=o.memory_mb << 20,
     )
     # Chunks bound the tokens and annotations held at once; sized as if a chunk's states
     # were held too, which keeps spaCy's per-token objects well within the budget.
-    row_bytes = 4 * (sum(d for _, d in sources) + 2 * top_k + len(tracks) + 2)
-    max_rows = max(1, memory_mb * 2**20 // row_bytes)
-    job = _Job(writer, caller, sequences, offsets, vocab, annotators, top_k, surprisal)
+    row_bytes = 4 * (sum(d for _, d in sources) + 2 * o.top_k + len(tracks) + 2)
+    max_rows = max(1, o.memory_mb * 2**20 // row_bytes)
+    job = _Job(writer, caller, sequences, offsets, vocab, annotators, o.top_k, o.surprisal)
     try:
         with ExitStack() as stack, torch.inference_mode():
             caller.enter(stack)
@@ -129,9 +172,9 @@ def extract(
                     total=int(offsets[-1]),
                     unit="tok",
                     unit_scale=True,
-                    desc=f"extracting {Path(out).name}",
-                    disable=not progress,
                     mininterval=0.5,
+                    desc=f"extracting {Path(out).name}",
+                    disable=not o.progress,
                 )
             )
             for chunk in plan_chunks(offsets, max_rows):
@@ -140,9 +183,7 @@ def extract(
     except BaseException:
         writer.abort()
         raise
-    return writer.commit(
-        name or Path(out).resolve().name, description or _describe(model, sources), build
-    )
+    return writer, sources
 
 
 def check_vocab(vocab: Sequence[str]) -> list[str]:

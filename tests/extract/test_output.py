@@ -109,7 +109,9 @@ def test_chunked_writes_equal_one_big_chunk(tmp_path, tiny_lm):
 
 def test_existing_data_set_needs_force(tmp_path, tiny_lm):
     seqs = random_sequences(seed=12)
+    tiny_lm.train()
     extract(tiny_lm, seqs, VOCAB, tmp_path / "ds", progress=False)
+    assert tiny_lm.training  # extraction runs in eval mode and gives the model back as it was
     with pytest.raises(ExtractError, match="force=True"):
         extract(tiny_lm, seqs, VOCAB, tmp_path / "ds", progress=False)
     extract(tiny_lm, seqs[:3], VOCAB, tmp_path / "ds", progress=False, force=True)
