@@ -4,6 +4,7 @@
 // colours can be mapped onto the words' background; hover links all of them.
 import d3 from "../d3.js";
 import { textOn } from "../colors.js";
+import { visibleToken } from "../text.js";
 import { HEATMAP_CELL_W, heatmapGrid } from "./heatmapGrid.js";
 import { legend } from "./legend.js";
 
@@ -178,7 +179,7 @@ function rowCells(m, left, cols, mapped) {
     if (step === m.end || (inMatch && col === cols - 1)) cls.push("match-last");
     const tok = m.tokens[col - offset];
     const v = mappedVals ? mappedVals[col - offset] : undefined;
-    cells.push({ col, cls: cls.join(" "), text: visible(tok), bg: v === undefined ? null : mapped.color(v) });
+    cells.push({ col, cls: cls.join(" "), text: visibleToken(tok), bg: v === undefined ? null : mapped.color(v) });
   }
   return { match: m, cells, offset };
 }
@@ -202,8 +203,4 @@ function describe(row, col, heatmaps) {
     parts.push(`${h.label}: ${v === null || v === undefined ? "no value" : h.format(v)}`);
   }
   return `match ${m.start}–${m.end} · ${parts.join(" · ")}`;
-}
-
-function visible(token) {
-  return token.replace(/\n/g, "↵").replace(/\t/g, "→").replace(/ /g, "␣");
 }

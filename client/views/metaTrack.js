@@ -2,6 +2,7 @@
 // heatmap row, top-K as K rows of tokens with their probabilities.
 import d3 from "../d3.js";
 import { HOVER, categoryColor, sequential, textOn } from "../colors.js";
+import { visibleToken } from "../text.js";
 
 const ROW_H = 16;
 
@@ -83,7 +84,7 @@ function toCells(values, color) {
   values.ids.forEach((row, i) => row.forEach((id, k) => {
     const p = values.probs[i][k];
     const tok = values.tokens[i][k];
-    out.push({ i, k, fill: color(p), text: tok, prob: p, title: `#${k + 1} ${JSON.stringify(tok)} p=${d3.format(".3f")(p)}` });
+    out.push({ i, k, fill: color(p), text: visibleToken(tok), prob: p, title: `#${k + 1} ${JSON.stringify(tok)} p=${d3.format(".3f")(p)}` });
   }));
   return out;
 }

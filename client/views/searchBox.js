@@ -1,5 +1,6 @@
 // Phrase or regex search over the data set's text; results are buttons that jump there.
 import d3 from "../d3.js";
+import { visibleToken } from "../text.js";
 
 /**
  * @param {{onSearch: (q: string, regex: boolean) => void, onPick: (result: object) => void}} opts
@@ -37,7 +38,7 @@ export function searchBox({ onSearch = () => {}, onPick = () => {} } = {}) {
       .each(function (r) {
         const b = d3.select(this);
         b.append("span").attr("class", "at").text(r.end > r.start ? `${r.start}–${r.end}` : `${r.start}`);
-        b.append("span").attr("class", "snippet").text(r.snippet);
+        b.append("span").attr("class", "snippet").text(visibleToken(r.snippet, { spaces: false }));
       });
   }
 

@@ -2,6 +2,7 @@
 // handles (steps before / after the brush where the cells must be off) below them.
 import d3 from "../d3.js";
 import { HOVER } from "../colors.js";
+import { fitToken } from "../text.js";
 
 const WORD_H = 24;
 const PAD_H = 18;
@@ -131,7 +132,7 @@ export function wordRow({ onBrush = () => {}, onPadding = () => {}, onHover = ()
       .attr("fill", (w) => (d.background ? d.background(w.i) : null) || "#ffffff")
       .attr("stroke", (w) => (d.start + w.i === d.hovered ? HOVER : "#dddddd"))
       .attr("stroke-width", (w) => (d.start + w.i === d.hovered ? 2 : 1));
-    cells.select("text").attr("x", d.zoom / 2).text((w) => fit(w.t, d.zoom));
+    cells.select("text").attr("x", d.zoom / 2).text((w) => fitToken(w.t, d.zoom));
     cells.select("title").text((w) => `${JSON.stringify(w.t)} at step ${d.start + w.i}`);
     seqMarks.selectAll("line")
       .data(d.sequenceStarts.filter((s) => s > d.start))
@@ -156,11 +157,4 @@ export function wordRow({ onBrush = () => {}, onPadding = () => {}, onHover = ()
   }
 
   return { node: svg.node(), update, destroy: () => svg.remove() };
-}
-
-// Show whitespace visibly and cut tokens that do not fit their box.
-function fit(token, zoom) {
-  const shown = token.replace(/\n/g, "↵").replace(/\t/g, "→").replace(/ /g, "␣");
-  const chars = Math.max(1, Math.floor((zoom - 2) / 6.5));
-  return shown.length <= chars ? shown : `${shown.slice(0, Math.max(1, chars - 1))}…`;
 }

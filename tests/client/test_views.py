@@ -288,3 +288,15 @@ def test_search_results_are_plain_text(module_page):
     page.get_by_label("regex").check()
     page.get_by_role("button", name="Search").click()
     assert calls(page, "onSearch") == [["(2", True]]
+
+
+def test_search_snippets_show_line_breaks_on_one_line(module_page):
+    page = module_page
+    mount(
+        page,
+        "searchBox",
+        "searchBox",
+        ["onSearch", "onPick"],
+        {"results": [{"start": 9, "end": 12, "snippet": "x):\n    def f", "snippet_start": 5}]},
+    )
+    assert page.locator(".search-results .snippet").inner_text() == "x):↵    def f"
