@@ -299,4 +299,4 @@ def test_search_snippets_show_line_breaks_on_one_line(module_page):
         ["onSearch", "onPick"],
         {"results": [{"start": 9, "end": 12, "snippet": "x):\n    def f", "snippet_start": 5}]},
     )
-    assert page.locator(".search-results .snippet").inner_text() == "x):↵    def f"
+    assert page.locator(".search-results .snippet").text_content() == "x):↵    def f"
