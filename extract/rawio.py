@@ -32,25 +32,29 @@ class Table:
         return int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
 
 
-def create_table(f: h5py.File, path: str, shape: tuple[int, ...], dtype, fill=None) -> Table:
-    """Create a contiguous table with its space allocated now; ``fill`` written only if given."""
+def create_table(f: h5py.File, path: str, shape: tuple[int, ...], dtype, fill=0) -> Table:
+    """Create a contiguous table with its space allocated now.
+
+    HDF5 itself never writes the table's bytes (no fill at allocation): every raw byte
+    comes from :class:`BackgroundWrites`, so no HDF5 raw-data cache can hold stale copies.
+    ``fill`` is recorded as the fill value (readers see it) and written by the caller.
+    """
     dtype = np.dtype(dtype).newbyteorder("<")
     dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
     dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
-    if fill is None:
-        dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)  # every row is written by the extractor
-    else:
+    dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+    if fill != 0:
         dcpl.set_fill_value(np.array(fill, dtype=dtype))
-        dcpl.set_fill_time(h5py.h5d.FILL_TIME_ALLOC)
     ds = f.create_dataset(path, shape=shape, dtype=dtype, dcpl=dcpl)
     offset = ds.id.get_offset()
     if offset is None and ds.size:
         raise RuntimeError(f"HDF5 did not allocate {path} contiguously")
-    return Table(int(offset or 0), tuple(shape), dtype, 0 if fill is None else fill)
+    return Table(int(offset or 0), tuple(shape), dtype, fill)
 
 
 class BackgroundWrites:
-    """``os.pwrite`` jobs on one thread, at most ``max_pending`` bytes in flight."""
+    """``os.pwrite`` jobs on one thread, in submission order (a fill before the values
+    written over it), at most ``max_pending`` bytes in flight."""
 
     def __init__(self, path: str | os.PathLike, max_pending: int) -> None:
         self.fd = os.open(path, os.O_WRONLY)
@@ -81,6 +85,15 @@ class BackgroundWrites:
             while view:
                 n = os.pwrite(self.fd, view, offset)
                 view, offset = view[n:], offset + n
+
+    def fill(self, table: Table, piece_rows: int = 1 << 22) -> None:
+        """Write ``table.fill`` over the whole table, in pieces of bounded size."""
+        T = table.shape[0]
+        for start in range(0, T, piece_rows):
+            rows = min(piece_rows, T - start)
+            self.submit(
+                table, [(start, np.full((rows,) + table.shape[1:], table.fill, table.dtype))]
+            )
 
     def _wait_oldest(self) -> None:
         job, nbytes = self.pending.popleft()

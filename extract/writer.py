@@ -110,26 +110,28 @@ class DatasetWriter:
         self._allocate(offsets)
         # Writes run on a thread; at most ``max_pending`` bytes wait, so memory stays bounded.
         self.writes = BackgroundWrites(self.staging / "data.h5", max_pending)
+        self.write("sequences", 0, np.asarray(offsets, dtype=np.int64))
+        if surprisal:
+            self.writes.fill(self.tables["meta/surprisal"])  # NaN where nothing predicts
 
     def _allocate(self, offsets: np.ndarray) -> None:
         f, T = self.h5, self.T
         f.attrs["hiddenscope_schema"] = SCHEMA_VERSION
-        f["sequences"] = np.asarray(offsets, dtype=np.int64)
-        wanted = [("tokens", (T,), np.int32, None)]
+        wanted = [("sequences", (len(offsets),), np.int64, 0), ("tokens", (T,), np.int32, 0)]
         # Contiguous, uncompressed [T, D]: a window of steps is one read, mmap-able.
-        wanted += [(key.path, (T, dim), np.float32, None) for key, dim in self.sources]
+        wanted += [(key.path, (T, dim), np.float32, 0) for key, dim in self.sources]
         for track in self.tracks:
             dtype = np.int32 if track.kind == "categorical" else np.float32
-            wanted.append((f"meta/{track.name}", (T,), dtype, None))
+            wanted.append((f"meta/{track.name}", (T,), dtype, 0))
         if self.top_k:
-            wanted.append(("meta/next/ids", (T, self.top_k), np.int32, None))
-            wanted.append(("meta/next/probs", (T, self.top_k), np.float32, None))
+            wanted.append(("meta/next/ids", (T, self.top_k), np.int32, 0))
+            wanted.append(("meta/next/probs", (T, self.top_k), np.float32, 0))
         if self.surprisal:
             wanted.append(("meta/surprisal", (T,), np.float32, np.nan))
         self.tables = {
             path: create_table(f, path, shape, dtype, fill) for path, shape, dtype, fill in wanted
         }
-        f.flush()
+        f.flush()  # the file's structure is on disk before raw bytes are written beside it
 
     def table(self, path: str) -> Table:
         """Where and how the table at ``path`` is stored."""
