@@ -36,10 +36,10 @@ def measures(page, name: str) -> list[float]:
     return page.evaluate(f"() => performance.getEntriesByName('{name}').map((e) => e.duration)")
 
 
-def bench_select(page, url: str, runs: int) -> dict:
-    cells = ",".join(map(str, range(0, 650, 13)))  # 50 selected cells drawn on top
+def bench_select(page, url: str, dataset: str, D: int, runs: int) -> dict:
+    cells = ",".join(map(str, range(0, D, max(1, D // 50))))  # about 50 selected cells on top
     page.goto(
-        f"{url}/client/view.html?dataset=client650&source=layer0-cell&pos=1000&left=10&right=89"
+        f"{url}/client/view.html?dataset={dataset}&source=layer0-cell&pos=1000&left=10&right=89"
         f"&cells={cells}&meta=depth&zoom=12"
     )
     page.wait_for_function(IDLE_JS, timeout=60_000)
@@ -63,9 +63,9 @@ def bench_select(page, url: str, runs: int) -> dict:
     }
 
 
-def bench_match(page, url: str, runs: int) -> dict:
+def bench_match(page, url: str, dataset: str, runs: int) -> dict:
     page.goto(
-        f"{url}/client/view.html?dataset=client650&source=layer0-cell&pos=1000&left=10&right=89"
+        f"{url}/client/view.html?dataset={dataset}&source=layer0-cell&pos=1000&left=10&right=89"
         "&cells=0,1,2,3,17,40&match=on&limit=50&meta=depth,position,next&zoom=18"
     )
     page.locator("tr.match-row").first.wait_for(timeout=120_000)
@@ -88,26 +88,35 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--T", type=int, default=20_000, help="steps of the generated data set")
+    ap.add_argument("--cells", type=int, default=650, help="cells per source (D)")
     args = ap.parse_args()
     if not CHROMIUM.exists():
         sys.exit(f"{CHROMIUM} is missing: run `make chromium`")
     from playwright.sync_api import sync_playwright
 
-    data = ROOT / "bench" / "data" / "client"
+    dataset = f"client{args.cells}"
+    root = ROOT / "bench" / "data" / "client" / dataset  # served alone: one data set per root
     ensure_dataset(
-        data / "client650", T=args.T, D=650, layers=1, kinds=("cell",), sequences=4, progress=True
+        root / dataset,
+        T=args.T,
+        D=args.cells,
+        layers=1,
+        kinds=("cell",),
+        sequences=4,
+        progress=True,
     )
-    server = Server(data, log=data / "serve.log")
+    server = Server(root, log=root / "serve.log")
     try:
         with sync_playwright() as p:
             browser = launch(p)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            sel = bench_select(page, server.url, args.runs)
-            mat = bench_match(page, server.url, args.runs)
+            sel = bench_select(page, server.url, dataset, args.cells, args.runs)
+            mat = bench_match(page, server.url, dataset, args.runs)
             browser.close()
     finally:
         server.stop()
-    print(f"select view, {sel['shape']} (target <= 100 ms), median of {args.runs}:")
+    target = " (target <= 100 ms)" if args.cells == 650 else ""
+    print(f"select view, {sel['shape']}{target}, median of {args.runs}:")
     print(
         f"  first render {sel['first']:.1f} ms; after next page {sel['navigate']:.1f} ms; "
         f"redraw {sel['redraw_sync']:.1f} ms (to next frame {sel['redraw_frame']:.1f} ms; "
