@@ -17,7 +17,28 @@ Public interface (the API layer and the CLI use only these names)::
     eng.index_state() -> "fresh" | "missing" | "stale";  eng.build_index(progress=True)
 
 ``start``/``end`` are inclusive step positions everywhere. Invalid arguments raise
-:class:`EngineError` (a ``ValueError``) whose message names the value and the fix.
+:class:`EngineError` (a ``ValueError``) whose message names the value and the fix;
+unsorted or repeated cell ids are normalised (sorted, unique).
+
+Exactness (tests/server/engine checks all of it against a brute-force oracle):
+
+- On-rule: ``on(t, c) := float64(v) >= float64(threshold)`` with ``v`` the float32 value
+  after :func:`apply_transform`; NaN is never on (so it counts as off for padding). A NaN
+  threshold is refused; +-inf and thresholds outside the value range are fine.
+- Steps outside the sequence that contains a range count as off: padding may hang over
+  a sequence's start or end and is then satisfied; a match never crosses a boundary.
+- Every candidate of DESIGN.md is enumerated over the whole source (no step window, no
+  cap on the pool, length 1 and border matches included) by one sweep over time
+  (sweep.py explains how maximality reduces to per-cell on-runs); ``candidates`` counts
+  them all. ``|S2|`` needs every cell, so it is computed for the ``|I|`` tiers needed to
+  fill ``limit`` only, the tier the limit cuts included in full (exact ranking). A cut
+  tier of very many candidates (a small, common cell set) reads their rows in
+  contiguous groups: correct, and the slow case (about one scan of the rows involved).
+- The index (index.py) is derived data: uint16 codes per cell, monotone in the value,
+  with the steps whose code equals the threshold's code checked exactly; results are
+  identical with and without it, and a stale or missing index is never used.
+- Match splits the work at sequence boundaries over two threads (the numba kernels
+  release the GIL); memory stays ``O(|S| x block)`` whatever ``T`` is.
 """
 from .engine import SourceEngine
 from .errors import EngineError

@@ -163,12 +163,20 @@ class SourceEngine:
         return scan.values(self.source, start, end, cells, self.chunk)
 
     def cell_stats(self, cell, bins=50) -> CellStats:
-        """Distribution of one cell's transformed values over the whole source."""
+        """Distribution of one cell's transformed values over the whole source.
+
+        With a fresh index: from the cell's codes plus a few exact reads; else one scan.
+        """
         cell = check_int("cell", cell)
         if not 0 <= cell < self.D:
             raise EngineError("cell", f"cell: {cell} is out of range; "
                               f"this source has {self.D} cells "
                               f"(0..{self.D - 1})")
         bins = check_int("bins", bins, 1)
+        index = self._usable_index()
+        if index is not None:
+            stats = index.cell_stats(cell, bins)
+            if stats is not None:
+                return stats
         column = scan.values(self.source, 0, self.T - 1, np.array([cell]), self.chunk)[0]
         return stats_of_column(cell, column, bins)

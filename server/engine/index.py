@@ -31,10 +31,12 @@ import numpy as np
 
 from . import sweep
 from .onrule import threshold32
+from .results import CellStats
 from .scan import CHUNK, chunks, read_values
 from .source import StateSource, apply_transform
+from .stats import stats_from_codes
 
-VERSION = 1
+VERSION = 2  # 2: per-cell sums for cell_stats
 TOP = 65534  # codes run 1 .. TOP + 1; 0 is NaN
 _BUILD_CELLS = 1 << 23  # values per build chunk (steps x D)
 _CHECK_CELLS = 1 << 22  # values per read_steps batch when checking ambiguous steps
@@ -153,24 +155,29 @@ class CodeIndex:
         step = max(1, min(self.chunk, _BUILD_CELLS // D))
         fd = os.open(tmp, os.O_WRONLY)
 
-        def write_chunk(bounds: tuple[int, int]) -> None:
+        def write_chunk(bounds: tuple[int, int]) -> np.ndarray:
             a, b = bounds
+            values = read_values(self.source, a, b)
             codes = np.empty((D, b - a), np.uint16)
-            encode_transposed(read_values(self.source, a, b), lo, scale, codes)
+            encode_transposed(values, lo, scale, codes)
             for c in range(D):
                 os.pwrite(fd, codes[c].data, header + 2 * (c * T + a))
+            with np.errstate(invalid="ignore"):  # inf + -inf: the mean is NaN, as numpy's
+                return np.nansum(values, axis=0, dtype=np.float64)  # for cell_stats' mean
 
+        total = np.zeros(D)
         try:  # two chunks at a time: reading, tanh and encoding release the GIL
             with ThreadPoolExecutor(2) as pool:
                 done = pool.map(write_chunk, chunks(0, T, step))
-                for _ in _progress(done, T, step, progress, "index: codes"):
-                    pass
+                for part in _progress(done, T, step, progress, "index: codes"):
+                    with np.errstate(invalid="ignore"):
+                        total += part
             os.fsync(fd)  # durable before the manifest points at it
         finally:
             os.close(fd)
         os.replace(tmp, self.folder / name)
         manifest = dict(self._expected(), codes=name, header=header, lo=lo.tolist(), hi=hi.tolist(),
-                        scale=scale.tolist(), has_inf=has_inf.tolist())
+                        scale=scale.tolist(), has_inf=has_inf.tolist(), sum=total.tolist())
         mtmp = self.folder / f"manifest.json.{uuid.uuid4().hex[:8]}.tmp"
         mtmp.write_text(json.dumps(manifest))
         os.replace(mtmp, self.folder / "manifest.json")
@@ -180,6 +187,31 @@ class CodeIndex:
         self._manifest = manifest
 
     # --- query -------------------------------------------------------------------
+    def read_codes(self, cell: int) -> np.ndarray:
+        """``uint16[T]``: one cell's codes (index must be fresh)."""
+        T = self.source.shape[0]
+        out = np.empty(T, np.uint16)
+        fd = os.open(self.folder / self._manifest["codes"], os.O_RDONLY)
+        try:
+            _pread(fd, out, self._manifest["header"] + 2 * cell * T)
+        finally:
+            os.close(fd)
+        return out
+
+    def cell_stats(self, cell: int, bins: int) -> CellStats | None:
+        """Exact :class:`CellStats` from the codes (None: use a scan; see stats_from_codes)."""
+        m = self._manifest
+        batch = max(1, _CHECK_CELLS // self.source.shape[1])
+
+        def exact(steps: np.ndarray) -> np.ndarray:
+            parts = [np.asarray(self.source.read_steps(steps[i : i + batch]))[:, cell]
+                     for i in range(0, steps.size, batch)]
+            return apply_transform(np.concatenate(parts), self.source.transform)
+
+        return stats_from_codes(cell, self.read_codes(cell), float(m["lo"][cell]),
+                                float(m["scale"][cell]), bool(m["has_inf"][cell]),
+                                float(m["sum"][cell]), exact, bins)
+
     def threshold_code(self, cell: int, threshold: float) -> tuple[int, bool]:
         """``(k, ambiguous)``: on iff ``code > k``, or ``code == k`` and (if ambiguous) the
         exact check says so."""

@@ -126,3 +126,35 @@ def test_compiled_encoder_equals_the_reference():
     out = np.empty((7, 500), np.uint16)
     encode_transposed(values, lo, scale, out)
     np.testing.assert_array_equal(out, encode(values, lo, scale).T)
+
+
+@pytest.mark.parametrize("transform, coarse, nan_rate", [
+    ("tanh", False, 0.0), ("tanh", False, 0.1), ("none", True, 0.05), ("none", False, 0.0)])
+def test_cell_stats_from_the_index_equal_the_scan(tmp_path, transform, coarse, nan_rate):
+    states, offsets = make_states(27, [300, 200], 4, nan_rate=nan_rate, coarse=coarse)
+    states[:, 3] = 0.25  # a constant cell
+    source = ArraySource(states, offsets, transform, fingerprint="x")
+    indexed = SourceEngine(source, tmp_path)
+    indexed.build_index(progress=False)
+    plain = SourceEngine(source)
+    for cell in range(4):
+        for bins in (1, 7, 50):
+            got, want = indexed.cell_stats(cell, bins), plain.cell_stats(cell, bins)
+            assert (got.min, got.max, got.median, got.nan_count) == (want.min, want.max,
+                                                                     want.median, want.nan_count)
+            assert got.percentiles == pytest.approx(want.percentiles, rel=1e-12, abs=1e-12)
+            assert got.mean == pytest.approx(want.mean, rel=1e-12, abs=1e-12)
+            np.testing.assert_array_equal(got.counts, want.counts)
+            np.testing.assert_array_equal(got.edges, want.edges)
+
+
+def test_cell_stats_with_infinite_values(tmp_path):
+    states, offsets = make_states(28, [100], 2)
+    states[5, 0], states[9, 0] = np.inf, -np.inf
+    source = ArraySource(states, offsets, "none", fingerprint="x")
+    indexed = SourceEngine(source, tmp_path)
+    indexed.build_index(progress=False)
+    got, want = indexed.cell_stats(0, 10), SourceEngine(source).cell_stats(0, 10)
+    assert (got.min, got.max) == (-np.inf, np.inf) == (want.min, want.max)
+    np.testing.assert_array_equal(got.counts, want.counts)
+    assert got.counts.sum() == 98  # the histogram holds the finite values
