@@ -9,7 +9,8 @@ batches in the same process:
 - extraction: ``hiddenscope.extract.extract`` writing h and c of every layer to a data
   set folder (HDF5 writes included), without top-K/surprisal, then with them.
 
-It prints tokens/s and the ratio extraction / plain forward (target >= 0.6), and with
+It prints tokens/s and the ratio extraction / plain forward (target >= 0.6 for h and c;
+per round, median and range over the rounds), and with
 ``--build`` the wall time of ``hiddenscope build datasets/parens`` from scratch.
 
     .venv/bin/python bench/bench_extract.py            # full sizes
@@ -90,26 +91,28 @@ def bench_model(
     words = [f"w{i}" for i in range(vocab)]
     tokens = sum(len(s) for s in seqs)
     plain_forward(model, seqs[:2], batch_size, window)  # warm-up
-    rows = []
-    for _ in range(repeats):  # interleaved, best of: the machine is shared
-        f = plain_forward(model, seqs, batch_size, window)
-        e = timed_extract(model, seqs, words, batch_size, window, top_k=0, surprisal=False)
-        m = timed_extract(model, seqs, words, batch_size, window, top_k=5, surprisal=True)
-        h = timed_extract(
-            model, seqs, words, batch_size, window, cell=False, top_k=0, surprisal=False
-        )
-        rows.append((f, e, m, h))
-    f, e, m, h = (min(col) for col in zip(*rows, strict=False))
+    variants = {  # name -> extract() options
+        "extract h, c": dict(top_k=0, surprisal=False),
+        "extract h, c, top-5, surprisal": dict(top_k=5, surprisal=True),
+        "extract h only": dict(cell=False, top_k=0, surprisal=False),
+    }
+    times: dict[str, list[float]] = {"plain forward": [], **{v: [] for v in variants}}
+    for _ in range(repeats):  # interleaved: each variant next to a forward of the same moment
+        times["plain forward"].append(plain_forward(model, seqs, batch_size, window))
+        for label, kw in variants.items():
+            times[label].append(timed_extract(model, seqs, words, batch_size, window, **kw))
     print(
         f"{name}: {tokens:,} tokens, 2 x {hidden} LSTM, vocabulary {vocab:,}, "
-        f"batch {batch_size} x window {window}, best of {repeats}"
+        f"batch {batch_size} x window {window}, {repeats} rounds"
     )
-    print(f"  plain forward            {tokens / f:>10,.0f} tok/s")
-    print(
-        f"  extract h, c             {tokens / e:>10,.0f} tok/s   ratio {f / e:.2f} (target >= 0.6)"
-    )
-    print(f"  extract h, c, top-5, surp.{tokens / m:>9,.0f} tok/s   ratio {f / m:.2f}")
-    print(f"  extract h only           {tokens / h:>10,.0f} tok/s   ratio {f / h:.2f}")
+    forward = np.array(times["plain forward"])
+    print(f"  {'plain forward':32s}{tokens / forward.min():>10,.0f} tok/s (best)")
+    for label in variants:
+        ratios = forward / np.array(times[label])  # per round: the shared machine drifts
+        print(
+            f"  {label:32s}{tokens / min(times[label]):>10,.0f} tok/s (best)   ratio "
+            f"median {np.median(ratios):.2f} [{ratios.min():.2f}..{ratios.max():.2f}]"
+        )
 
 
 def bench_build() -> None:
@@ -142,7 +145,7 @@ def main() -> None:
         help="hidden sizes of the char model (128: the code demo's)",
     )
     args = parser.parse_args()
-    scale, repeats = (0.15, 1) if args.small else (1.0, 2)
+    scale, repeats = (0.15, 1) if args.small else (1.0, 3)
     word = corpus(10_000, max(4, int(64 * scale)), 300)
     bench_model("word model (PTB size)", 10_000, 650, 650, word, 32, 64, repeats)
     chars = corpus(98, max(4, int(128 * scale)), 1500)
