@@ -24,11 +24,11 @@ CHROMIUM_ARGS = (
     "--no-first-run",
     "--disable-sync",
 )
-# The app is idle: no request in flight, no select or match pending (window.hiddenscope is
-# the app object of main.js).
+# The app is idle: no request in flight, no select or match pending, the URL up to date
+# (window.hiddenscope is the app object of main.js).
 IDLE_JS = """() => { const a = window.hiddenscope;
   return !!a && a.context !== null && Object.keys(a.aborts).length === 0
-    && !a.matchBusy && !a.selectPending; }"""
+    && !a.matchBusy && !a.selectPending && !a.urlPending; }"""
 
 
 def launch(playwright):

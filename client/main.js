@@ -16,6 +16,7 @@ const MATCH_LEFT = 3; // steps shown before each match start
 const MATCH_RIGHT = 20; // steps shown after each match end
 const SELECT_DEBOUNCE_MS = 200;
 const MATCH_DEBOUNCE_MS = 250;
+const URL_EVERY_MS = 150;
 
 const app = {
   state: null,
@@ -28,6 +29,7 @@ const app = {
   matchBusy: false,
   selectPending: false, // a select is scheduled or in flight
   selectSeq: 0, // answers of older selects are dropped
+  urlPending: false, // the URL lags a continuous tweak by at most URL_EVERY_MS
   hover: { cell: null, step: null },
   search: { results: null }, // the last search's answer
   cellInfo: { cell: null, stats: null, busy: false }, // the cell whose details are shown
@@ -50,15 +52,30 @@ function reportError(err, what) {
 
 /** Apply a patch; "push" for deliberate steps, "replace" for continuous tweaks. */
 function setState(patch, mode = "replace") {
+  const before = app.state;
   app.state = { ...app.state, ...patch };
-  const url = `?${serialize(app.state)}`;
-  if (mode === "push") window.history.pushState(null, "", url);
-  else window.history.replaceState(null, "", url);
+  if (mode === "push") {
+    if (app.urlPending) writeURL(before); // the entry we leave keeps its last tweak
+    window.history.pushState(null, "", `?${serialize(app.state)}`);
+  } else if (!app.urlPending) {
+    // a drag tweaks the state many times a second; browsers limit history calls (Safari
+    // throws after 100 in 30 s, Firefox throttles), so the URL follows every URL_EVERY_MS
+    app.urlPending = true;
+    app.timers.url = setTimeout(() => writeURL(app.state), URL_EVERY_MS);
+  }
   refresh();
+}
+
+function writeURL(state) {
+  clearTimeout(app.timers.url);
+  app.urlPending = false;
+  window.history.replaceState(null, "", `?${serialize(state)}`);
 }
 
 window.addEventListener("popstate", () => {
   cancelSelect(); // the restored entry holds its own cells
+  clearTimeout(app.timers.url); // a pending tweak belongs to the entry we left
+  app.urlPending = false;
   const { state, errors } = parse(window.location.search);
   for (const e of errors) status.error("Bad link:", e);
   app.state = state;
@@ -104,7 +121,7 @@ function checkStateAgainstDataset() {
   for (const e of errors) status.error("Bad link:", e);
   if (state !== app.state) {
     app.state = state;
-    window.history.replaceState(null, "", `?${serialize(app.state)}`);
+    writeURL(app.state);
   }
 }
 
@@ -297,7 +314,7 @@ function matchActions() {
       setState({ pos: m.start }, "push");
       window.scrollTo({ top: 0 });
     },
-    onMap: (id) => setState({ map: id }, "replace"),
+    onMap: (id) => setState({ map: id }, "push"),
     onHover: () => {},
   };
 }
