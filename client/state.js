@@ -194,6 +194,11 @@ export function fitToDataset(state, dataset) {
     errors.push(`pos ${state.pos} is past the end of '${dataset.id}' (0..${dataset.length - 1}); showing the last step.`);
     patch.pos = dataset.length - 1;
   }
+  if (state.end !== null && state.end > dataset.length - 1) {
+    errors.push(`brush ${state.start}..${state.end} ends past the end of '${dataset.id}' (0..${dataset.length - 1}); the brush is cleared.`);
+    patch.start = null;
+    patch.end = null;
+  }
   const metaIds = dataset.meta.map((m) => m.id);
   const unknown = state.meta.filter((m) => !metaIds.includes(m));
   if (unknown.length) {

@@ -168,6 +168,7 @@ def test_a_state_that_fits_the_data_set_is_kept(module_page):
             "source 'layer9-cell' is not in data set 'parens'",
         ),
         ({"pos": 3000}, "pos", 2999, "pos 3000 is past the end of 'parens' (0..2999)"),
+        ({"start": 2990, "end": 3005}, "start", None, "brush 2990..3005 ends past the end"),
         ({"meta": ["depth", "pos"]}, "meta", ["depth"], "meta track 'pos' is not in 'parens'"),
         ({"map": "pos"}, "map", None, "map 'pos' is neither"),
         (
