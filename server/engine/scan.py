@@ -17,7 +17,6 @@ from .source import StateSource, apply_transform
 
 CHUNK = 1 << 16  # steps per read
 _EVAL_CELLS = 1 << 22  # values per read when counting S2
-_GAP = 256  # steps between two candidates' rows read in one go rather than two
 
 
 def chunks(start: int, stop: int, chunk: int) -> Iterator[tuple[int, int]]:
@@ -81,10 +80,11 @@ def count_s2(source: StateSource, threshold: float, a: np.ndarray, b: np.ndarray
              lo: np.ndarray, hi: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
     """``int64[n]``: ``|S2|`` of each range ``a .. b`` with padding ``lo .. a-1`` and ``b+1 .. hi``.
 
-    Ranges are sorted and grouped into contiguous reads (a group ends at a gap of more
-    than ``_GAP`` steps or at ``_EVAL_CELLS`` values); each range is then checked row by
-    row (numba). Ranges longer than ``chunk`` are streamed one by one. Correct for any
-    number of candidates; a cut tier of millions costs about one full scan.
+    The ranges' steps are merged and read in batches of at most ``_EVAL_CELLS`` values:
+    one contiguous ``read_rows`` where they are dense, ``read_steps`` of just those steps
+    where they are sparse; each range is then checked row by row (numba). Ranges longer
+    than ``chunk`` are streamed one by one. Correct for any number of candidates; a cut
+    tier of millions reads about every row once.
     """
     n = a.size
     out = np.zeros(n, dtype=np.int64)
@@ -94,31 +94,43 @@ def count_s2(source: StateSource, threshold: float, a: np.ndarray, b: np.ndarray
         out[i] = int(mask.sum())
     order = np.flatnonzero(short)
     order = order[np.argsort(lo[order], kind="stable")]
-    budget = max(chunk, _EVAL_CELLS // source.shape[1])
+    if order.size == 0:
+        return out
     t32 = threshold32(threshold)
-    for group in _read_groups(lo[order], hi[order], budget):
-        idx = order[group]
-        first, last = int(lo[idx].min()), int(hi[idx].max())
-        on = apply_transform(source.read_rows(first, last + 1), source.transform) >= t32
-        out[idx] = _count_rows(on.view(np.uint8), lo[idx] - first, a[idx] - lo[idx],
-                               b[idx] - lo[idx], hi[idx] - lo[idx])
+    budget = max(chunk, _EVAL_CELLS // source.shape[1])
+    for part in _batches(lo[order], hi[order], budget):
+        idx = order[part]
+        steps = _merged_steps(lo[idx], hi[idx])
+        first, last = int(steps[0]), int(steps[-1])
+        if 2 * steps.size >= last - first + 1:  # dense: one contiguous read
+            rows, where = source.read_rows(first, last + 1), lo[idx] - first
+        else:
+            rows, where = source.read_steps(steps), np.searchsorted(steps, lo[idx])
+        on = apply_transform(np.asarray(rows), source.transform) >= t32
+        out[idx] = _count_rows(on.view(np.uint8), where, a[idx] - lo[idx], b[idx] - lo[idx],
+                               hi[idx] - lo[idx])
     return out
 
 
-def _read_groups(lo: np.ndarray, hi: np.ndarray, budget: int) -> list[slice]:
-    """Split ranges sorted by ``lo`` into runs read together: each spans at most ``budget``
-    steps and has no gap over ``_GAP`` steps between consecutive ranges."""
-    groups, start, first, top = [], 0, 0, -1
-    for i in range(lo.size):  # one Python step per range: only the cut tiers get here
-        if i > start and (lo[i] > top + _GAP or max(top, hi[i]) - first >= budget):
-            groups.append(slice(start, i))
-            start = i
-        if i == start:
-            first, top = int(lo[i]), int(hi[i])
-        top = max(top, int(hi[i]))
-    if lo.size:
-        groups.append(slice(start, lo.size))
-    return groups
+def _batches(lo: np.ndarray, hi: np.ndarray, budget: int) -> list[slice]:
+    """Consecutive groups of ranges whose spans add up to at most about ``budget`` steps
+    (overlapping ranges count twice, so a group never reads more than that)."""
+    span = hi - lo + 1
+    batch = (np.cumsum(span) - span) // budget
+    edges = np.append(np.flatnonzero(np.diff(batch, prepend=-1)), lo.size)
+    return [slice(int(x), int(y)) for x, y in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _merged_steps(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sorted unique steps of the ranges ``lo[i] .. hi[i]`` (``lo`` sorted)."""
+    top = np.maximum.accumulate(hi)
+    new = np.ones(lo.size, dtype=bool)
+    new[1:] = lo[1:] > top[:-1]
+    starts = lo[new]
+    ends = top[np.append(np.flatnonzero(new)[1:], lo.size) - 1]
+    lengths = ends - starts + 1
+    base = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return base + np.arange(lengths.sum())
 
 
 @nb.njit(cache=True, nogil=True)
