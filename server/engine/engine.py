@@ -3,8 +3,8 @@
 On-rule: ``on(t, c) := float64(v) >= float64(threshold)`` where ``v`` is the float32
 value after :func:`apply_transform`; NaN is never on (and so always counts as off).
 Positions outside the sequence that contains a range count as off, so padding may hang
-over a sequence start or end and is then satisfied. See candidates.py for how the
-DESIGN.md match definition reduces to per-cell on-runs.
+over a sequence start or end and is then satisfied. See sweep.py for how the DESIGN.md
+match definition reduces to per-cell on-runs.
 
 Ranking is ``(-|I|, |S ∪ S2|, -length, start)``. ``|S2|`` needs every cell's values over
 the padded range, so it is computed only for the candidates of the ``|I|`` tiers needed
@@ -64,10 +64,11 @@ class SourceEngine:
                               "index_dir: this engine has no index folder; pass index_dir")
         self.index.build(progress=progress)
 
-    def _usable_index(self) -> CodeIndex | None:
+    def _usable_index(self, build: bool = True) -> CodeIndex | None:
+        """The index when fresh (built first if ``build`` and the folder is writable)."""
         if self.index is None:
             return None
-        if self.index.state() != "fresh" and self.index.writable():
+        if build and self.index.state() != "fresh" and self.index.writable():
             self.index.build(progress=True)
         return self.index if self.index.state() == "fresh" else None
 
@@ -173,7 +174,7 @@ class SourceEngine:
                               f"this source has {self.D} cells "
                               f"(0..{self.D - 1})")
         bins = check_int("bins", bins, 1)
-        index = self._usable_index()
+        index = self._usable_index(build=False)  # only match builds the index
         if index is not None:
             stats = index.cell_stats(cell, bins)
             if stats is not None:
