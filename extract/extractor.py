@@ -261,19 +261,24 @@ class _Job:
         self.writer.write_runs(path, runs)
 
     def _predictions(self, logits, ids, lengths, firsts, w0, lens) -> None:
-        """Top-K next-token ids/probabilities and the next step's surprisal."""
-        logp = torch.log_softmax(logits.float(), dim=-1)
+        """Top-K next-token ids/probabilities and the next step's surprisal.
+
+        Both come from the logits and their log-sum-exp, without materialising the
+        log-softmax over the whole vocabulary.
+        """
+        logits = logits.float()
+        lse = torch.logsumexp(logits, dim=-1, keepdim=True)
         if self.top_k:
-            top, idx = logp.topk(self.top_k, dim=-1, sorted=True)
+            top, idx = logits.topk(self.top_k, dim=-1, sorted=True)
             self._write_runs("meta/next/ids", firsts, lens, idx.to(torch.int32).cpu().numpy())
-            self._write_runs("meta/next/probs", firsts, lens, top.exp().cpu().numpy())
+            self._write_runs("meta/next/probs", firsts, lens, (top - lse).exp().cpu().numpy())
         if self.surprisal:
             # Step t's logits score token t+1: write them one step on, within the sequence.
-            width = logp.shape[1]
+            width = logits.shape[1]
             nxt = np.zeros((len(ids), width), dtype=np.int64)
             part = ids[:, w0 + 1 : w0 + 1 + width]
             nxt[:, : part.shape[1]] = part
-            picked = logp.gather(-1, torch.from_numpy(nxt).to(logp.device).unsqueeze(-1))[..., 0]
-            bits = (-picked / math.log(2.0)).cpu().numpy()
+            picked = logits.gather(-1, torch.from_numpy(nxt).to(logits.device).unsqueeze(-1))
+            bits = ((lse - picked)[..., 0] / math.log(2.0)).cpu().numpy()
             has_next = np.minimum(lens, lengths - w0 - 1)
             self._write_runs("meta/surprisal", firsts + 1, has_next, bits)
