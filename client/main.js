@@ -40,7 +40,6 @@ const app = {
 const status = statusBar();
 const header = document.querySelector("header .where");
 document.querySelector("#status").append(status.node);
-api.onActivity((n) => status.busy(n ? "Loading" : null));
 
 function reportError(err, what) {
   if (err.name === "AbortError") return;
@@ -84,15 +83,27 @@ window.addEventListener("popstate", () => {
 
 // --- fetching ---------------------------------------------------------------
 
+// What the progress line says while a request of each kind is in flight.
+const LOADING = { dataset: "opening the data set", context: "loading steps", select: "selecting cells",
+  match: "matching over the whole data set", search: "searching", cell: "loading cell statistics" };
+
+/** Run one request of a kind; a newer request of the same kind aborts it. */
 async function fetchInto(name, call) {
   app.aborts[name]?.abort();
   const ctrl = new AbortController();
   app.aborts[name] = ctrl;
+  showLoading();
   try {
     return await call({ signal: ctrl.signal });
   } finally {
     if (app.aborts[name] === ctrl) delete app.aborts[name];
+    showLoading();
   }
+}
+
+function showLoading() {
+  const names = Object.keys(app.aborts);
+  status.busy(names.length ? names.map((n) => LOADING[n] || n).join(", ") : null);
 }
 
 async function loadDataset() {

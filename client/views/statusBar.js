@@ -17,7 +17,8 @@ export function statusBar() {
       progress.classed("on", false).text("");
       return;
     }
-    timer = setTimeout(() => progress.classed("on", true).text(`${label}…`), SHOW_AFTER_MS);
+    if (progress.classed("on")) progress.text(`${label}…`); // already shown: just update it
+    else timer = setTimeout(() => progress.classed("on", true).text(`${label}…`), SHOW_AFTER_MS);
   }
 
   /** Add an error: {title, detail}; an identical one is not repeated. */

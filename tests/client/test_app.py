@@ -370,7 +370,7 @@ def test_a_slow_request_shows_progress(page, server):
     page.get_by_role("button", name="next page").click()
     progress = page.locator(".status-bar .progress.on")
     progress.wait_for(timeout=TIMEOUT_MS)  # shown while the answer is held back
-    assert "Loading" in progress.inner_text()
+    assert progress.inner_text() == "loading steps…"
     assert held
     for route in held:
         route.continue_()
