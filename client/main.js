@@ -151,7 +151,7 @@ async function loadContext() {
     }, o));
     app.context = ctx;
     app.contextKey = key;
-    app.values = Float32Array.from(ctx.states.flat());
+    app.values = Float32Array.from(ctx.states.flat().filter((v) => v !== null)); // null: NaN
     return true;
   } catch (err) {
     reportError(err, "Could not load the steps:");

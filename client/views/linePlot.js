@@ -90,7 +90,9 @@ export function linePlot({ height = 200, onHover = () => {}, onToggle = () => {}
     let bestD = HIT_PX;
     for (let r = 0; r < cells.length; r++) {
       const row = states[r];
-      const v = row[i] * (1 - t) + (row[Math.min(i + 1, row.length - 1)] ?? row[i]) * t;
+      const next = row[Math.min(i + 1, row.length - 1)];
+      if (row[i] === null || next === null) continue;
+      const v = row[i] * (1 - t) + next * t;
       const d = Math.abs(y(v) - py) - (selected.has(cells[r]) ? 1.5 : 0);
       if (d < bestD) {
         bestD = d;
@@ -138,7 +140,18 @@ function hline(ctx, y, width) {
   ctx.stroke();
 }
 
+// One cell's line; a missing value (null: NaN in the data) lifts the pen.
 function trace(ctx, row, x0, dx, y) {
-  ctx.moveTo(x0, y(row[0]));
-  for (let i = 1; i < row.length; i++) ctx.lineTo(x0 + i * dx, y(row[i]));
+  let down = false;
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i];
+    if (v === null || Number.isNaN(v)) {
+      down = false;
+    } else if (down) {
+      ctx.lineTo(x0 + i * dx, y(v));
+    } else {
+      ctx.moveTo(x0 + i * dx, y(v));
+      down = true;
+    }
+  }
 }

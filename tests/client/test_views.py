@@ -300,3 +300,23 @@ def test_search_snippets_show_line_breaks_on_one_line(module_page):
         {"results": [{"start": 9, "end": 12, "snippet": "x):\n    def f", "snippet_start": 5}]},
     )
     assert page.locator(".search-results .snippet").text_content() == "x):↵    def f"
+
+
+def test_line_plot_lifts_the_pen_over_missing_values(module_page):
+    page = module_page
+    gaps = page.evaluate("""async () => {
+      const {linePlot} = await import('/views/linePlot.js');
+      const v = linePlot({height: 100});
+      document.body.replaceChildren(v.node);
+      const ctx = v.node.getContext('2d');
+      const calls = {moveTo: 0, lineTo: 0};
+      for (const k of Object.keys(calls)) {
+        const f = ctx[k].bind(ctx);
+        ctx[k] = (...a) => { calls[k] += 1; return f(...a); };
+      }
+      v.update({states: [[0.1, null, 0.3, 0.4]], cells: [0], selected: new Set(), hovered: null,
+                threshold: 0.3, y: d3.scaleLinear().domain([-1, 1]).range([96, 4]), zoom: 10});
+      return calls;
+    }""")
+    # zero line and threshold line: one moveTo + lineTo each; the cell: 0.1 | 0.3 - 0.4
+    assert gaps == {"moveTo": 2 + 2, "lineTo": 2 + 1}
