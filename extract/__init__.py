@@ -8,9 +8,25 @@ Needs the ``extract`` extra (torch, spacy); the server never imports this packag
 See README.md ("Extracting states from your own model") and datasets/README.md.
 """
 
-from .annotate import Annotator, SpacyAnnotator
-from .extractor import extract
-from .recurrent import ExtractError, StateKey
-from .writer import Track
+from importlib import import_module
+
+from .errors import ExtractError
+
+# torch loads only when one of these is used, so `hiddenscope --help` and the
+# extractor's CLI module stay cheap to import.
+_LAZY = {
+    "Annotator": ".annotate",
+    "SpacyAnnotator": ".annotate",
+    "extract": ".extractor",
+    "StateKey": ".recurrent",
+    "Track": ".writer",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Annotator", "ExtractError", "SpacyAnnotator", "StateKey", "Track", "extract"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .recurrent import ExtractError
+from .errors import ExtractError
 
 
 @click.command("build")

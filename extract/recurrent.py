@@ -20,15 +20,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .errors import ExtractError
+
 RECURRENT_TYPES = (nn.LSTM, nn.GRU, nn.RNN)
 LSTM_GATES = ("gate_i", "gate_f", "gate_g", "gate_o")
 GRU_GATES = ("gate_r", "gate_z", "gate_n")
 #: gates squashed by a sigmoid (values in [0, 1]); the others are tanh-bounded.
 UNSIGNED_KINDS = frozenset({"gate_i", "gate_f", "gate_o", "gate_r", "gate_z"})
-
-
-class ExtractError(ValueError):
-    """Bad input to the extractor; the message names the value and the fix."""
 
 
 @dataclass(frozen=True)
