@@ -42,6 +42,9 @@ class TokenSearch:
     def phrase(self, q: str, limit: int) -> tuple[list[Hit], bool]:
         """Where the tokens of ``q`` follow each other (case-insensitive), inside one sequence."""
         parts = list(q) if self.ds.char_level else q.split()
+        if self.ds.char_level and not self._ids_for(" ").size:
+            # a vocabulary without a space token: spaces in q only separate the characters
+            parts = [ch for ch in parts if not ch.isspace()]
         if not parts:
             raise SearchError(f"q {q!r} has no tokens; type a word or phrase")
         ids = [self._ids_for(p) for p in parts]

@@ -41,6 +41,12 @@ def test_char_level_phrase_matches_brute_force(chars):
     assert all(h.end == h.start + 1 for h in hits)
 
 
+def test_char_level_phrase_ignores_spaces_when_the_vocabulary_has_none(chars):
+    spaced, _ = TokenSearch(chars).phrase("( 1", limit=10_000)
+    plain, _ = TokenSearch(chars).phrase("(1", limit=10_000)
+    assert plain and [h.start for h in spaced] == [h.start for h in plain]
+
+
 def test_word_level_phrase_is_case_insensitive(words):
     first = words.token_text(10, 11)
     hits, _ = TokenSearch(words).phrase(" ".join(first).upper(), limit=500)
