@@ -193,12 +193,14 @@ def main() -> None:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--small", action="store_true", help="T=200k x D=128 (default)")
     size.add_argument("--full", action="store_true", help="T=2M x D=128 and T=5M x D=650")
+    parser.add_argument("--only", metavar="T,D", help="one size of the set, e.g. 5000000,650")
     parser.add_argument("--reps", type=int, default=7, help="warm repetitions per query")
     parser.add_argument("--cold-reps", type=int, default=3, help="cold repetitions per query")
     args = parser.parse_args()
     print("timings are wall-clock on a shared 2-core machine; other jobs may add noise")
     for T, D in SIZES["full" if args.full else "small"]:
-        run_size(T, D, args.reps, args.cold_reps)
+        if args.only in (None, f"{T},{D}"):
+            run_size(T, D, args.reps, args.cold_reps)
 
 
 if __name__ == "__main__":

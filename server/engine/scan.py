@@ -97,7 +97,7 @@ def count_s2(source: StateSource, threshold: float, a: np.ndarray, b: np.ndarray
     if order.size == 0:
         return out
     t32 = threshold32(threshold)
-    budget = max(chunk, _EVAL_CELLS // source.shape[1])
+    budget = max(1, _EVAL_CELLS // source.shape[1])  # a longer single range still fits
     for part in _batches(lo[order], hi[order], budget):
         idx = order[part]
         steps = _merged_steps(lo[idx], hi[idx])
