@@ -120,7 +120,12 @@ function sourceOf(id) {
 async function loadContext() {
   const s = app.state;
   const key = [s.dataset, s.source, s.pos, s.left, s.right, s.meta.join(",")].join("|");
-  if (key === app.contextKey) return true;
+  if (key === app.contextKey) {
+    // back at the window shown (a step and a step back): a request still in flight is for
+    // another window, and its late answer would replace this one
+    app.aborts.context?.abort();
+    return true;
+  }
   try {
     const ctx = await fetchInto("context", (o) => api.getContext(s.dataset, {
       source: s.source, pos: s.pos, left: s.left, right: s.right, threshold: s.threshold,
@@ -232,14 +237,16 @@ function matchActions() {
 
 // The details of one cell (its value distribution): not part of the scenario, so not in the URL.
 async function showCellInfo(cell) {
+  app.aborts.cell?.abort(); // a closed panel must not reopen when its answer comes late
   app.cellInfo = { cell, stats: null, busy: cell !== null };
   renderCellInfo();
   if (cell === null) return;
   try {
     const stats = await fetchInto("cell", (o) => api.getCellStats(app.state.dataset, cell, { source: app.state.source }, o));
+    if (app.cellInfo.cell !== cell) return; // closed or another cell picked meanwhile
     app.cellInfo = { cell, stats, busy: false };
   } catch (err) {
-    if (err.name === "AbortError") return;
+    if (err.name === "AbortError" || app.cellInfo.cell !== cell) return;
     app.cellInfo = { cell: null, stats: null, busy: false };
     reportError(err, `Could not load cell ${cell}:`);
   }

@@ -28,12 +28,22 @@ export function matchControls({ onRun = () => {}, onClose = () => {} } = {}) {
     onRun({ min_overlap: int(minOverlap) ?? 1, min_len: int(minLen) ?? 1, max_len: int(maxLen), limit: int(limit) ?? 50 });
   });
 
+  // A field is written only when its state value changed: a redraw for an answer that comes
+  // in while the user types (the first match, say) must not undo the typing before Run.
+  const written = new Map(); // input -> the state value last written into it
+  const write = (input, value) => {
+    if (written.has(input) && written.get(input) === value) return;
+    written.set(input, value);
+    input.property("value", value);
+  };
+
   // data: {state, cells: int, result: MatchResult|null, busy: bool}
   function update({ state, cells, result, busy }) {
-    minOverlap.property("value", state.min_overlap).attr("max", Math.max(1, cells));
-    minLen.property("value", state.min_len);
-    maxLen.property("value", state.max_len ?? "");
-    limit.property("value", state.limit);
+    write(minOverlap, state.min_overlap);
+    minOverlap.attr("max", Math.max(1, cells));
+    write(minLen, state.min_len);
+    write(maxLen, state.max_len ?? "");
+    write(limit, state.limit);
     run.attr("disabled", cells ? null : true);
     run.attr("title", cells ? null : "select cells first: brush a range of words or add cells by hand");
     summary.text(busy ? "matching…"

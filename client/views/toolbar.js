@@ -90,15 +90,19 @@ export function toolbar(cb) {
     source.property("value", state.source);
     page = Math.max(1, state.left + state.right + 1);
     pos.attr("max", dataset.length - 1);
-    if (document.activeElement !== pos.node()) pos.property("value", state.pos);
-    if (document.activeElement !== threshold.node()) threshold.property("value", state.threshold);
-    if (![from.node(), to.node()].includes(document.activeElement)) {
+    // a field being typed in keeps its text: a redraw for an answer must not undo the typing
+    const typing = (...inputs) => inputs.some((input) => document.activeElement === input.node());
+    if (!typing(pos)) pos.property("value", state.pos);
+    if (!typing(threshold)) threshold.property("value", state.threshold);
+    if (!typing(from, to)) {
       from.property("value", state.start ?? "");
       to.property("value", state.end ?? "");
     }
-    padL.property("value", state.pad_left);
-    padR.property("value", state.pad_right);
-    steps.property("value", state.left + state.right + 1);
+    if (!typing(padL, padR)) {
+      padL.property("value", state.pad_left);
+      padR.property("value", state.pad_right);
+    }
+    if (!typing(steps)) steps.property("value", state.left + state.right + 1);
     const shown = new Set(state.meta);
     const items = metas.selectAll("label").data(dataset.meta, (m) => m.id).join((enter) => {
       const l = enter.append("label").attr("class", "inline");

@@ -30,13 +30,21 @@ def browser():
         b.close()
 
 
+def new_context(browser):
+    """A browser context whose every action and wait may take 60 s (Playwright's default is
+    30 s): CI runs the whole suite on 2 busy cores, where a first page load can be slow."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(60_000)
+    return context
+
+
 class PageErrors(list):
     """Uncaught exceptions and console errors of a page; tests assert it stays empty."""
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = new_context(browser)
     pg = context.new_page()
     pg.errors = PageErrors()
     pg.on("pageerror", lambda e: pg.errors.append(f"uncaught: {e}"))

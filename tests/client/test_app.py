@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 from hiddenscope.client.harness import IDLE_JS
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -16,8 +18,10 @@ TIMEOUT_MS = 60_000  # generous: the machine is shared, and a first match may bu
 
 
 def url_state(page) -> dict:
-    """The page's URL query as {name: value} (single values)."""
-    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query, keep_blank_values=True).items()}
+    """The page's URL query as {name: value} (single values), read from the page itself
+    (page.url is Playwright's copy, updated by navigation events)."""
+    href = page.evaluate("() => window.location.href")
+    return {k: v[0] for k, v in parse_qs(urlparse(href).query, keep_blank_values=True).items()}
 
 
 def cells_of(value: str) -> list[int]:
@@ -28,7 +32,9 @@ def open_view(page, server, **params):
     query = urlencode({"dataset": "parens", "source": SOURCE, **params})
     page.goto(f"{server.url}/client/view.html?{query}")
     page.locator("canvas.line-plot").wait_for(timeout=TIMEOUT_MS)
-    page.wait_for_function("() => window.hiddenscope && window.hiddenscope.context !== null")
+    page.wait_for_function(
+        "() => window.hiddenscope && window.hiddenscope.context !== null", timeout=TIMEOUT_MS
+    )
 
 
 def brush(page, first: int, last: int):
@@ -42,8 +48,44 @@ def brush(page, first: int, last: int):
     page.mouse.up()
 
 
-def wait_settled(page):
-    """Wait until no request is in flight and no select / match is pending."""
+class HeldAnswers:
+    """Hold back the server's answers to the requests matching `pattern` until `release()`."""
+
+    def __init__(self, page, pattern: str):
+        self.page, self.pattern, self.routes, self.holding = page, pattern, [], True
+        page.route(pattern, self._hold)
+
+    def _hold(self, route) -> None:
+        if self.holding:
+            self.routes.append(route)
+        else:
+            route.continue_()
+
+    def wait(self, n: int = 1) -> None:
+        """Wait until `n` requests are held (the page may have sent one before Playwright
+        hands its route over, so a check right after the click can find none yet)."""
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while len(self.routes) < n:
+            assert time.monotonic() < deadline, f"no request to {self.pattern} was held"
+            self.page.wait_for_timeout(20)  # lets Playwright deliver the route events
+
+    def release(self) -> None:
+        """Let the held requests through (an aborted one is dropped) and stop holding."""
+        self.holding = False
+        for route in self.routes:
+            route.continue_()
+        self.page.unroute(self.pattern)
+
+
+def wait_settled(page, after: str | None = None):
+    """Wait until no request is in flight and no select / match is pending; with `after` (a
+    JS expression over the app `a`), first until the gesture just made has reached the app,
+    so that an idle app that has not seen it yet does not count."""
+    if after is not None:
+        page.wait_for_function(
+            f"() => {{ const a = window.hiddenscope; return !!a && ({after}); }}",
+            timeout=TIMEOUT_MS,
+        )
     page.wait_for_function(IDLE_JS, timeout=TIMEOUT_MS)
 
 
@@ -82,7 +124,7 @@ def test_landing_page_lists_data_sets_and_the_unavailable_one(page, server, arti
 def test_brush_threshold_and_padding_select_the_servers_cells(page, server):
     open_view(page, server, pos=40)
     brush(page, 12, 14)  # window starts at pos - left = 30
-    wait_settled(page)
+    wait_settled(page, after="a.state.start !== null")
     s = url_state(page)
     assert (s["start"], s["end"]) == ("42", "44")
     first = cells_of(s["cells"])
@@ -91,7 +133,7 @@ def test_brush_threshold_and_padding_select_the_servers_cells(page, server):
 
     page.get_by_role("spinbutton", name="threshold").fill("-0.2")
     page.get_by_role("spinbutton", name="threshold").press("Enter")
-    wait_settled(page)
+    wait_settled(page, after="a.state.threshold !== 0.3")
     s = url_state(page)
     assert s["threshold"] == "-0.2"
     assert cells_of(s["cells"]) == server_select(
@@ -104,7 +146,7 @@ def test_brush_threshold_and_padding_select_the_servers_cells(page, server):
     handle.press("ArrowLeft")
     page.locator("g.pad.pad_right").focus()
     page.keyboard.press("ArrowRight")
-    wait_settled(page)
+    wait_settled(page, after="a.state.pad_right !== 0")
     s = url_state(page)
     assert (s["pad_left"], s["pad_right"]) == ("2", "1")
     want = server_select(server, {**s, "threshold": -0.2, "pad_left": 2, "pad_right": 1})
@@ -228,6 +270,7 @@ def test_a_copied_link_reproduces_cells_and_matches(page, server, browser):
     assert 7 in cells and url_state(page)["added"] == "7" and url_state(page)["min_len"] == "2"
 
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    fresh.set_default_timeout(TIMEOUT_MS)
     other = fresh.new_page()
     other.goto(link)
     other.locator("tr.match-row").first.wait_for(timeout=TIMEOUT_MS)
@@ -365,16 +408,13 @@ def test_an_api_error_is_shown_with_its_message(page, server):
 
 def test_a_slow_request_shows_progress(page, server):
     open_view(page, server, pos=40)
-    held = []
-    page.route("**/api/v1/datasets/parens/context*", lambda route: held.append(route))
+    held = HeldAnswers(page, "**/api/v1/datasets/parens/context*")
     page.get_by_role("button", name="next page").click()
+    held.wait()
     progress = page.locator(".status-bar .progress.on")
     progress.wait_for(timeout=TIMEOUT_MS)  # shown while the answer is held back
     assert progress.inner_text() == "loading steps…"
-    assert held
-    for route in held:
-        route.continue_()
-    page.unroute("**/api/v1/datasets/parens/context*")
+    held.release()
     wait_settled(page)
     assert page.locator(".status-bar .progress.on").count() == 0
     assert url_state(page)["pos"] == "110"
@@ -418,7 +458,7 @@ def test_typed_range_and_cell_details(page, server):
     page.get_by_label("range start step").fill("42")
     page.get_by_label("range end step").fill("44")
     page.get_by_label("range end step").press("Enter")
-    wait_settled(page)
+    wait_settled(page, after="a.state.start !== null")
     s = url_state(page)
     assert (s["start"], s["end"]) == ("42", "44")
     cells = cells_of(s["cells"])
@@ -434,7 +474,9 @@ def test_typed_range_and_cell_details(page, server):
     assert info.is_hidden()
     page.get_by_role("button", name=f"details of cell {cells[-1]}").click()
     info.get_by_text(f"cell {cells[-1]}").wait_for(timeout=TIMEOUT_MS)
-    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")  # often while its statistics are still loading
+    assert info.is_hidden()
+    wait_settled(page)  # and it stays closed when they arrive
     assert info.is_hidden()
 
 
@@ -490,20 +532,60 @@ def test_hovering_the_plot_names_the_cell_and_its_value(page, server):
 
 def test_back_during_a_slow_select_keeps_the_restored_cells(page, server):
     open_view(page, server, pos=40, cells="5")
-    held = []
-    page.route("**/api/v1/datasets/parens/select*", lambda route: held.append(route))
+    held = HeldAnswers(page, "**/api/v1/datasets/parens/select*")
     page.get_by_label("range start step").fill("42")
     page.get_by_label("range end step").fill("44")
     page.get_by_role("button", name="Select", exact=True).click()
     page.wait_for_function(
         "() => window.hiddenscope.aborts.select !== undefined", timeout=TIMEOUT_MS
     )
+    held.wait()  # the select is in flight, its answer held back
     page.go_back()
-    for route in held:
-        route.continue_()
-    page.unroute("**/api/v1/datasets/parens/select*")
+    held.release()
+    # a request that Back did not abort stays in the app's in-flight list until its answer
+    # has been applied (or dropped), so once settled a late answer has had its chance
     wait_settled(page)
-    page.wait_for_timeout(300)  # room for a late answer to (wrongly) land
     s = url_state(page)
     assert "start" not in s and s["cells"] == "5"
     assert chips(page) == [5]
+
+
+def test_closing_the_cell_details_while_they_load_keeps_them_closed(page, server):
+    open_view(page, server, pos=40, start=42, end=44, cells="0,1")
+    held = HeldAnswers(page, "**/api/v1/datasets/parens/cells/*")
+    page.get_by_role("button", name="details of cell 0").click()
+    info = page.locator(".cell-info")
+    expect(info.get_by_text("cell 0 (loading…)")).to_be_visible(timeout=TIMEOUT_MS)
+    held.wait()
+    page.keyboard.press("Escape")
+    expect(info).to_be_hidden(timeout=TIMEOUT_MS)
+    held.release()
+    wait_settled(page)  # the late answer, had it not been dropped, has landed by now
+    assert info.is_hidden()
+    # a newer cell's details are not replaced by an older cell's late answer either
+    held = HeldAnswers(page, "**/api/v1/datasets/parens/cells/0*")
+    page.get_by_role("button", name="details of cell 0").click()
+    held.wait()
+    page.get_by_role("button", name="details of cell 1").click()
+    info.locator("svg rect").first.wait_for(timeout=TIMEOUT_MS)
+    held.release()
+    wait_settled(page)
+    assert info.locator("strong").inner_text() == "cell 1"
+    assert "cell 1's values" in info.locator("svg").get_attribute("aria-label")
+    assert page.errors == []
+
+
+def test_stepping_back_during_a_slow_window_keeps_the_window_shown(page, server):
+    open_view(page, server, pos=40)
+    held = HeldAnswers(page, "**/api/v1/datasets/parens/context*")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("ArrowRight")  # pos 41: its window is held back
+    held.wait()
+    page.keyboard.press("ArrowLeft")  # back to pos 40, whose window is shown
+    held.release()
+    wait_settled(page)  # the late window, had it not been dropped, has landed by now
+    assert url_state(page)["pos"] == "40"
+    assert page.evaluate("() => window.hiddenscope.context.start") == 30  # pos - left
+    first = page.locator("svg.word-row g.word title").first.text_content()
+    assert first.endswith("at step 30")
+    assert page.errors == []

@@ -186,6 +186,56 @@ def test_match_matrix_maps_a_heatmap_onto_the_words(module_page):
     )
 
 
+def test_match_controls_keep_typed_values_when_an_answer_redraws_them(module_page):
+    page = module_page
+    state = {"min_overlap": 1, "min_len": 1, "max_len": None, "limit": 50}
+    data = {"state": state, "cells": 3, "result": None, "busy": True}
+    mount(page, "matchControls", "matchControls", ["onRun", "onClose"], data)
+    page.get_by_label("min length").fill("2")
+    # the running match answers while the user types: the view is drawn again, same state
+    page.evaluate("(d) => window.view.update(d)", {**data, "busy": False})
+    page.get_by_role("button", name="Run match").click()
+    assert calls(page, "onRun") == [[{**state, "min_len": 2}]]
+    # a changed state (Back, a copied link) is written into the fields
+    page.evaluate("(d) => window.view.update(d)", {**data, "state": {**state, "min_len": 4}})
+    assert page.get_by_label("min length").input_value() == "4"
+
+
+def test_toolbar_fields_keep_typed_values_when_an_answer_redraws_them(module_page):
+    page = module_page
+    dataset = {"sources": [{"id": "s", "label": "S", "shape": [100, 4]}], "meta": [], "length": 100}
+    state = {
+        "source": "s",
+        "pos": 5,
+        "left": 10,
+        "right": 59,
+        "threshold": 0.3,
+        "start": None,
+        "end": None,
+        "pad_left": 0,
+        "pad_right": 0,
+        "meta": [],
+    }
+    names = [
+        "onSource",
+        "onStep",
+        "onJump",
+        "onRange",
+        "onThreshold",
+        "onPadding",
+        "onMeta",
+        "onZoom",
+        "onWindow",
+    ]
+    mount(page, "toolbar", "toolbar", names, {"dataset": dataset, "state": state})
+    for label, typed in (("steps", "30"), ("pad left", "2")):
+        page.get_by_label(label, exact=True).fill(typed)
+        page.evaluate("(d) => window.view.update(d)", {"dataset": dataset, "state": state})
+        page.get_by_label(label, exact=True).press("Enter")
+    assert calls(page, "onWindow") == [[30]]
+    assert calls(page, "onPadding") == [[2, 0]]
+
+
 def test_cell_list_adds_only_cells_of_the_source(module_page):
     page = module_page
     mount(
