@@ -149,7 +149,7 @@ def check(dirs: tuple[Path, ...]) -> None:
             for s in dataset.sources.values():
                 click.echo(
                     f"        source {s.id}: {s.shape[0]:,} x {s.shape[1]}, transform {s.transform}"
-                    + ("" if s.memory_mapped else " (read through h5py: chunked or compressed)")
+                    + ("" if s.direct else " (read through h5py: chunked or compressed)")
                 )
             for m in dataset.meta.values():
                 click.echo(f"        meta {m.id}: {m.kind}")

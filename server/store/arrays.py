@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from pathlib import Path
 
 import h5py
@@ -39,15 +40,63 @@ class Hdf5Files:
         self._open.clear()
 
 
-def memmap_or_dataset(ds: h5py.Dataset) -> np.ndarray | h5py.Dataset:
-    """A read-only ``np.memmap`` over ``ds`` when its bytes lie contiguous and unfiltered in the
-    file (what the extractor writes); otherwise ``ds`` itself (chunked or compressed LSTMVis
-    files), which h5py slices. Both answer ``a[start:stop]`` and ``a[sorted_ids]``."""
+class ContiguousTable:
+    """A read-only ``[T, ...]`` table whose bytes lie contiguous in a file, read with ``pread``.
+
+    Reads copy just the asked rows into fresh arrays: unlike a lasting ``np.memmap``, a scan
+    over the whole table leaves no file pages counted in the server's resident memory (the
+    kernel's page cache still keeps them warm). Answers ``t[start:stop]`` and ``t[sorted_ids]``.
+    """
+
+    def __init__(self, path: str | os.PathLike, offset: int, shape: tuple, dtype) -> None:
+        self.shape, self.dtype, self._offset = tuple(shape), np.dtype(dtype), int(offset)
+        self._row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+
+    def _read(self, start: int, count: int, out: np.ndarray) -> None:
+        view = memoryview(out).cast("B")
+        done, offset = 0, self._offset + start * self._row_bytes
+        while done < view.nbytes:  # pread may return fewer bytes than asked
+            n = os.preadv(self._fd, [view[done:]], offset + done)
+            if n <= 0:
+                raise OSError(f"unexpected end of file reading rows {start}..{start + count - 1}")
+            done += n
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        whole = self[0 : self.shape[0]]
+        return whole if dtype is None else whole.astype(dtype)
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            start, stop, _ = key.indices(self.shape[0])
+            out = np.empty((max(0, stop - start),) + self.shape[1:], dtype=self.dtype)
+            if out.size:
+                self._read(start, out.shape[0], out)
+            return out
+        ids = np.asarray(key, dtype=np.int64)
+        out = np.empty((ids.size,) + self.shape[1:], dtype=self.dtype)
+        if ids.size == 0:
+            return out
+        # one read per run of consecutive ids
+        breaks = np.flatnonzero(np.diff(ids) != 1) + 1
+        for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, ids.size], strict=True):
+            self._read(int(ids[lo]), int(hi - lo), out[lo:hi])
+        return out
+
+
+def direct_or_dataset(ds: h5py.Dataset) -> ContiguousTable | h5py.Dataset:
+    """A :class:`ContiguousTable` over ``ds`` when its bytes lie contiguous and unfiltered in
+    the file (what the extractor writes); otherwise ``ds`` itself (chunked or compressed
+    LSTMVis files), which h5py slices. Both answer ``a[start:stop]`` and ``a[sorted_ids]``."""
     offset = ds.id.get_offset()
     native = ds.dtype.byteorder in ("=", "<", "|") or ds.dtype.itemsize == 1
     if offset is None or ds.chunks is not None or ds.compression or not native or ds.size == 0:
         return ds
-    return np.memmap(ds.file.filename, dtype=ds.dtype, mode="r", offset=offset, shape=ds.shape)
+    return ContiguousTable(ds.file.filename, offset, ds.shape, ds.dtype)
 
 
 def read_rows(array: np.ndarray | h5py.Dataset, start: int, stop: int) -> np.ndarray:
@@ -58,7 +107,7 @@ def read_rows(array: np.ndarray | h5py.Dataset, start: int, stop: int) -> np.nda
 def read_sorted(array: np.ndarray | h5py.Dataset, ids: np.ndarray) -> np.ndarray:
     """Rows at sorted, unique ``ids`` (h5py needs increasing indices)."""
     ids = np.asarray(ids, dtype=np.int64)
-    if isinstance(array, np.ndarray):
+    if isinstance(array, (np.ndarray, ContiguousTable)):
         return array[ids]
     if ids.size == 0:
         return np.empty((0,) + array.shape[1:], dtype=array.dtype)

@@ -8,7 +8,7 @@ from functools import cached_property
 import h5py
 import numpy as np
 
-from .arrays import memmap_or_dataset, read_rows, uncovered_ids
+from .arrays import direct_or_dataset, read_rows, uncovered_ids
 from .config import MetaConfig
 from .errors import Problems
 
@@ -176,7 +176,7 @@ def load_track(
     labels = get_labels(config.dict, f"{where}.dict") if config.dict else None
     if kind == "topk" and labels is None:
         labels = vocab  # top-K ids are token ids unless a dict says otherwise
-    data = memmap_or_dataset(ds)
+    data = direct_or_dataset(ds)
     if kind == "categorical" and labels is not None:
         missing = uncovered_ids(_ids_in_use(data, tokens, per_vocab), labels)
         if missing.size:
@@ -192,7 +192,7 @@ def load_track(
         data,
         tokens,
         labels,
-        memmap_or_dataset(weights) if weights is not None else None,
+        direct_or_dataset(weights) if weights is not None else None,
     )
 
 

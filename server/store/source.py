@@ -7,16 +7,17 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .arrays import file_fingerprint, memmap_or_dataset, read_rows, read_sorted
+from .arrays import ContiguousTable, direct_or_dataset, file_fingerprint, read_rows, read_sorted
 from .config import SourceConfig
 
 
 class H5StateSource:
     """A :class:`hiddenscope.server.engine.StateSource` over one HDF5 dataset.
 
-    Contiguous, unfiltered tables (what the extractor writes) are read through a read-only
-    ``np.memmap``, so a window of steps is one contiguous read and nothing is cached in
-    Python; chunked or compressed tables (LSTMVis files) go through h5py. float64 and other
+    Contiguous, unfiltered tables (what the extractor writes) are read straight from the
+    file's bytes (:class:`ContiguousTable`, ``pread``), so a window of steps is one contiguous
+    read, nothing is cached in Python and scans leave no file pages in the resident memory;
+    chunked or compressed tables (LSTMVis files) go through h5py. float64 and other
     real dtypes are converted to float32 on read.
 
     Attributes:
@@ -35,8 +36,8 @@ class H5StateSource:
     ) -> None:
         self.config = config
         self.id = config.id
-        self._array = memmap_or_dataset(ds)
-        self.memory_mapped = isinstance(self._array, np.memmap)
+        self._array = direct_or_dataset(ds)
+        self.direct = isinstance(self._array, ContiguousTable)
         self._convert = ds.dtype != np.float32
         self.shape = (int(length), int(ds.shape[1]))
         self.transform = config.transform

@@ -34,7 +34,7 @@ def test_store_loads_the_output_and_check_accepts_it(tmp_path, tiny_lm):
             for k in ("hidden", "cell", "gate_i", "gate_f", "gate_g", "gate_o")
         }
         assert {"next", "surprisal"} <= set(ds.meta)
-        assert all(s.memory_mapped for s in ds.sources.values())  # contiguous, uncompressed
+        assert all(s.direct for s in ds.sources.values())  # contiguous, uncompressed
     finally:
         ds.close()
     result = CliRunner().invoke(main, ["check", str(tmp_path)])

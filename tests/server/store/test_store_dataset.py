@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def test_round_trip_matches_the_written_file(parens, synthetic_root):
             ("layer1-hidden", "states/layer1/hidden"),
         ]:
             src = parens.sources[sid]
-            assert src.memory_mapped
+            assert src.direct
             assert np.array_equal(src.read_rows(100, 140), f[path][100:140])
             steps = np.array([0, 7, 1999])
             assert np.array_equal(src.read_steps(steps), f[path][[0, 7, 1999]])
@@ -47,7 +48,20 @@ def test_round_trip_matches_the_written_file(parens, synthetic_root):
 def test_files_are_opened_read_only(parens):
     files = parens._files._open
     assert files and all(f.mode == "r" for f in files.values())
-    assert parens.sources["layer0-cell"]._array.mode == "r"  # the memory map
+    fd = parens.sources["layer0-cell"]._array._fd  # the direct reader's own descriptor
+    assert fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+
+
+def test_direct_reads_equal_h5py(parens):
+    src = parens.sources["layer0-cell"]
+    with h5py.File(parens.folder / "data.h5", "r") as f:
+        table = f["states/layer0/cell"][()]
+    assert np.array_equal(src.read_rows(0, 2000), table)
+    assert np.array_equal(src.read_rows(1990, 2500), table[1990:])  # clipped at T
+    assert src.read_rows(7, 7).shape == (0, 24)
+    steps = np.array([0, 1, 2, 9, 500, 501, 1999])
+    assert np.array_equal(src.read_steps(steps), table[steps])
+    assert src.read_steps(np.array([], dtype=np.int64)).shape == (0, 24)
 
 
 def test_source_follows_the_engine_protocol(parens):
@@ -89,7 +103,7 @@ def test_chunked_compressed_float64_tables_read_through_h5py(tmp_path):
         )
     ds = open_dataset(folder)
     src = ds.sources["layer0-cell"]
-    assert not src.memory_mapped
+    assert not src.direct
     rows = src.read_rows(10, 20)
     assert rows.dtype == np.float32 and np.array_equal(rows, values[10:20])
     assert np.array_equal(src.read_steps(np.array([3, 250])), values[[3, 250]])

@@ -28,7 +28,7 @@ def test_sources_keep_transform_layer_and_read_chunked_data(lstmvis_folder):
     ds = open_dataset(lstmvis_folder)
     cell, out = ds.sources["states::states1"], ds.sources["states::output1"]
     assert (cell.transform, out.transform) == ("tanh", "none")  # lstm.yml default is tanh
-    assert not cell.memory_mapped  # gzip-chunked: read through h5py
+    assert not cell.direct  # gzip-chunked: read through h5py
     with h5py.File(lstmvis_folder / "states.h5", "r") as f:
         assert np.array_equal(cell.read_rows(5, 9), f["states1"][5:9])
         assert out.read_rows(0, 2).dtype == np.float32
