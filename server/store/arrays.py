@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import weakref
 from pathlib import Path
@@ -38,6 +39,9 @@ class Hdf5Files:
         for f in self._open.values():
             f.close()
         self._open.clear()
+
+
+_PREAD_RUNS = 256  # above this many runs of consecutive ids, gather through a short-lived map
 
 
 class ContiguousTable:
@@ -81,10 +85,24 @@ class ContiguousTable:
         out = np.empty((ids.size,) + self.shape[1:], dtype=self.dtype)
         if ids.size == 0:
             return out
-        # one read per run of consecutive ids
         breaks = np.flatnonzero(np.diff(ids) != 1) + 1
-        for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, ids.size], strict=True):
-            self._read(int(ids[lo]), int(hi - lo), out[lo:hi])
+        if breaks.size < _PREAD_RUNS:  # one read per run of consecutive ids
+            for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, ids.size], strict=True):
+                self._read(int(ids[lo]), int(hi - lo), out[lo:hi])
+            return out
+        # Many short runs: a map of just their span, populated in one go and dropped at once,
+        # gathers them faster than a system call per run and leaves nothing resident after.
+        first, last = int(ids[0]), int(ids[-1])
+        start = self._offset + first * self._row_bytes
+        aligned = start - start % mmap.ALLOCATIONGRANULARITY
+        length = start - aligned + (last - first + 1) * self._row_bytes
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+        with mmap.mmap(self._fd, length, flags=flags, prot=mmap.PROT_READ, offset=aligned) as m:
+            span = np.frombuffer(m, dtype=self.dtype, offset=start - aligned)
+            np.take(
+                span.reshape((last - first + 1,) + self.shape[1:]), ids - first, axis=0, out=out
+            )
+            del span  # the buffer must be released before the map closes
         return out
 
 
