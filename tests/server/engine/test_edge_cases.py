@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import engines, make_states
+from engine_helpers import engines, make_states
 from hiddenscope.server.engine import ArraySource, EngineError, SourceEngine
 from oracle import match as oracle_match
 from oracle import select as oracle_select

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import make_states
+from engine_helpers import make_states
 from hiddenscope.server.engine import ArraySource, EngineError, SourceEngine, apply_transform
 from hiddenscope.server.engine.index import CodeIndex
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 
 import numpy as np
-from conftest import PROPERTY, engines, make_states
+from engine_helpers import PROPERTY, engines, make_states
 from hiddenscope.server.engine import apply_transform
 from hypothesis import given
 from hypothesis import strategies as st
