@@ -1,4 +1,4 @@
-"""Read-only access to the data files: HDF5 tables (memory-mapped when possible), vocabularies."""
+"""Read-only access to the data files: HDF5 tables (read directly when contiguous), vocabularies."""
 
 from __future__ import annotations
 
