@@ -261,7 +261,7 @@ def test_a_copied_link_reproduces_cells_and_matches(page, server, browser):
     page.get_by_role("button", name="Run match").click()
     page.locator("tr.match-row").first.wait_for(timeout=TIMEOUT_MS)
     wait_settled(page)
-    link = page.url
+    link = page.evaluate("() => window.location.href")
     rows = [
         (r.get_attribute("data-start"), r.get_attribute("data-end"))
         for r in page.locator("tr.match-row").all()
