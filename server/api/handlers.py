@@ -38,7 +38,7 @@ class Handlers:
         if entry is None:
             raise not_found("data set", id, sorted(self.catalog.entries))
         if entry.dataset is None:
-            raise ApiError(404, f"data set {id!r} is unavailable: {entry.error}")
+            raise ApiError(404, f"data set {id!r} is unavailable: {entry.public_error}")
         return entry.dataset
 
     def source(self, ds: Dataset, id: str) -> H5StateSource:

@@ -55,7 +55,7 @@ def dataset_summary(entry: Entry) -> dict:
             "name": entry.id,
             "description": "",
             "available": False,
-            "error": entry.error,
+            "error": entry.public_error,
             "length": 0,
             "sequences": 0,
             "sources": [],

@@ -27,6 +27,15 @@ class Entry:
     def available(self) -> bool:
         return self.dataset is not None
 
+    @property
+    def public_error(self) -> str | None:
+        """The error as clients see it: paths relative to the folder holding the data set,
+        so the API never shows where the server keeps its files (the log has them whole)."""
+        if self.error is None:
+            return None
+        parent = str(self.folder.resolve().parent)
+        return self.error.replace(parent + os.sep, "").replace(str(self.folder.parent) + os.sep, "")
+
 
 def find_folders(roots: list[Path]) -> list[Path]:
     """Every folder under ``roots`` (or a root itself) holding dataset.yml or lstm.yml.

@@ -114,3 +114,12 @@ def test_an_unexpected_error_is_a_plain_500(app, client, monkeypatch, caplog):
     detail = problem(client.get("/api/v1/datasets/parens/search?q=1"), 500)
     assert "RuntimeError" in detail and "secret internals" not in detail
     assert any("unexpected error" in r.getMessage() for r in caplog.records)
+
+
+def test_errors_never_show_where_the_server_keeps_its_files(client, app):
+    folder = app.catalog.entries["broken"].folder
+    summary = client.get("/api/v1/datasets/broken").json()["error"]
+    detail = problem(client.get("/api/v1/datasets/broken/context?source=x&pos=0"), 404)
+    for text in (summary, detail):
+        assert str(folder.parent) not in text and str(folder.resolve().parent) not in text
+        assert "broken/" in text  # still names the file, relative to the data set's parent
