@@ -33,8 +33,11 @@ class Entry:
         so the API never shows where the server keeps its files (the log has them whole)."""
         if self.error is None:
             return None
-        parent = str(self.folder.resolve().parent)
-        return self.error.replace(parent + os.sep, "").replace(str(self.folder.parent) + os.sep, "")
+        text = self.error
+        # absolute forms only: a relative parent such as "." would also eat "../" in a message
+        for parent in {self.folder.absolute().parent, self.folder.resolve().parent}:
+            text = text.replace(str(parent) + os.sep, "")
+        return text
 
 
 def find_folders(roots: list[Path]) -> list[Path]:

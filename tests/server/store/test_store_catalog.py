@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hiddenscope.server.store import Catalog, DatasetError, find_folders
 from hiddenscope.server.store.synthetic import write_dataset
@@ -61,3 +63,13 @@ def test_a_damaged_file_makes_only_its_data_set_unavailable(tmp_path):
 def test_a_root_that_is_not_a_folder_is_an_error(tmp_path):
     with pytest.raises(DatasetError, match="is not a folder"):
         Catalog([tmp_path / "missing"])
+
+
+def test_public_error_strips_only_absolute_parents(tmp_path, monkeypatch):
+    from hiddenscope.server.store.catalog import Entry
+
+    monkeypatch.chdir(tmp_path)
+    relative = Entry("code", Path("code"), error="code/dataset.yml: '../data.h5' is outside")
+    assert relative.public_error == "code/dataset.yml: '../data.h5' is outside"
+    absolute = Entry("code", tmp_path / "code", error=f"{tmp_path}/code/dataset.yml: bad")
+    assert absolute.public_error == "code/dataset.yml: bad"
