@@ -33,6 +33,7 @@ SUBPACKAGES = {
 EXTRACT = [
     "torch==2.13.0",  # exact pin: the CPU wheel on these machines; a looser spec pulls CUDA
     "spacy>=3.8,<3.9",
+    "mambapy>=1.2",  # pure-PyTorch Mamba for the parens-mamba recipe
 ]
 
 DEV = EXTRACT + [
@@ -68,12 +69,15 @@ setup(
         "pyyaml>=6.0",
         "click>=8.1",
         "tqdm>=4.66",
-        "connexion[uvicorn,swagger-ui]>=3.1,<4",
+        "connexion[flask,uvicorn,swagger-ui]>=3.1,<4",  # FlaskApp: Flask under uvicorn
+        "flask>=3.0",
+        "scipy>=1.11",  # p-values and ranks of the feature statistics
+        "scikit-learn>=1.4",  # projections (Isomap, t-SNE) and spectral co-clustering
         "uvicorn>=0.30",
         "orjson>=3.10",  # numpy arrays straight to JSON: the context payload is 10^5 floats
         "regex>=2024.4",  # regular-expression search with a time limit
     ],
-    extras_require={"extract": EXTRACT, "dev": DEV},
+    extras_require={"extract": EXTRACT, "dev": DEV, "umap": ["umap-learn>=0.5"]},
     cmdclass={"build_py": BuildPy},
     entry_points={"console_scripts": ["hiddenscope = hiddenscope.server.cli:main"]},
 )

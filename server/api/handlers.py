@@ -15,14 +15,21 @@ import numpy as np
 from ..engine import SourceEngine
 from ..store import Catalog, Dataset, H5StateSource, TokenSearch
 from .errors import ApiError, not_found
+from .features import FeatureOps
+from .live import LiveOps
 from .payloads import dataset_summary, json_response, meta_values, sequence_starts
+from .structure import StructureOps
 
 MATCH_WINDOW_MAX = 400  # a match row shows at most this many steps after its start
 HISTOGRAM_BINS = 50
 
 
-class Handlers:
-    """Operation functions bound to one catalog; one SourceEngine per (data set, source)."""
+class Handlers(FeatureOps, StructureOps, LiveOps):
+    """Operation functions bound to one catalog; one SourceEngine per (data set, source).
+
+    The analyses' operations live in their own modules (features.py, structure.py, live.py)
+    as mixins, so each grows without making this file the place for everything.
+    """
 
     def __init__(self, catalog: Catalog, regex_search: bool = False) -> None:
         self.catalog = catalog
