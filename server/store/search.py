@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import uuid
+
 import numpy as np
-import regex
 
 from .dataset import Dataset
+from .patterns import SearchError, search_spans, vocabulary_matches
 
 SNIPPET_CONTEXT = 6  # tokens shown either side of a hit (characters for char-level data)
-REGEX_TIMEOUT_S = 1.0
 
-
-class SearchError(ValueError):
-    """A query that cannot run: ``param`` names the query parameter at fault."""
-
-    def __init__(self, message: str, param: str = "q") -> None:
-        super().__init__(message)
-        self.param = param
+__all__ = ["Hit", "SearchError", "TokenSearch", "vocabulary_matches"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +33,7 @@ class TokenSearch:
         self._ids_by_text: dict[str, np.ndarray] | None = None
         self._text: str | None = None
         self._char_starts: np.ndarray | None = None
+        self._corpus: tuple[str, str, bytes, bytes] | None = None
 
     def phrase(self, q: str, limit: int) -> tuple[list[Hit], bool]:
         """Where the tokens of ``q`` follow each other (case-insensitive), inside one sequence."""
@@ -61,29 +57,21 @@ class TokenSearch:
         return hits, starts.size > limit
 
     def regex(self, q: str, limit: int) -> tuple[list[Hit], bool]:
-        """Matches of the pattern ``q`` in the joined token text, inside one sequence."""
-        try:
-            pattern = regex.compile(q)
-        except (regex.error, ValueError, OverflowError) as exc:
-            raise SearchError(f"q {q!r} is not a valid regular expression ({exc})") from exc
-        text, char_starts = self._joined()
-        hits: list[Hit] = []
-        try:
-            for m in pattern.finditer(text, timeout=REGEX_TIMEOUT_S):
-                if m.end() == m.start():
-                    continue
-                a = int(np.searchsorted(char_starts, m.start(), side="right")) - 1
-                b = int(np.searchsorted(char_starts, m.end() - 1, side="right")) - 1
-                if self.ds.sequence_bounds(a)[1] < b:
-                    continue
-                if len(hits) == limit:
-                    return hits, True
-                hits.append(self._hit(a, b))
-        except TimeoutError as exc:
-            raise SearchError(
-                f"q {q!r} took longer than {REGEX_TIMEOUT_S:g} s; make the pattern more specific"
-            ) from exc
-        return hits, False
+        """Matches of the pattern ``q`` in the joined token text, inside one sequence.
+
+        The pattern is bounded, compiled and run in a worker process with a time and memory
+        limit (patterns.py), so a hostile pattern is a :class:`SearchError`, never a stall."""
+        spans, truncated = search_spans(self._worker_corpus(), q, limit)
+        return [self._hit(a, b) for a, b in spans], truncated
+
+    def _worker_corpus(self) -> tuple[str, str, bytes, bytes]:
+        """What the regex worker searches: (key, text, int64 token starts, int64 offsets)."""
+        if self._corpus is None:
+            text, starts = self._joined()
+            offsets = np.ascontiguousarray(self.ds.sequence_offsets, dtype=np.int64)
+            key = f"{self.ds.id}-{uuid.uuid4().hex}"  # a reloaded data set is another corpus
+            self._corpus = (key, text, starts.astype(np.int64).tobytes(), offsets.tobytes())
+        return self._corpus
 
     def _ids_for(self, text: str) -> np.ndarray:
         if self._ids_by_text is None:
