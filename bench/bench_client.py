@@ -16,7 +16,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from hiddenscope.client.harness import CHROMIUM, IDLE_JS, Server, launch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "client"))
+from browser_harness import CHROMIUM, IDLE_JS, Server, launch  # noqa: E402 (the tests' harness)
 from hiddenscope.server.store.synthetic import ensure_dataset
 from tqdm import tqdm
 

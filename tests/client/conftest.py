@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from browser_harness import CHROMIUM, Server, launch  # tests/client/browser_harness.py
 from hiddenscope.client import STATIC_DIR
-from hiddenscope.client.harness import CHROMIUM, Server, launch
 from hiddenscope.server.store.synthetic import write_dataset
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

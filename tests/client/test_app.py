@@ -7,7 +7,7 @@ import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
-from hiddenscope.client.harness import IDLE_JS
+from browser_harness import IDLE_JS
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
