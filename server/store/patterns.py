@@ -22,6 +22,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 MAX_PATTERN_CHARS = 500
 MAX_REPEAT = 1000  # the largest count in {m}, {m,n}
 MAX_EXPANSION = 100_000  # the product of nested counts: what the engine unrolls at compile time
@@ -282,15 +284,13 @@ def pool() -> WorkerPool:
         return _POOL
 
 
-def vocabulary_matches(vocab: list[str | None], pattern: str, param: str = "q") -> "np.ndarray":
+def vocabulary_matches(vocab: list[str | None], pattern: str, param: str = "q") -> np.ndarray:
     """``bool[V]``: True where ``pattern`` is found in the vocabulary entry (``regex.search``
     semantics: anchor with ``^...$`` for whole tokens); None entries never match.
 
     Bounded like a search: raises :class:`SearchError` naming ``param`` when the pattern is
     invalid, over a bound, slower than 1 s over the whole vocabulary, or too large in memory.
     """
-    import numpy as np
-
     check_pattern(pattern, param)
     request = ("vocab", pattern, list(vocab), MATCH_TIMEOUT_S)
     reply = pool().run(pattern, param, request, None)

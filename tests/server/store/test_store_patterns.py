@@ -54,7 +54,15 @@ def test_hostile_patterns_are_refused_before_compiling(pattern, words):
 
 @pytest.mark.parametrize(
     "pattern",
-    [r"\p{L}{3}", r"[{]{2}", r"a\{99999\}", "x{,5}", r"[a-z]{2,1000}", r"\x{41}", "(?:(?:a{10}){10}){10}"],
+    [
+        r"\p{L}{3}",
+        r"[{]{2}",
+        r"a\{99999\}",
+        "x{,5}",
+        r"[a-z]{2,1000}",
+        r"\x{41}",
+        "(?:(?:a{10}){10}){10}",
+    ],
 )
 def test_ordinary_patterns_pass_the_bounds(pattern):
     check_pattern(pattern)
