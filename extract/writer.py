@@ -4,29 +4,25 @@ Everything is first written into ``<folder>/.build/`` (``data.h5`` with every ta
 allocated at its final size, then filled run by run from a writer thread, so memory
 stays bounded), and moved into place only by :meth:`DatasetWriter.commit`. An
 interrupted run leaves only ``.build/``, which the server never loads (its config there
-is ``dataset.yml.partial``) and the next run removes. The layout follows
-server/store/synthetic.py exactly (contiguous, uncompressed tables; the space is only
-allocated earlier).
+is ``dataset.yml.partial``) and the next run removes. Names, tables and the config
+mapping come from ``hiddenscope.server.store.format``, the module the synthetic writer
+uses too (the only part of the server the extractor imports).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
+import hiddenscope.server.store.format as fmt
 import numpy as np
-import yaml
 
-from .rawio import BackgroundWrites, Table, create_table
 from .recurrent import UNSIGNED_KINDS, ExtractError, StateKey
 
-SCHEMA_VERSION = 1
-STAGING = ".build"
-BUILT_FILES = ("data.h5", "vocab.json", "labels")
+SCHEMA_VERSION = fmt.SCHEMA_VERSION
+STAGING = fmt.STAGING
 
 
 @dataclass
@@ -62,15 +58,9 @@ class Track:
         return out
 
     def config(self) -> dict:
-        entry: dict = {"file": "data", "path": f"meta/{self.name}"}
         if self.kind == "categorical":
-            entry["dict"] = f"{self.name}_labels"
-            entry["vis"] = {"type": "discrete", "range": "dict"}
-        else:
-            entry["vis"] = {"type": "scalar"}
-            if self.vis_range is not None:
-                entry["vis"]["range"] = self.vis_range
-        return entry
+            return fmt.categorical_meta(self.name)
+        return fmt.scalar_meta(self.name, self.vis_range)
 
 
 class DatasetWriter:
@@ -102,38 +92,28 @@ class DatasetWriter:
         self.sources, self.tracks, self.vocab = sources, tracks, vocab
         self.top_k, self.surprisal = top_k, surprisal
         check_target(self.folder, force)
-        self.staging = self.folder / STAGING
-        if self.staging.exists():
-            shutil.rmtree(self.staging)  # leftovers of an interrupted run: start clean
-        (self.staging / "labels").mkdir(parents=True)
-        self.h5 = h5py.File(self.staging / "data.h5", "w")
-        self._allocate(offsets)
-        # Writes run on a thread; at most ``max_pending`` bytes wait, so memory stays bounded.
-        self.writes = BackgroundWrites(self.staging / "data.h5", max_pending)
-        self.write("sequences", 0, np.asarray(offsets, dtype=np.int64))
-        if surprisal:
-            self.writes.fill(self.tables["meta/surprisal"])  # NaN where nothing predicts
+        self.staging = fmt.fresh_staging(self.folder)
+        self.data = fmt.DataFile(self.staging / fmt.DATA_FILE, self._wanted(offsets), max_pending)
+        self.tables = self.data.tables
+        self.write(fmt.SEQUENCES, 0, np.asarray(offsets, dtype=np.int64))
 
-    def _allocate(self, offsets: np.ndarray) -> None:
-        f, T = self.h5, self.T
-        f.attrs["hiddenscope_schema"] = SCHEMA_VERSION
-        wanted = [("sequences", (len(offsets),), np.int64, 0), ("tokens", (T,), np.int32, 0)]
-        # Contiguous, uncompressed [T, D]: a window of steps is one read, mmap-able.
+    def _wanted(self, offsets: np.ndarray) -> list[tuple[str, tuple, object, float]]:
+        """Every table of data.h5 with its final shape (the surprisal track starts as NaN,
+        where nothing predicts)."""
+        T = self.T
+        wanted = [(fmt.SEQUENCES, (len(offsets),), np.int64, 0), (fmt.TOKENS, (T,), np.int32, 0)]
         wanted += [(key.path, (T, dim), np.float32, 0) for key, dim in self.sources]
         for track in self.tracks:
             dtype = np.int32 if track.kind == "categorical" else np.float32
-            wanted.append((f"meta/{track.name}", (T,), dtype, 0))
+            wanted.append((fmt.meta_path(track.name), (T,), dtype, 0))
         if self.top_k:
-            wanted.append(("meta/next/ids", (T, self.top_k), np.int32, 0))
-            wanted.append(("meta/next/probs", (T, self.top_k), np.float32, 0))
+            wanted.append((fmt.NEXT_IDS, (T, self.top_k), np.int32, 0))
+            wanted.append((fmt.NEXT_PROBS, (T, self.top_k), np.float32, 0))
         if self.surprisal:
-            wanted.append(("meta/surprisal", (T,), np.float32, np.nan))
-        self.tables = {
-            path: create_table(f, path, shape, dtype, fill) for path, shape, dtype, fill in wanted
-        }
-        f.flush()  # the file's structure is on disk before raw bytes are written beside it
+            wanted.append((fmt.meta_path("surprisal"), (T,), np.float32, np.nan))
+        return wanted
 
-    def table(self, path: str) -> Table:
+    def table(self, path: str) -> fmt.Table:
         """Where and how the table at ``path`` is stored."""
         return self.tables[path]
 
@@ -142,100 +122,46 @@ class DatasetWriter:
 
         The write happens on a background thread: ``rows`` must not be changed afterwards.
         """
-        self.writes.submit(self.tables[path], [(start, rows)])
+        self.data.write(path, start, rows)
 
     def write_runs(self, path: str, runs: list[tuple[int, np.ndarray]]) -> None:
         """Queue several ``(start, rows)`` runs of one table as one job (see :meth:`write`)."""
-        self.writes.submit(self.tables[path], runs)
+        self.data.write_runs(path, runs)
 
     def finish(self) -> None:
         """Wait for the queued writes (raising their error, e.g. a full disk) and close data.h5."""
-        self.writes.close()
-        self.h5.close()
+        self.data.finish()
 
     def commit(self, name: str, description: str, build: dict | None = None) -> Path:
         """Write the JSON files and dataset.yml and move everything into place."""
-        if not self.writes.closed:
+        if not self.data.closed:
             self.finish()
-        (self.staging / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False))
+        fmt.write_json(self.staging / fmt.VOCAB_FILE, self.vocab)
         for track in self.tracks:
             if track.kind == "categorical":
-                (self.staging / "labels" / f"{track.name}.json").write_text(
-                    json.dumps(track.labels)
-                )
-        config = self.config(name, description, build)
-        (self.staging / "dataset.yml.partial").write_text(
-            yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
-        )
-        for item in BUILT_FILES:
-            target = self.folder / item
-            if target.is_dir():
-                shutil.rmtree(target)
-            os.replace(self.staging / item, target)
-        os.replace(self.staging / "dataset.yml.partial", self.folder / "dataset.yml")
-        shutil.rmtree(self.staging)
-        return self.folder
+                fmt.write_json(self.staging / fmt.labels_file(track.name), track.labels)
+        return fmt.publish(self.staging, self.folder, self.config(name, description, build))
 
     def abort(self) -> None:
         """Drop the writes, close and remove the staging folder (a previous data set stays)."""
-        if not self.writes.closed:
-            self.writes.close(wait=False)
-        if self.h5.id.valid:
-            self.h5.close()
+        self.data.abort()
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def config(self, name: str, description: str, build: dict | None) -> dict:
-        """The dataset.yml mapping: same layout as server/store/synthetic.py writes."""
-        files = {"data": "data.h5", "vocab": "vocab.json"}
-        for track in self.tracks:
-            if track.kind == "categorical":
-                files[f"{track.name}_labels"] = f"labels/{track.name}.json"
-        types = [
-            {
-                "id": key.id,
-                "label": key.label,
-                "type": key.kind,
-                "layer": key.layer,
-                "direction": key.direction,
-                "path": key.path,
-                "transform": "none",  # see datasets/README.md: raw values, c included
-                "unsigned": key.kind in UNSIGNED_KINDS,
-            }
+        """The dataset.yml mapping (server/store/format.py, as the synthetic writer's)."""
+        sources = [
+            # raw values, c included (datasets/README.md); gates are unsigned
+            fmt.source_entry(key.layer, key.kind, key.direction, "none", key.kind in UNSIGNED_KINDS)
             for key, _ in self.sources
         ]
         meta = {track.name: track.config() for track in self.tracks}
         if self.top_k:
-            meta["next"] = {
-                "file": "data",
-                "path": "meta/next/ids",
-                "type": "wordvec",
-                "dict": "vocab",
-                "weights_path": "meta/next/probs",
-                "vis": {"type": "wordvec"},
-            }
+            meta["next"] = fmt.next_meta()
         if self.surprisal:
-            meta["surprisal"] = {
-                "file": "data",
-                "path": "meta/surprisal",
-                "vis": {"type": "scalar"},
-            }
-        config = {
-            "name": name,
-            "description": description,
-            "files": files,
-            "word_sequence": {
-                "file": "data",
-                "path": "tokens",
-                "dict_file": "vocab",
-                "sequences": "sequences",
-            },
-            "states": {"file": "data", "types": types},
-            "meta": meta,
-            "etc": {"regex_search": True},
-        }
-        if build is not None:
-            config["build"] = build
-        return config
+            meta["surprisal"] = fmt.scalar_meta("surprisal")
+        labels = {f"{t.name}_labels": fmt.labels_file(t.name)
+                  for t in self.tracks if t.kind == "categorical"}
+        return fmt.dataset_config(name, description, sources, meta, labels, build)
 
 
 def check_target(folder: Path, force: bool) -> None:

@@ -17,11 +17,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import h5py
 import numpy as np
-import yaml
 
-SCHEMA_VERSION = 1
+from . import format as fmt
+
 VOCAB = ["(", ")", "0", "1", "2", "3", "4"]
 DEPTH_LABELS = ["depth 0", "depth 1", "depth 2", "depth 3", "depth 4"]
 _CHUNK = 1 << 16
@@ -88,7 +87,7 @@ def write_dataset(
     description: str | None = None,
     progress: bool = False,
 ) -> Path:
-    """Write a complete data set folder (``dataset.yml``, ``data.h5``, ``vocab.json``).
+    """Write a complete data set folder through format.py (as the extractor does).
 
     Up to two sources per layer (``kinds``: ``layer{L}-cell`` with ``transform: tanh`` and
     ``layer{L}-hidden`` with ``transform: none``, already in [-1, 1]); meta tracks ``depth``
@@ -96,7 +95,7 @@ def write_dataset(
     (top-3 next-token guesses with probabilities). Returns the folder.
     """
     folder = Path(folder)
-    (folder / "labels").mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     tokens, depth = bracket_tokens(T, rng)
     inner = np.sort(rng.choice(np.arange(1, T), size=min(sequences, T) - 1, replace=False))
@@ -109,79 +108,49 @@ def write_dataset(
     )
     probs = np.sort(rng.dirichlet([4.0, 2.0, 1.0], size=T).astype(np.float32), axis=1)[:, ::-1]
 
-    tmp = folder / "data.h5.tmp"
-    with h5py.File(tmp, "w") as f:
-        f.attrs["hiddenscope_schema"] = SCHEMA_VERSION
-        f["tokens"] = tokens
-        f["sequences"] = offsets
-        f["meta/depth"] = depth
-        f["meta/position"] = position
-        f["meta/next/ids"] = next_ids.astype(np.int32)
-        f["meta/next/probs"] = np.ascontiguousarray(probs)
-        chunks = [(L, kind) for L in range(layers) for kind in kinds]
-        iterator = chunks
+    chunks = [(L, kind) for L in range(layers) for kind in kinds]
+    sources = [fmt.source_entry(L, kind, "forward", "tanh" if kind == "cell" else "none", False)
+               for L, kind in chunks]
+    staging = fmt.fresh_staging(folder)
+    wanted = [(fmt.SEQUENCES, (offsets.size,), np.int64, 0), (fmt.TOKENS, (T,), np.int32, 0),
+              (fmt.meta_path("depth"), (T,), np.int32, 0),
+              (fmt.meta_path("position"), (T,), np.float32, 0),
+              (fmt.NEXT_IDS, (T, 3), np.int32, 0), (fmt.NEXT_PROBS, (T, 3), np.float32, 0)]
+    wanted += [(s["path"], (T, D), np.float32, 0) for s in sources]
+    data = fmt.DataFile(staging / fmt.DATA_FILE, wanted)
+    try:
+        data.write(fmt.SEQUENCES, 0, offsets)
+        data.write(fmt.TOKENS, 0, tokens)
+        data.write(fmt.meta_path("depth"), 0, depth)
+        data.write(fmt.meta_path("position"), 0, position)
+        data.write(fmt.NEXT_IDS, 0, next_ids.astype(np.int32))
+        data.write(fmt.NEXT_PROBS, 0, np.ascontiguousarray(probs))
+        iterator = list(zip(sources, chunks, strict=True))
         if progress:
             from tqdm import tqdm
 
-            iterator = tqdm(chunks, desc=f"writing {T:,} x {D} states", unit="table")
-        for i, (L, kind) in enumerate(iterator):
-            ds = f.create_dataset(f"states/layer{L}/{kind}", shape=(T, D), dtype=np.float32)
+            iterator = tqdm(iterator, desc=f"writing {T:,} x {D} states", unit="table")
+        for i, (source, (_, kind)) in enumerate(iterator):
             for start, block in _state_chunks(depth, D, depth_cells, seed * 100 + i):
-                ds[start : start + block.shape[0]] = block if kind == "cell" else np.tanh(block)
-    os.replace(tmp, folder / "data.h5")
-    (folder / "vocab.json").write_text(json.dumps(VOCAB))
-    (folder / "labels" / "depth.json").write_text(json.dumps(DEPTH_LABELS))
-
-    types = [
-        {
-            "id": f"layer{L}-{kind}",
-            "label": f"layer {L} {kind}",
-            "type": kind,
-            "layer": L,
-            "direction": "forward",
-            "path": f"states/layer{L}/{kind}",
-            "transform": "tanh" if kind == "cell" else "none",
-        }
-        for L, kind in chunks
-    ]
-    config = {
-        "name": name or folder.name,
-        "description": description
-        or f"Generated bracket language: {T:,} steps, {D} cells per source; "
-        f"cells 0-{depth_cells - 1} track the nesting depth, the rest are smoothed noise.",
-        "files": {"data": "data.h5", "vocab": "vocab.json", "depth_labels": "labels/depth.json"},
-        "word_sequence": {
-            "file": "data",
-            "path": "tokens",
-            "dict_file": "vocab",
-            "sequences": "sequences",
-        },
-        "states": {"file": "data", "types": types},
-        "meta": {
-            "depth": {
-                "file": "data",
-                "path": "meta/depth",
-                "dict": "depth_labels",
-                "vis": {"type": "discrete", "range": "dict"},
-            },
-            "position": {
-                "file": "data",
-                "path": "meta/position",
-                "vis": {"type": "scalar", "range": [0, 1]},
-            },
-            "next": {
-                "file": "data",
-                "path": "meta/next/ids",
-                "type": "wordvec",
-                "dict": "vocab",
-                "weights_path": "meta/next/probs",
-                "vis": {"type": "wordvec"},
-            },
-        },
-        "etc": {"regex_search": True},
+                data.write(source["path"], start, block if kind == "cell" else np.tanh(block))
+        data.finish()
+    except BaseException:
+        data.abort()
+        raise
+    fmt.write_json(staging / fmt.VOCAB_FILE, VOCAB)
+    fmt.write_json(staging / fmt.labels_file("depth"), DEPTH_LABELS)
+    meta = {
+        "depth": fmt.categorical_meta("depth", "depth_labels"),
+        "position": fmt.scalar_meta("position", [0, 1]),
+        "next": fmt.next_meta(),
     }
-    (folder / "dataset.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return folder
+    description = description or (
+        f"Generated bracket language: {T:,} steps, {D} cells per source; "
+        f"cells 0-{depth_cells - 1} track the nesting depth, the rest are smoothed noise."
+    )
+    config = fmt.dataset_config(name or folder.name, description, sources, meta,
+                                {"depth_labels": fmt.labels_file("depth")})
+    return fmt.publish(staging, folder, config)
 
 
 def ensure_dataset(folder: str | os.PathLike, **params) -> Path:
