@@ -1,8 +1,209 @@
 """Operations of the structure views (projection, co-clusters, align of two sources).
-Mixed into :class:`Handlers`."""
+Mixed into :class:`Handlers`, whose ``dataset`` and ``source`` look-ups they use.
+
+Each answer is cached per parameters and per the source's fingerprint (a changed file is a
+new key), so a view that is redrawn, or a link that is opened again, costs a dictionary hit.
+"""
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+
+from ..engine.align import best_matches, correlate, token_difference
+from ..engine.coclusters import cocluster, frequent_words
+from ..engine.projection import MissingExtra, project
+from ..engine.response import response_matrix
+from .errors import ApiError
+from .payloads import json_response
+
+EMBED_MAX = 2000  # isomap / t-SNE / UMAP points per request (PCA: the spec's 5000)
+TEXT_TOKENS = 16  # tokens of a point's text: the point's own and those just before it
+CACHE_ENTRIES = 48
+
+
+class ResultCache:
+    """A small LRU of computed answers; one computation per key at a time (a second request
+    for the same key waits for the first instead of repeating a pass over the corpus)."""
+
+    def __init__(self, size: int = CACHE_ENTRIES) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple, threading.Lock] = {}
+
+    def get(self, key: tuple, compute: Callable[[], object]):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            value = compute()
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+                self._key_locks.pop(key, None)
+            return value
 
 
 class StructureOps:
     """Handlers for projection, coclusters and align."""
+
+    @property
+    def structure_cache(self) -> ResultCache:
+        cache = getattr(self, "_structure_cache", None)
+        if cache is None:
+            with self._lock:
+                cache = self.__dict__.setdefault("_structure_cache", ResultCache())
+        return cache
+
+    # --- projection --------------------------------------------------------------------
+    def getProjection(self, dataset: str, source: str, method: str = "pca",
+                      points: str = "sequence_end", n: int = 500, seed: int = 0,
+                      meta: list[str] | None = None):
+        ds = self.dataset(dataset)
+        src = self.source(ds, source)
+        if method != "pca" and n > EMBED_MAX:
+            raise ApiError(400, f"n {n} is over the bound for method {method!r}: at most "
+                           f"{EMBED_MAX} points (pca takes up to 5000)")
+        tracks = _point_tracks(ds, meta)
+        key = ("projection", ds.id, src.fingerprint, method, points, n, seed)
+        try:
+            proj = self.structure_cache.get(key, lambda: project(src, method, points, n, seed))
+        except MissingExtra as exc:
+            raise ApiError(503, str(exc)) from exc
+        steps = proj.steps
+        body = {
+            "dataset": ds.id,
+            "source": src.id,
+            "method": method,
+            "sampling": points,
+            "n": n,
+            "seed": seed,
+            "points": [
+                {"x": float(x), "y": float(y), "seq": int(s), "pos": int(p), "text": _text(ds, p)}
+                for (x, y), s, p in zip(proj.xy, proj.seq, steps, strict=True)
+            ],
+            "explained": None if proj.explained is None else proj.explained,
+            "pca": None if proj.mean is None else {"mean": proj.mean, "axes": proj.axes},
+            "nonfinite": proj.nonfinite,
+            "meta": {name: _values_at(ds.meta[name], steps) for name in tracks},
+        }
+        return json_response(body)
+
+    # --- co-clusters -------------------------------------------------------------------
+    def getCoclusters(self, dataset: str, source: str, k: int = 8, words: int = 200,
+                      min_count: int = 5, seed: int = 0):
+        ds = self.dataset(dataset)
+        src = self.source(ds, source)
+        key = ("coclusters", ds.id, src.fingerprint, k, words, min_count, seed)
+        return json_response(
+            self.structure_cache.get(key, lambda: self._coclusters(ds, src, k, words, min_count,
+                                                                   seed)))
+
+    def _coclusters(self, ds, src, k: int, words: int, min_count: int, seed: int) -> dict:
+        ids, counts = frequent_words(ds.tokens, len(ds.vocab), words, min_count)
+        if ids.size == 0:
+            raise ApiError(400, f"min_count {min_count}: no word of data set {ds.id!r} is read "
+                           f"that often (the most frequent is read "
+                           f"{int(np.bincount(ds.tokens).max())} times); lower min_count")
+        key = ("response", ds.id, src.fingerprint, words, min_count)
+        R = self.structure_cache.get(
+            key, lambda: response_matrix(src, ds.tokens, ds.sequence_offsets, ids).mean().T)
+        cc = cocluster(R, k, seed)
+        names = ds.vocab_array[ids]
+        return {
+            "dataset": ds.id,
+            "source": src.id,
+            "k": k,
+            "words": words,
+            "min_count": min_count,
+            "seed": seed,
+            "cell_clusters": cc.cell_clusters,
+            "word_clusters": [names[w].tolist() for w in cc.word_clusters],
+            "links": [{"cells": i, "words": j, "strength": s, "weight": w}
+                      for i, j, s, w in cc.links],
+            "response": {
+                "cells": np.arange(R.shape[0]),
+                "words": names.tolist(),
+                "word_ids": ids,
+                "counts": counts,
+                "values": R,
+            },
+        }
+
+    # --- align -------------------------------------------------------------------------
+    def alignCells(self, dataset: str, source: str, cells: list[int], to_source: str,
+                   to_dataset: str | None = None, limit: int = 3):
+        ds = self.dataset(dataset)
+        src = self.source(ds, source)
+        other = ds if to_dataset is None else self.dataset(to_dataset)
+        dst = self.source(other, to_source)
+        chosen = _check_cells(cells, src)
+        if other is not ds:
+            diff = token_difference(ds.tokens, ds.vocab, other.tokens, other.vocab)
+            if diff is not None:
+                raise ApiError(400, f"to_dataset {other.id!r} is not over the same tokens as "
+                               f"{ds.id!r}: {diff}; align needs two data sets built on the "
+                               "same corpus")
+        same = other is ds and dst is src
+        key = ("align", ds.id, src.fingerprint, other.id, dst.fingerprint, tuple(chosen.tolist()))
+        r = self.structure_cache.get(key, lambda: correlate(src, chosen, dst))
+        pairs = [
+            {"cell": m.cell,
+             "matches": [{"cell": int(c), "r": float(v)} for c, v in zip(m.cells, m.r,
+                                                                         strict=True)]}
+            for m in best_matches(r, chosen, limit, same_source=same)
+        ]
+        return json_response({"dataset": ds.id, "source": src.id, "to_dataset": other.id,
+                              "to_source": dst.id, "limit": limit, "pairs": pairs})
+
+
+def _check_cells(cells: list[int], src) -> np.ndarray:
+    """The given cells as sorted, unique ``int64[k]``, each below the source's D."""
+    D = src.shape[1]
+    bad = [c for c in cells if not 0 <= c < D]
+    if bad:
+        raise ApiError(400, f"cells: {bad[0]} is out of range; source {src.id} has {D} cells "
+                       f"(0..{D - 1})")
+    return np.unique(np.asarray(cells, dtype=np.int64))
+
+
+def _point_tracks(ds, meta: list[str] | None) -> list[str]:
+    """The requested per-step tracks that can colour a point (categorical or scalar)."""
+    names = list(dict.fromkeys(meta or []))
+    for name in names:
+        track = ds.meta.get(name)
+        if track is None:
+            raise ApiError(400, f"meta {name!r} is not a meta track of data set {ds.id!r}; it "
+                           f"has {', '.join(ds.meta) or 'none'}")
+        if track.kind not in ("categorical", "scalar"):
+            raise ApiError(400, f"meta {name!r} is a {track.kind} track; points are coloured "
+                           "by categorical or scalar tracks only")
+    return names
+
+
+def _values_at(track, steps: np.ndarray) -> dict:
+    """The track's MetaValues at each of ``steps`` (one value per point, in point order)."""
+    values = [track.window(int(t), int(t))["values"][0] for t in steps]
+    if track.kind == "categorical":
+        return {"kind": "categorical", "values": np.asarray(values, np.int64),
+                "labels": track.labels}
+    return {"kind": "scalar", "values": np.asarray(values, np.float64), "range": track.range}
+
+
+def _text(ds, pos: int) -> str:
+    """The text read up to and including step ``pos``: at most TEXT_TOKENS tokens of its
+    sequence, '…' in front when cut."""
+    first, _ = ds.sequence_bounds(int(pos))
+    start = max(first, int(pos) - TEXT_TOKENS + 1)
+    sep = "" if ds.char_level else " "
+    return ("…" if start > first else "") + sep.join(ds.token_text(start, int(pos)))

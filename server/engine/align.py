@@ -1,0 +1,131 @@
+"""Align cells of one source with the cells of another: signed Pearson over the whole corpus.
+
+For cells ``a`` of source A and every cell ``b`` of source B (the same data set, or another
+data set over the same tokens)::
+
+    r(a, b) = cov(A[:, a], B[:, b]) / (std(A[:, a]) * std(B[:, b]))
+
+over all ``T`` steps of the transformed states, in one streamed pass: each chunk of steps
+adds to the sums of ``a``, ``a**2``, ``b``, ``b**2`` and ``a*b`` (float32 products inside a
+chunk, float64 across chunks, values shifted by the first chunk's means so the final
+subtraction loses no precision). A cell with a non-finite value anywhere, or a constant
+cell, has no correlation (NaN, as ``numpy.corrcoef`` gives); it is never a match.
+
+The sign is kept: the best match of ``a`` is the cell that is high where ``a`` is high, so a
+selection carried to the other source can be matched there with the same threshold rule.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import EngineError
+from .source import StateSource, apply_transform
+
+CHUNK_VALUES = 1 << 22  # float32 values of B read per chunk (16 MB)
+
+
+@dataclass(frozen=True)
+class CellMatches:
+    """The best matches of one cell: ``cells`` int64[m] of the other source, ``r`` float64[m]."""
+
+    cell: int
+    cells: np.ndarray
+    r: np.ndarray
+
+
+def _chunk_rows(D: int) -> int:
+    return max(256, CHUNK_VALUES // max(1, D))
+
+
+def correlate(a: StateSource, cells: np.ndarray, b: StateSource) -> np.ndarray:
+    """``float64[len(cells), D_b]`` Pearson r of each of ``cells`` (of ``a``) with every cell of
+    ``b``; NaN where a cell is constant or has a non-finite value. Reads each source once
+    (once in all when ``a is b``)."""
+    cells = np.asarray(cells, dtype=np.int64)
+    T = int(a.shape[0])
+    if int(b.shape[0]) != T:
+        raise EngineError("to_source", f"to_source: it has {b.shape[0]} steps, the source {T}; "
+                          "align needs the same steps in both")
+    k, D = cells.size, int(b.shape[1])
+    sa, saa = np.zeros(k), np.zeros(k)
+    sb, sbb = np.zeros(D), np.zeros(D)
+    sab = np.zeros((k, D))
+    bad_a, bad_b = np.zeros(k, bool), np.zeros(D, bool)
+    shift_a = shift_b = None
+    step = _chunk_rows(D)
+    for lo in range(0, T, step):
+        hi = min(T, lo + step)
+        B = apply_transform(np.asarray(b.read_rows(lo, hi)), b.transform)
+        A = B[:, cells] if a is b else apply_transform(
+            np.asarray(a.read_rows(lo, hi))[:, cells], a.transform)
+        if shift_a is None:  # centre on the first chunk's means: sums stay small
+            with np.errstate(invalid="ignore", over="ignore"):
+                shift_a = np.nan_to_num(A.mean(0, dtype=np.float64)).astype(np.float32)
+                shift_b = np.nan_to_num(B.mean(0, dtype=np.float64)).astype(np.float32)
+        A = A - shift_a
+        B = B - shift_b
+        with np.errstate(invalid="ignore", over="ignore"):
+            colsum_b = B.sum(0, dtype=np.float64)
+            colsum_a = A.sum(0, dtype=np.float64)
+        if not (np.isfinite(colsum_b).all() and np.isfinite(colsum_a).all()):
+            A, B = _zero_nonfinite(A, bad_a), _zero_nonfinite(B, bad_b)
+            colsum_a, colsum_b = A.sum(0, dtype=np.float64), B.sum(0, dtype=np.float64)
+        sa += colsum_a
+        sb += colsum_b
+        saa += np.einsum("ij,ij->j", A, A, dtype=np.float64)
+        sbb += np.einsum("ij,ij->j", B, B, dtype=np.float64)
+        sab += A.T @ B
+    cov = sab - np.outer(sa, sb) / T
+    var_a = saa - sa**2 / T
+    var_b = sbb - sb**2 / T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = cov / np.sqrt(np.outer(var_a, var_b))
+    r[bad_a] = np.nan
+    r[:, bad_b] = np.nan
+    r[(var_a <= 0)] = np.nan
+    r[:, var_b <= 0] = np.nan
+    return np.clip(r, -1.0, 1.0)
+
+
+def _zero_nonfinite(X: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """``X`` with its non-finite values set to 0; marks their columns in ``bad``."""
+    mask = ~np.isfinite(X)
+    bad |= mask.any(0)
+    return np.where(mask, np.float32(0), X)
+
+
+def best_matches(r: np.ndarray, cells: np.ndarray, limit: int,
+                 same_source: bool = False) -> list[CellMatches]:
+    """For each row of ``r`` (cell ``cells[i]``), the ``limit`` columns of highest r, highest
+    first (ties: lower cell id first); NaN never matches; on the same source a cell is not
+    its own match."""
+    out = []
+    for i, cell in enumerate(np.asarray(cells, dtype=np.int64).tolist()):
+        row = r[i].copy()
+        if same_source:
+            row[cell] = np.nan
+        valid = np.flatnonzero(~np.isnan(row))
+        order = valid[np.lexsort((valid, -row[valid]))][:limit]
+        out.append(CellMatches(cell, order.astype(np.int64), row[order]))
+    return out
+
+
+def token_difference(tokens_a: np.ndarray, vocab_a: list, tokens_b: np.ndarray,
+                     vocab_b: list) -> str | None:
+    """None when both token sequences spell the same strings, else the first difference in
+    words (``tokens_*: int[T]`` ids into ``vocab_*``, lists of strings or None)."""
+    names: dict[object, int] = {}
+    ids_a = np.array([names.setdefault(v, len(names)) for v in vocab_a] or [0], dtype=np.int64)
+    ids_b = np.array([names.setdefault(v, len(names)) for v in vocab_b] or [0], dtype=np.int64)
+    ta, tb = ids_a[np.asarray(tokens_a)], ids_b[np.asarray(tokens_b)]
+    n = min(ta.size, tb.size)
+    diff = np.flatnonzero(ta[:n] != tb[:n])
+    if diff.size:
+        t = int(diff[0])
+        return (f"step {t} reads {vocab_a[tokens_a[t]]!r} in one and "
+                f"{vocab_b[tokens_b[t]]!r} in the other")
+    if ta.size != tb.size:
+        return f"one has {ta.size:,} steps and the other {tb.size:,} (the first {n:,} agree)"
+    return None

@@ -1,0 +1,115 @@
+"""Co-clusters of cells and words (RNNVis): spectral co-clustering of the expected-response graph.
+
+The input is the expected-response matrix ``R: float64[D, W]`` (response.py: the mean of
+``h[t] - h[t-1]`` over the steps that read each word, ``h[-1] = 0`` at a sequence start).
+Cells and words form a bipartite graph whose edge weights must be nonnegative, while a
+response has a sign (a word may push a cell down as strongly as another pushes it up). The
+affinity is therefore ``|R|``: a cell and a word are tied by how strongly the word moves the
+cell, in either direction; the sign stays in ``response.values`` and in each link's
+``strength``. A tiny floor (``1e-9`` of the largest ``|R|``) keeps every row and column
+nonzero, which the normalisation ``D_r^-1/2 A D_c^-1/2`` needs.
+
+scikit-learn's :class:`SpectralCoclustering` (Dhillon 2001, as RNNVis uses) labels every row
+and every column exactly once. Its k-means may leave a label without rows or without columns;
+such an empty cluster is dropped (so fewer than ``k`` clusters may come back, never an empty
+one), and the clusters are renumbered in label order. Cells within a cluster are sorted by
+id, words by how often they are read (most first).
+
+Links: for cell cluster ``i`` and word cluster ``j``, ``strength`` is the mean signed response
+over the block ``R[cells_i, words_j]`` and ``weight`` its mean absolute response; every pair
+is listed, heaviest first.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import EngineError
+
+_FLOOR = 1e-9
+
+
+@dataclass(frozen=True)
+class Coclusters:
+    """Clusters of cells (row indices) and of words (column indices) and their links.
+
+    Attributes:
+        cell_clusters: list of ``int64[m]`` row indices of ``R`` per cell cluster.
+        word_clusters: list of ``int64[m]`` column indices of ``R`` per word cluster.
+        links: ``(i, j, strength, weight)`` per pair of clusters, by weight descending.
+    """
+
+    cell_clusters: list[np.ndarray]
+    word_clusters: list[np.ndarray]
+    links: list[tuple[int, int, float, float]]
+
+
+def frequent_words(tokens: np.ndarray, vocab_size: int, words: int,
+                   min_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids int64[w], counts int64[w])``: the ``words`` most frequent token ids read at least
+    ``min_count`` times, most frequent first (ties: lower id first)."""
+    counts = np.bincount(np.asarray(tokens, dtype=np.int64), minlength=vocab_size)
+    ids = np.flatnonzero(counts >= min_count)
+    ids = ids[np.lexsort((ids, -counts[ids]))][:words]
+    return ids.astype(np.int64), counts[ids].astype(np.int64)
+
+
+def affinity(R: np.ndarray) -> np.ndarray:
+    """The nonnegative bipartite affinity ``|R|`` with a floor of 1e-9 of its maximum (module
+    docstring); an all-zero or non-finite-only matrix becomes all ones."""
+    A = np.abs(np.nan_to_num(np.asarray(R, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0))
+    top = float(A.max()) if A.size else 0.0
+    return A + (_FLOOR * top if top > 0 else 1.0)
+
+
+def cocluster(R: np.ndarray, k: int, seed: int = 0, order: np.ndarray | None = None) -> Coclusters:
+    """Co-cluster ``R: float64[D, W]`` into at most ``k`` cell and ``k`` word clusters.
+
+    ``order``: ``int[W]`` rank of each column for sorting words inside a cluster (default:
+    column order). Raises :class:`EngineError` when ``k`` exceeds the cells or the words.
+    """
+    from sklearn.cluster import SpectralCoclustering
+    from sklearn.exceptions import ConvergenceWarning
+
+    D, W = R.shape
+    if k < 1:
+        raise EngineError("k", f"k: {k} is below 1; pass 1 or more")
+    if k > min(D, W):
+        what = f"{W} words" if W < D else f"{D} cells"
+        raise EngineError("k", f"k: {k} is more than the {what} there are to cluster; "
+                          f"pass k <= {min(D, W)}" + (", or lower min_count" if W < D else ""))
+    if k == 1:
+        rows, cols = np.zeros(D, np.int64), np.zeros(W, np.int64)
+    else:
+        model = SpectralCoclustering(n_clusters=k, random_state=seed)
+        with warnings.catch_warnings():
+            # k-means may find fewer distinct clusters than k (duplicate points); handled below
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+            model.fit(affinity(R))
+        rows, cols = model.row_labels_, model.column_labels_
+    order = np.arange(W) if order is None else np.asarray(order)
+    cell_clusters = [np.flatnonzero(rows == c) for c in range(k)]
+    word_clusters = [_by_rank(np.flatnonzero(cols == c), order) for c in range(k)]
+    cell_clusters = [c for c in cell_clusters if c.size]
+    word_clusters = [w for w in word_clusters if w.size]
+    return Coclusters(cell_clusters, word_clusters, links(R, cell_clusters, word_clusters))
+
+
+def _by_rank(columns: np.ndarray, order: np.ndarray) -> np.ndarray:
+    return columns[np.argsort(order[columns], kind="stable")].astype(np.int64)
+
+
+def links(R: np.ndarray, cell_clusters: list[np.ndarray],
+          word_clusters: list[np.ndarray]) -> list[tuple[int, int, float, float]]:
+    """``(i, j, strength, weight)`` of every cluster pair, heaviest first (module docstring)."""
+    out = []
+    values = np.nan_to_num(np.asarray(R, dtype=np.float64), nan=0.0)
+    for i, cells in enumerate(cell_clusters):
+        rows = values[cells]
+        for j, words in enumerate(word_clusters):
+            block = rows[:, words]
+            out.append((i, j, float(block.mean()), float(np.abs(block).mean())))
+    out.sort(key=lambda link: (-link[3], link[0], link[1]))
+    return out

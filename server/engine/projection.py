@@ -1,0 +1,159 @@
+"""Projections of hidden states to 2-D: PCA, ISOMAP, t-SNE and (optionally) UMAP.
+
+Which states (``points``), exactly:
+
+- ``sequence_end``: the last step of each sequence. The sequences are put in the order of
+  ``numpy.random.default_rng(seed).permutation(N)`` and the first ``min(n, N)`` are kept, in
+  that order.
+- ``steps``: ``numpy.random.default_rng(seed).choice(T, size=min(n, T), replace=False)``,
+  sorted ascending.
+
+Values are the source's transformed states (what every view shows). A non-finite value
+(NaN, or +-inf of an untransformed source) is replaced by 0 so that one broken step cannot
+turn a whole projection into NaN; ``nonfinite`` counts them.
+
+PCA is a numpy SVD of the centred points; ``explained`` is the share of the total variance
+on each of the two axes, and the axes' signs are fixed so that each axis's largest loading is
+positive (the same rule as scikit-learn's ``svd_flip``), so a projection is reproducible.
+PCA also returns its ``mean`` and ``axes``, so one more state (the user's own text) can be
+placed on the same plot: ``(h - mean) @ axes.T``. ISOMAP and t-SNE come from scikit-learn,
+UMAP from the optional ``umap-learn`` package; their maps have no such formula.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import EngineError
+from .source import StateSource, apply_transform
+
+METHODS = ("pca", "isomap", "tsne", "umap")
+POINTS = ("sequence_end", "steps")
+UMAP_HINT = "pip install 'hiddenscope[umap]'"
+ISOMAP_NEIGHBORS = 10
+TSNE_PERPLEXITY = 30.0
+
+
+class MissingExtra(RuntimeError):
+    """A method needs an optional package that is not installed; the message says how to add it."""
+
+
+@dataclass(frozen=True)
+class Projection:
+    """2-D coordinates of sampled states.
+
+    Attributes:
+        method: one of :data:`METHODS`.
+        steps: ``int64[k]`` step of each point; ``seq``: ``int64[k]`` its sequence.
+        xy: ``float64[k, 2]`` coordinates.
+        explained: ``float64[2]`` variance ratio per axis (PCA), else None.
+        mean: ``float64[D]`` and ``axes``: ``float64[2, D]`` of PCA, else None.
+        nonfinite: how many values were not finite and counted as 0.
+    """
+
+    method: str
+    steps: np.ndarray
+    seq: np.ndarray
+    xy: np.ndarray
+    explained: np.ndarray | None
+    mean: np.ndarray | None
+    axes: np.ndarray | None
+    nonfinite: int
+
+
+def sample_steps(offsets: np.ndarray, points: str, n: int, seed: int) -> np.ndarray:
+    """``int64[min(n, N or T)]`` the steps to project (module docstring: the exact rule)."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    if points not in POINTS:
+        raise EngineError("points", f"points: {points!r} is not one of {', '.join(POINTS)}")
+    if n < 1:
+        raise EngineError("n", f"n: {n} is below 1; pass 1 or more")
+    rng = np.random.default_rng(seed)
+    if points == "sequence_end":
+        order = rng.permutation(offsets.size - 1)[:n]
+        return offsets[order + 1] - 1
+    T = int(offsets[-1])
+    return np.sort(rng.choice(T, size=min(n, T), replace=False)).astype(np.int64)
+
+
+def read_points(source: StateSource, steps: np.ndarray) -> tuple[np.ndarray, int]:
+    """Transformed ``float64[len(steps), D]`` at ``steps`` (any order) and the non-finite count."""
+    uniq, back = np.unique(steps, return_inverse=True)
+    raw = np.asarray(source.read_steps(uniq))
+    values = apply_transform(raw, source.transform).astype(np.float64)[back]
+    bad = ~np.isfinite(values)
+    values[bad] = 0.0
+    return values, int(bad.sum())
+
+
+def pca(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """PCA of ``X: float64[k, D]`` by SVD -> ``(xy [k, 2], explained [2], mean [D], axes [2, D])``.
+
+    Fewer than two informative directions (k < 3, D < 2, constant data) leave zero axes.
+    """
+    k, D = X.shape
+    mean = X.mean(axis=0)
+    U, S, Vt = np.linalg.svd(X - mean, full_matrices=False)
+    axes = np.zeros((2, D))
+    xy = np.zeros((k, 2))
+    explained = np.zeros(2)
+    total = float((S**2).sum())
+    m = min(2, S.size)
+    if m and total > 0:
+        # svd_flip: the largest loading of each axis is positive
+        signs = np.sign(Vt[np.arange(m), np.argmax(np.abs(Vt[:m]), axis=1)])
+        signs[signs == 0] = 1
+        axes[:m] = Vt[:m] * signs[:, None]
+        xy[:, :m] = U[:, :m] * (S[:m] * signs)
+        explained[:m] = S[:m] ** 2 / total
+    return xy, explained, mean, axes
+
+
+def embed(X: np.ndarray, method: str, seed: int) -> np.ndarray:
+    """``float64[k, 2]`` ISOMAP, t-SNE or UMAP coordinates of ``X: float64[k, D]``."""
+    k = X.shape[0]
+    if k < 3:  # neighbourhood methods need a few points; place one or two on the x axis
+        return np.column_stack([np.arange(k, dtype=np.float64), np.zeros(k)])
+    if method == "isomap":
+        from sklearn.manifold import Isomap
+
+        with warnings.catch_warnings():
+            # a disconnected neighbour graph is joined by scikit-learn, which warns; the map
+            # is still drawn (the sampled states form separate groups, which is the finding)
+            warnings.filterwarnings("ignore", message=".*connected components.*")
+            model = Isomap(n_neighbors=min(ISOMAP_NEIGHBORS, k - 1), n_components=2)
+            return np.asarray(model.fit_transform(X), dtype=np.float64)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = min(TSNE_PERPLEXITY, (k - 1) / 3)
+        model = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
+        return np.asarray(model.fit_transform(X), dtype=np.float64)
+    if method == "umap":
+        try:
+            import umap  # optional extra
+        except ImportError as exc:
+            raise MissingExtra(
+                f"method 'umap' needs the optional package umap-learn, which is not installed; "
+                f"install it with `{UMAP_HINT}`, or use method pca, isomap or tsne"
+            ) from exc
+        model = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, k - 1))
+        return np.asarray(model.fit_transform(X), dtype=np.float64)
+    raise EngineError("method", f"method: {method!r} is not one of {', '.join(METHODS)}")
+
+
+def project(source: StateSource, method: str, points: str = "sequence_end", n: int = 500,
+            seed: int = 0) -> Projection:
+    """Sample states of ``source`` and project them with ``method`` (module docstring)."""
+    if method not in METHODS:
+        raise EngineError("method", f"method: {method!r} is not one of {', '.join(METHODS)}")
+    steps = sample_steps(source.sequence_offsets, points, n, seed)
+    seq = np.searchsorted(source.sequence_offsets, steps, side="right") - 1
+    X, nonfinite = read_points(source, steps)
+    if method == "pca":
+        xy, explained, mean, axes = pca(X)
+        return Projection(method, steps, seq, xy, explained, mean, axes, nonfinite)
+    xy = embed(X, method, seed)
+    return Projection(method, steps, seq, xy, None, None, None, nonfinite)
