@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import Problems
+from .models import ModelConfig, parse_model, parse_sequence_meta
 
 CONFIG_NAMES = ("dataset.yml", "lstm.yml")  # dataset.yml wins when a folder has both
 HDF5_SUFFIXES = (".h5", ".hdf5")
@@ -57,6 +58,25 @@ ACCEPTED_KEYS = (
     "meta.<name>.vis.type",
     "meta.<name>.vis.range",
     "etc.regex_search",
+    "model.task",
+    "model.classes",
+    "model.tokenizer",
+    "model.lowercase",
+    "model.unk",
+    "model.extracted",
+    "model.checkpoints[].id",
+    "model.checkpoints[].label",
+    "model.checkpoints[].model",
+    "model.checkpoints[].step",
+    "model.checkpoints[].architecture",
+    "model.checkpoints[].format",
+    "model.checkpoints[].file",
+    "model.checkpoints[].config",
+    "sequence_meta.<name>.file",
+    "sequence_meta.<name>.path",
+    "sequence_meta.<name>.dict",
+    "sequence_meta.<name>.vis.type",
+    "sequence_meta.<name>.vis.range",
 )
 
 
@@ -119,6 +139,8 @@ class DatasetConfig:
     meta: tuple[MetaConfig, ...]
     regex_search: bool = False
     build: dict[str, Any] | None = None
+    model: ModelConfig | None = None  # models.py: the model and checkpoints it may carry
+    sequence_meta: tuple[MetaConfig, ...] = ()  # [N] tracks, one value per sequence
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -290,6 +312,8 @@ def parse_config(config_path: Path) -> tuple[DatasetConfig | None, Problems]:
         meta=meta,
         regex_search=r.flag(etc, "regex_search", "etc.regex_search"),
         build=build,
+        model=parse_model(r, top, folder),
+        sequence_meta=parse_sequence_meta(r, top, files, MetaConfig),
         warnings=tuple(str(w) for w in problems.warnings),
     )
     return (None if problems.errors else config), problems
