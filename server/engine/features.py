@@ -1,0 +1,264 @@
+"""Which cells track a feature: Pearson, Spearman and mutual information of every cell's
+values with a per-step feature (papers/000_…, the QA-LSTM visualiser's neuron ranking).
+
+The feature is ``float64[T]``: a scalar track, a 0/1 indicator (a label, a regex or a word
+list over tokens) or category ids (a categorical track, for ``mi`` only). A step whose
+feature is NaN is left out for every cell; a step whose cell value is NaN (or ±inf) is left
+out for that cell only, so each cell has its own ``n``. Cell values are those after the
+source's transform.
+
+- ``pearson``: one streamed pass of sums (shifted by the feature's mean and each cell's
+  first finite value, so the one-pass variance does not cancel); two-sided p from the t
+  distribution with ``n - 2`` degrees of freedom (as ``scipy.stats.pearsonr``).
+- ``spearman``: Pearson of the average ranks (ties share the mean of their ranks, as
+  ``scipy.stats.spearmanr``); the same t-based p-value as scipy.
+- ``mi``: mutual information in bits between the feature's categories and the cell's value
+  in 16 equal-frequency bins. With the cell's ``n`` used values sorted as ``s``, the edges are
+  ``q_k = s[max(floor(k n / 16) - 1, 0)]`` (the last value of bin ``k-1``), ``k = 1..15``, and
+  a value ``v`` falls in bin ``#{k : q_k < v}``: without ties each bin holds ``n/16`` values;
+  equal values always share a bin (the lowest value is always in bin 0), so heavy ties make
+  some bins larger and others empty. A scalar feature with more than 16 distinct values is
+  binned the same way, once over all steps where it is finite; otherwise its distinct values
+  are the categories. No p-value (None).
+
+A cell (or a feature over that cell's steps) without variance gets score and p NaN; the
+ranking puts those last. Spearman and mi need each cell's whole column: cells are taken in
+blocks of at most ``BLOCK_VALUES`` values, one streamed read of the source per block.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+from .scan import chunks, read_values
+from .source import StateSource
+
+METHODS = ("pearson", "spearman", "mi")
+MI_BINS = 16
+CHUNK_VALUES = 1 << 22  # values per read in the streamed passes (16 MB float32)
+BLOCK_VALUES = 1 << 26  # values of whole columns held at once for spearman / mi (256 MB)
+
+
+@dataclass(frozen=True)
+class CellScores:
+    """Scores of every cell of a source with one feature.
+
+    ``scores``/``p``: ``float64[D]`` (NaN: no variance, or no p for mi); ``n``: ``int64[D]``
+    steps used per cell; ``steps``: steps with a finite feature (the response's ``n``).
+    """
+
+    method: str
+    scores: np.ndarray
+    p: np.ndarray
+    n: np.ndarray
+    steps: int
+
+    def ranking(self) -> np.ndarray:
+        """``int64[D]`` cells by |score| descending (ties: lower cell), no-variance cells last."""
+        key = np.where(np.isnan(self.scores), -1.0, np.abs(self.scores))
+        return np.lexsort((np.arange(key.size), -key)).astype(np.int64)
+
+
+def correlate(source: StateSource, feature: np.ndarray, method: str, categorical: bool = False,
+              threads: int = 2) -> CellScores:
+    """Score every cell of ``source`` against ``feature: float64[T]`` (NaN = step left out).
+
+    ``categorical``: the feature holds category ids (only ``mi`` accepts that).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method {method!r}: use one of {', '.join(METHODS)}")
+    T = int(source.shape[0])
+    feature = np.asarray(feature, dtype=np.float64)
+    if feature.shape != (T,):
+        raise ValueError(f"feature has shape {feature.shape}; the source has {T} steps")
+    used = np.isfinite(feature)
+    steps = np.flatnonzero(used)
+    if method == "pearson":
+        scores, p, n = _pearson(source, feature, used)
+    else:
+        scores, p, n = _by_columns(source, feature, steps, method, categorical, threads)
+    return CellScores(method, scores, p, n, int(steps.size))
+
+
+# --- pearson: one pass of sums ------------------------------------------------------------
+def _pearson(source: StateSource, feature: np.ndarray, used: np.ndarray):
+    T, D = (int(x) for x in source.shape)
+    fshift = float(feature[used].mean()) if used.any() else 0.0
+    xshift = None
+    sums = {k: np.zeros(D) for k in ("f", "ff", "x", "xx", "xf")}
+    n = np.zeros(D, np.int64)
+    lo_x, hi_x = np.full(D, np.inf), np.full(D, -np.inf)
+    for lo, hi in chunks(0, T, max(1, CHUNK_VALUES // max(D, 1))):
+        rows = used[lo:hi]
+        if not rows.any():
+            continue
+        x = read_values(source, lo, hi)[rows].astype(np.float64)
+        f = feature[lo:hi][rows] - fshift
+        finite = np.isfinite(x)
+        if xshift is None:  # each cell's first finite value (0 when none yet)
+            xshift = np.where(finite.any(0), x[finite.argmax(0), np.arange(D)], 0.0)
+            xshift = np.where(np.isfinite(xshift), xshift, 0.0)
+        x -= xshift
+        if finite.all():
+            n += x.shape[0]
+            sums["f"] += f.sum()
+            sums["ff"] += f @ f
+        else:
+            x[~finite] = 0.0
+            m = finite.astype(np.float64)
+            n += finite.sum(0)
+            sums["f"] += f @ m
+            sums["ff"] += (f * f) @ m
+        sums["x"] += x.sum(0)
+        sums["xx"] += np.einsum("ij,ij->j", x, x)
+        sums["xf"] += f @ x
+        lo_x = np.fmin(lo_x, np.where(finite, x, np.inf).min(0))
+        hi_x = np.fmax(hi_x, np.where(finite, x, -np.inf).max(0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = n * sums["xf"] - sums["x"] * sums["f"]
+        vx = n * sums["xx"] - sums["x"] ** 2
+        vf = n * sums["ff"] - sums["f"] ** 2
+        r = np.clip(cov / np.sqrt(vx * vf), -1.0, 1.0)
+    # no variance: a constant cell (exactly, from min/max), or a constant feature over the
+    # cell's steps (relative to its scale, since the one-pass sums round)
+    scale = np.maximum(sums["ff"] * n, 1e-300)
+    flat = (n < 2) | (hi_x <= lo_x) | (vf <= 1e-12 * scale) | ~np.isfinite(r)
+    r[flat] = np.nan
+    return r, _t_pvalue(r, n), n
+
+
+def _t_pvalue(r: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Two-sided p of a correlation ``r`` over ``n`` pairs (t with n-2 dof, as scipy)."""
+    p = np.full(r.shape, np.nan)
+    ok = np.isfinite(r) & (n > 2)
+    rr, dof = r[ok], (n[ok] - 2).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = rr * np.sqrt(dof / ((1.0 - rr) * (1.0 + rr)))
+    p[ok] = 2 * sps.t.sf(np.abs(t), dof)
+    return p
+
+
+# --- spearman and mi: whole columns, cell block by cell block ----------------------------
+def _by_columns(source, feature, steps, method, categorical, threads):
+    T, D = (int(x) for x in source.shape)
+    scores, p = np.full(D, np.nan), np.full(D, np.nan)
+    n = np.zeros(D, np.int64)
+    f = feature[steps]
+    fcat = None if method != "mi" else _categories(f, categorical)
+    frank = sps.rankdata(f) if method == "spearman" else None
+    block = max(1, min(D, BLOCK_VALUES // max(steps.size, 1)))
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        for c0 in range(0, D, block):
+            cells = np.arange(c0, min(D, c0 + block))
+            columns = _columns(source, steps, cells)
+
+            def one(j, columns=columns):
+                x = columns[j]
+                finite = np.isfinite(x)
+                if method == "spearman":
+                    return _spearman(x, f, frank, finite)
+                return _mi(x, fcat, finite)
+
+            for j, (s, pv, k) in enumerate(pool.map(one, range(cells.size))):
+                scores[c0 + j], p[c0 + j], n[c0 + j] = s, pv, k
+    return scores, p, n
+
+
+def _columns(source: StateSource, steps: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """``float32[len(cells), len(steps)]``: the cells' values at ``steps``, one streamed pass."""
+    T, D = (int(x) for x in source.shape)
+    out = np.empty((cells.size, steps.size), np.float32)
+    select = None if cells.size == D else cells
+    for lo, hi in chunks(0, T, max(1, CHUNK_VALUES // max(D, 1))):
+        a, b = np.searchsorted(steps, [lo, hi])
+        if a < b:
+            out[:, a:b] = read_values(source, lo, hi, select)[steps[a:b] - lo].T
+    return out
+
+
+def _spearman(x, f, frank, finite):
+    k = int(finite.sum())
+    if not finite.all():
+        x, frank = x[finite], sps.rankdata(f[finite])
+    if k < 2 or x.min() == x.max() or frank.min() == frank.max():
+        return np.nan, np.nan, k
+    rx = _average_ranks(x)
+    r = float(np.clip(np.corrcoef(rx, frank)[0, 1], -1.0, 1.0))
+    return r, float(_t_pvalue(np.array([r]), np.array([k]))[0]), k
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """``float64[n]`` 1-based ranks, ties sharing their mean rank (scipy's 'average')."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    new = np.concatenate([[True], xs[1:] != xs[:-1]])
+    group = np.cumsum(new) - 1
+    bounds = np.concatenate([np.flatnonzero(new), [x.size]])
+    mean_rank = (bounds[:-1] + bounds[1:] + 1) / 2.0  # ranks bounds[g]+1 .. bounds[g+1]
+    ranks = np.empty(x.size)
+    ranks[order] = mean_rank[group]
+    return ranks
+
+
+def equal_frequency_bins(x: np.ndarray, bins: int = MI_BINS) -> np.ndarray:
+    """``int64[n]`` bin of each value: ``#{k : s[max(floor(k n / bins) - 1, 0)] < x}``,
+    ``s`` the sorted values (ties share a bin; see the module docstring)."""
+    s = np.sort(x)
+    edges = s[np.maximum((np.arange(1, bins) * x.size) // bins - 1, 0)]
+    return np.searchsorted(edges, x, side="left").astype(np.int64)
+
+
+def _categories(f: np.ndarray, categorical: bool) -> np.ndarray:
+    """``int64[n]`` category of each used step of the feature."""
+    values, inverse = np.unique(f, return_inverse=True)
+    if categorical or values.size <= MI_BINS:
+        return inverse.astype(np.int64)
+    return equal_frequency_bins(f)
+
+
+def _mi(x, fcat, finite):
+    k = int(finite.sum())
+    if not finite.all():
+        x, fcat = x[finite], fcat[finite]
+    if k < 2 or x.min() == x.max() or fcat.min() == fcat.max():
+        return np.nan, np.nan, k
+    return mutual_information(equal_frequency_bins(x), fcat), np.nan, k
+
+
+def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
+    """Mutual information in bits of two ``int64[n]`` label arrays."""
+    nb = int(b.max()) + 1
+    joint = np.bincount(a * nb + b, minlength=(int(a.max()) + 1) * nb).reshape(-1, nb)
+    pj = joint / a.size
+    pa, pb = pj.sum(1, keepdims=True), pj.sum(0, keepdims=True)
+    nz = pj > 0
+    return float(max(0.0, (pj[nz] * np.log2(pj[nz] / (pa @ pb)[nz])).sum()))
+
+
+# --- a small cache per parameters ---------------------------------------------------------
+class ScoreCache:
+    """LRU of :class:`CellScores` keyed by (source fingerprint, feature, method)."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, CellScores] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> CellScores | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return None
+
+    def put(self, key: tuple, value: CellScores) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
