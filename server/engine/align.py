@@ -61,12 +61,10 @@ def correlate(a: StateSource, cells: np.ndarray, b: StateSource) -> np.ndarray:
         A = B[:, cells] if a is b else apply_transform(
             np.asarray(a.read_rows(lo, hi))[:, cells], a.transform)
         if shift_a is None:  # centre on the first chunk's means: sums stay small
-            with np.errstate(invalid="ignore", over="ignore"):
-                shift_a = np.nan_to_num(A.mean(0, dtype=np.float64)).astype(np.float32)
-                shift_b = np.nan_to_num(B.mean(0, dtype=np.float64)).astype(np.float32)
-        A = A - shift_a
-        B = B - shift_b
+            shift_a, shift_b = _finite_means(A), _finite_means(B)
         with np.errstate(invalid="ignore", over="ignore"):
+            A = A - shift_a
+            B = B - shift_b
             colsum_b = B.sum(0, dtype=np.float64)
             colsum_a = A.sum(0, dtype=np.float64)
         if not (np.isfinite(colsum_b).all() and np.isfinite(colsum_a).all()):
@@ -87,6 +85,13 @@ def correlate(a: StateSource, cells: np.ndarray, b: StateSource) -> np.ndarray:
     r[(var_a <= 0)] = np.nan
     r[:, var_b <= 0] = np.nan
     return np.clip(r, -1.0, 1.0)
+
+
+def _finite_means(X: np.ndarray) -> np.ndarray:
+    """``float32[n]`` column means with non-finite values (and means) counted as 0."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        means = np.where(np.isfinite(X), X, 0).mean(0, dtype=np.float64)
+    return np.nan_to_num(means, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
 def _zero_nonfinite(X: np.ndarray, bad: np.ndarray) -> np.ndarray:

@@ -117,12 +117,14 @@ def embed(X: np.ndarray, method: str, seed: int) -> np.ndarray:
     if k < 3:  # neighbourhood methods need a few points; place one or two on the x axis
         return np.column_stack([np.arange(k, dtype=np.float64), np.zeros(k)])
     if method == "isomap":
+        from scipy.sparse import SparseEfficiencyWarning
         from sklearn.manifold import Isomap
 
         with warnings.catch_warnings():
             # a disconnected neighbour graph is joined by scikit-learn, which warns; the map
             # is still drawn (the sampled states form separate groups, which is the finding)
             warnings.filterwarnings("ignore", message=".*connected components.*")
+            warnings.filterwarnings("ignore", category=SparseEfficiencyWarning)
             model = Isomap(n_neighbors=min(ISOMAP_NEIGHBORS, k - 1), n_components=2)
             return np.asarray(model.fit_transform(X), dtype=np.float64)
     if method == "tsne":
