@@ -1,0 +1,161 @@
+"""What a whole match set looks like: lengths, frequent phrases and meta enrichment over
+ALL candidates of a match, not only the rows returned (``match?summary=true``).
+
+Pure functions over the candidates' ``starts``/``ends`` (``int64[n]``, inclusive ranges)
+and the data set's tokens and meta values; the engine supplies the candidates.
+
+- ``lengths``: ``[[length, count], ...]`` by length ascending.
+- ``phrases``: the ``PHRASES`` most frequent token strings of the candidate ranges (tokens
+  joined by one space), ``[{text, count}]`` by count descending, then by the earliest
+  candidate. Ranges are grouped by length and two polynomial hashes of their token ids
+  (prefix hashes, so the cost is O(T) once per token array plus O(n) per match, however
+  long or overlapping the ranges); the winning groups are then checked token by token, so a
+  hash collision can never merge two different phrases.
+- meta: for a categorical track, ``[{label, in_matches, overall, ratio}]`` for each label
+  that occurs in the source or the candidates: ``in_matches`` is the label's share among the
+  steps of all candidate ranges, a step counted once for each range that contains it;
+  ``overall`` its share over the whole source; ``ratio = in_matches / overall``. Ordered by
+  ``in_matches`` descending, then label id. A scalar track gets one row with label
+  ``"mean"``: the mean over the candidate steps (counted as above) and over the source, NaN
+  left out; ``ratio`` their quotient (None when the source mean is 0).
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+
+import numba as nb
+import numpy as np
+
+PHRASES = 20
+_HASHES = ((1_000_003, 2_147_483_629), (911_382_323, 2_147_483_587))  # (base, prime < 2^31)
+
+
+def lengths(starts: np.ndarray, ends: np.ndarray) -> list[list[int]]:
+    """``[[length, count], ...]`` of the candidates, by length ascending."""
+    values, counts = np.unique(np.asarray(ends) - np.asarray(starts) + 1, return_counts=True)
+    return [[int(v), int(c)] for v, c in zip(values, counts, strict=True)]
+
+
+@nb.njit(cache=True, nogil=True)
+def _prefix_hash(tokens, base, prime):
+    """``P uint64[T+1]`` (``P[i]`` = hash of tokens[:i]) and ``powers uint64[T+1]`` mod prime."""
+    T = tokens.size
+    P = np.zeros(T + 1, np.uint64)
+    powers = np.ones(T + 1, np.uint64)
+    for i in range(T):
+        P[i + 1] = (P[i] * base + np.uint64(tokens[i] + 1)) % prime
+        powers[i + 1] = (powers[i] * base) % prime
+    return P, powers
+
+
+_prefix_cache: dict[int, tuple] = {}
+_prefix_lock = threading.Lock()
+
+
+def _prefixes(tokens: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """The prefix hashes of ``tokens``, kept while that array lives (a data set's tokens)."""
+    with _prefix_lock:
+        entry = _prefix_cache.get(id(tokens))
+        if entry is not None and entry[0]() is tokens:
+            return entry[1]
+        tok = np.ascontiguousarray(tokens, dtype=np.int64)
+        tables = [(*_prefix_hash(tok, np.uint64(b), np.uint64(p)), p) for b, p in _HASHES]
+        for key in [k for k, e in _prefix_cache.items() if e[0]() is None]:
+            del _prefix_cache[key]
+        try:
+            _prefix_cache[id(tokens)] = (weakref.ref(tokens), tables)
+        except TypeError:  # not weak-referenceable: no caching
+            pass
+        return tables
+
+
+def _range_keys(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``int64[n, 3]``: (length, hash1, hash2) of each range's token ids."""
+    length = ends - starts + 1
+    keys = [length]
+    for P, powers, prime in _prefixes(tokens):
+        p = np.uint64(prime)
+        head = (P[starts] * powers[length]) % p
+        keys.append(((P[ends + 1] + p - head) % p).astype(np.int64))
+    return np.stack(keys, 1)
+
+
+def phrases(tokens: np.ndarray, vocab: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+            limit: int = PHRASES) -> list[dict]:
+    """The ``limit`` most frequent token strings of the ranges: ``[{text, count}]``.
+
+    ``vocab``: object array of token strings indexed by id.
+    """
+    starts, ends = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
+    if starts.size == 0:
+        return []
+    order = np.argsort(starts, kind="stable")  # earliest first inside each group
+    starts, ends = starts[order], ends[order]
+    keys = _range_keys(tokens, starts, ends)
+    _, first, group, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True,
+                                        return_counts=True)
+    group = group.ravel()
+    exact: list[tuple[int, int, np.ndarray]] = []  # (count, first member, members)
+    for g in np.lexsort((first, -counts)):  # groups by count descending, earliest first
+        if len(exact) >= limit:
+            exact.sort(key=lambda e: (-e[0], e[1]))
+            del exact[limit:]
+            if counts[g] < exact[-1][0]:
+                break  # no later group can enter the top (a split only makes groups smaller)
+        members = np.flatnonzero(group == g)
+        rows = _rows(tokens, starts[members], int(ends[members[0]] - starts[members[0]] + 1))
+        if (rows == rows[0]).all():
+            exact.append((members.size, int(members[0]), members))
+            continue
+        # a hash collision: split the group by its exact token rows (never seen in practice)
+        _, inv = np.unique(rows, axis=0, return_inverse=True)
+        for u in np.unique(inv):
+            part = members[inv.ravel() == u]
+            exact.append((part.size, int(part[0]), part))
+    exact.sort(key=lambda e: (-e[0], e[1]))
+    out = []
+    for count, _, members in exact[:limit]:
+        a, b = int(starts[members[0]]), int(ends[members[0]])
+        out.append({"text": " ".join(vocab[tokens[a : b + 1]].tolist()), "count": int(count)})
+    return out
+
+
+def _rows(tokens: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    return tokens[starts[:, None] + np.arange(length)]
+
+
+def coverage(T: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``int64[T]``: how many of the ranges contain each step."""
+    delta = np.bincount(np.asarray(starts, np.int64), minlength=T + 1) - np.bincount(
+        np.asarray(ends, np.int64) + 1, minlength=T + 1)
+    return np.cumsum(delta[:T])
+
+
+def categorical_enrichment(ids: np.ndarray, labels: list[str], cover: np.ndarray) -> list[dict]:
+    """``[{label, in_matches, overall, ratio}]`` of a categorical track ``ids: int64[T]``."""
+    ids = np.asarray(ids, np.int64)
+    size = max(len(labels), int(ids.max(initial=-1)) + 1)
+    overall = np.bincount(ids, minlength=size) / max(ids.size, 1)
+    weight = float(cover.sum())
+    inside = np.bincount(ids, weights=cover, minlength=size) / weight if weight else \
+        np.zeros(size)
+    present = np.flatnonzero((overall > 0) | (inside > 0))
+    present = present[np.lexsort((present, -inside[present]))]
+    return [
+        {"label": labels[i] if i < len(labels) else str(i), "in_matches": float(inside[i]),
+         "overall": float(overall[i]),
+         "ratio": float(inside[i] / overall[i]) if overall[i] > 0 else None}
+        for i in present
+    ]
+
+
+def scalar_enrichment(values: np.ndarray, cover: np.ndarray) -> list[dict]:
+    """One row ``{label: "mean", in_matches, overall, ratio}`` of a scalar track."""
+    values = np.asarray(values, np.float64)
+    ok = np.isfinite(values)
+    weight = cover[ok].sum()
+    inside = float((values[ok] * cover[ok]).sum() / weight) if weight else None
+    overall = float(values[ok].mean()) if ok.any() else None
+    ratio = inside / overall if inside is not None and overall else None
+    return [{"label": "mean", "in_matches": inside, "overall": overall, "ratio": ratio}]
