@@ -78,8 +78,8 @@ class StructureOps:
         key = ("projection", ds.id, src.fingerprint, method, points, n, seed)
         try:
             proj = self.structure_cache.get(key, lambda: project(src, method, points, n, seed))
-        except MissingExtra as exc:
-            raise ApiError(503, str(exc)) from exc
+        except MissingExtra as exc:  # 400, not 5xx: the server is fine, this request is not
+            raise ApiError(400, str(exc)) from exc
         steps = proj.steps
         body = {
             "dataset": ds.id,

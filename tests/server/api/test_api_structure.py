@@ -115,12 +115,12 @@ def test_projection_errors_name_the_value(client):
     assert "layer7" in detail
 
 
-def test_umap_without_the_extra_is_a_503_naming_the_install(client):
+def test_umap_without_the_extra_is_a_400_naming_the_install(client):
     try:
         import umap  # noqa: F401
     except ImportError:
         detail = problem(client.get(f"{BASE}/projection", params={"source": "layer0-cell",
-                                                                   "method": "umap"}), 503)
+                                                                   "method": "umap"}), 400)
         assert "pip install 'hiddenscope[umap]'" in detail
     else:
         pytest.skip("umap-learn is installed")
