@@ -20,7 +20,7 @@ from ..engine.response import response_matrix
 from .errors import ApiError
 from .payloads import json_response
 
-EMBED_MAX = 2000  # isomap / t-SNE / UMAP points per request (PCA: the spec's 5000)
+EMBED_MAX = 1000  # isomap / t-SNE / UMAP points per request (PCA: the spec's 5000)
 TEXT_TOKENS = 16  # tokens of a point's text: the point's own and those just before it
 CACHE_ENTRIES = 48
 

@@ -100,8 +100,8 @@ def test_neighbourhood_methods_return_every_point(client, method):
 
 def test_projection_errors_name_the_value(client):
     detail = problem(client.get(f"{BASE}/projection", params={"source": "layer0-cell",
-                                                               "method": "tsne", "n": 2500}), 400)
-    assert "n 2500" in detail and "2000" in detail
+                                                               "method": "tsne", "n": 1500}), 400)
+    assert "n 1500" in detail and "1000" in detail
     detail = problem(client.get(f"{BASE}/projection", params={"source": "layer0-cell",
                                                                "method": "lda"}), 400)
     assert "method 'lda'" in detail
