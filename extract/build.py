@@ -39,7 +39,13 @@ REQUIRED = {
     "corpus:parens": ("sequences", "length", "max_depth"),
     "corpus:python_stdlib": ("max_chars", "max_file_chars"),
     "corpus:kjv": ("max_tokens",),
+    "model:mamba": ("d_model", "layers"),  # build.model.kind: mamba | mingru (window_train.py)
+    "model:mingru": ("embedding", "hidden", "layers"),
+    "corpus:sentiment": ("sentences", "lexicon"),
+    "model:sentiment": ("embedding", "hidden"),
+    "train:sentiment": ("steps", "batch_size", "lr"),
 }
+CLASSIFIER_KINDS = ("sentiment",)  # corpora whose recipe trains classifiers (sentiment_build.py)
 
 
 @dataclass
@@ -53,8 +59,9 @@ class Corpus:
     source: str = ""
 
 
-def read_recipe(folder: Path, quick: bool) -> tuple[dict, dict]:
-    """``(config, recipe)`` from ``folder/dataset.yml``; ``--quick`` overrides merged in."""
+def read_recipe(folder: Path, quick: bool, preset: str | None = None) -> tuple[dict, dict]:
+    """``(config, recipe)`` from ``folder/dataset.yml``; ``--quick`` overrides (the recipe's
+    ``quick:`` section) or ``--preset NAME`` overrides (``presets: {NAME: ...}``) merged in."""
     path = folder / "dataset.yml"
     if not path.is_file():
         raise ExtractError(
@@ -73,9 +80,17 @@ def read_recipe(folder: Path, quick: bool) -> tuple[dict, dict]:
             f"{path}: build.{missing[0]} is missing; a recipe has {', '.join(SECTIONS)}"
         )
     merged = copy.deepcopy(recipe)
-    if quick:
-        for section, values in (recipe.get("quick") or {}).items():
-            merged.setdefault(section, {}).update(values)
+    overrides = (recipe.get("quick") or {}) if quick else {}
+    if preset is not None:
+        presets = recipe.get("presets") or {}
+        if preset not in presets:
+            names = ", ".join(sorted(presets)) or "none"
+            raise ExtractError(
+                f"{path}: preset {preset!r} is not in build.presets (this recipe has: {names})"
+            )
+        overrides = presets[preset]
+    for section, values in overrides.items():
+        merged.setdefault(section, {}).update(copy.deepcopy(values))
     _check_keys(path, merged)
     return config, merged
 
@@ -83,7 +98,11 @@ def read_recipe(folder: Path, quick: bool) -> tuple[dict, dict]:
 def _check_keys(path: Path, recipe: dict) -> None:
     """Every key the recipe's sections need, before any work starts."""
     kind = recipe["corpus"].get("kind")
-    for name in ("model", "train", f"corpus:{kind}"):
+    own = kind in CLASSIFIER_KINDS
+    arch = recipe["model"].get("kind", "lstm")
+    model = "model" if arch == "lstm" else f"model:{arch}"
+    for name in (f"model:{kind}" if own else model, f"train:{kind}" if own else "train",
+                 f"corpus:{kind}"):  # fmt: skip
         section = name.split(":")[0]
         missing = [k for k in REQUIRED.get(name, ()) if k not in recipe[section]]
         if missing:
@@ -91,6 +110,15 @@ def _check_keys(path: Path, recipe: dict) -> None:
                 f"{path}: build.{section}.{missing[0]} is missing; build.{section} needs "
                 f"{', '.join(REQUIRED[name])} (see datasets/README.md)"
             )
+
+
+def _trainer(model_cfg: dict):
+    """``load_or_train`` of the recipe's ``build.model.kind`` (default ``lstm``)."""
+    if model_cfg.get("kind", "lstm") == "lstm":
+        return load_or_train
+    from .window_train import load_or_train_recipe
+
+    return load_or_train_recipe
 
 
 def load_corpus(spec: dict, seed: int) -> Corpus:
@@ -154,6 +182,7 @@ def build(
     *,
     force: bool = False,
     quick: bool = False,
+    preset: str | None = None,
     progress: bool = True,
     echo=print,
 ) -> Path | None:
@@ -162,10 +191,14 @@ def build(
     Returns the folder, or None when it was already built and ``force`` is off.
     """
     folder = Path(folder)
-    config, recipe = read_recipe(folder, quick)
+    config, recipe = read_recipe(folder, quick, preset)
     if (folder / "data.h5").exists() and not force:
         echo(f"{folder} is already built (data.h5 exists); --force rebuilds it")
         return None
+    if recipe["corpus"].get("kind") in CLASSIFIER_KINDS:
+        from .sentiment_build import build_sentiment
+
+        return build_sentiment(folder, config, recipe, progress, echo)
     started = time.perf_counter()
     seed = int(recipe.get("seed", 0))
     torch.manual_seed(seed)
@@ -175,8 +208,10 @@ def build(
         f"corpus: {corpus.source}; {sum(map(len, ids)):,} tokens, vocabulary {len(corpus.vocab):,}"
     )
     key = recipe_hash({s: recipe[s] for s in ("seed", "corpus", "model", "train") if s in recipe})
-    model, trained = load_or_train(
-        folder / "checkpoint.pt",
+    # a preset keeps its own checkpoint, so the default build does not discard a long training
+    checkpoint = folder / (f"checkpoint-{preset}.pt" if preset else "checkpoint.pt")
+    model, trained = _trainer(recipe["model"])(
+        checkpoint,
         key,
         ids,
         len(corpus.vocab),
@@ -184,8 +219,9 @@ def build(
         recipe["train"],
         seed,
         progress,
+        echo,
     )
-    echo("model: trained" if trained else "model: reused checkpoint.pt (same recipe)")
+    echo("model: trained" if trained else f"model: reused {checkpoint.name} (same recipe)")
     spec = recipe["extract"]
     n = _first_tokens(ids, spec.get("max_tokens"))
     extract(
@@ -201,6 +237,8 @@ def build(
         description=config.get("description"),
         batch_size=spec.get("batch_size", 32),
         window=spec.get("window", 256),
+        modules=spec.get("modules"),
+        ssm_state=spec.get("ssm_state", "auto"),
         force=True,
         progress=progress,
         build=config["build"],

@@ -19,13 +19,21 @@ from .errors import ExtractError
     is_flag=True,
     help="Small corpus and short training (the recipe's quick: section): a smoke test.",
 )
-def build_command(folder: Path, force: bool, quick: bool) -> None:
+@click.option(
+    "--preset",
+    default=None,
+    metavar="NAME",
+    help="Overrides from the recipe's presets: section, e.g. 'full' (a longer training).",
+)
+def build_command(folder: Path, force: bool, quick: bool, preset: str | None) -> None:
     """Train the model of FOLDER/dataset.yml's build: recipe; extract the data set into FOLDER."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from .build import build  # imports torch: only when the command runs
 
+    if quick and preset:
+        raise click.UsageError("--quick and --preset exclude each other; give one")
     try:
-        done = build(folder, force=force, quick=quick, echo=click.echo)
+        done = build(folder, force=force, quick=quick, preset=preset, echo=click.echo)
     except ExtractError as exc:
         raise click.ClickException(str(exc)) from None
     if done is not None:

@@ -7,6 +7,8 @@ quotes inside strings and comments are not miscounted:
   NUMBER, NEWLINE, ...), ``whitespace`` between tokens;
 - ``bracket_depth``: open ``( [ {`` around the character (the bracket itself counts);
 - ``in_string``: inside a string literal (f-string parts included);
+- ``in_brackets``: inside at least one bracket pair (``bracket_depth`` > 0), the binary
+  track Karpathy et al. (2015) found single cells for;
 - ``indent``: the indentation level (``INDENT``s open) of the character's logical line.
 """
 
@@ -96,6 +98,7 @@ class CodeAnnotator:
             Track("token_type", "categorical"),
             Track("bracket_depth", "categorical"),
             Track("in_string", "categorical", ["false", "true"]),
+            Track("in_brackets", "categorical", ["false", "true"]),
             Track("indent", "categorical"),
         ]
 
@@ -108,6 +111,7 @@ class CodeAnnotator:
                     "token_type": tracks["token_type"].tolist(),
                     "bracket_depth": [f"depth {d}" for d in tracks["bracket_depth"]],
                     "in_string": tracks["in_string"].astype(np.int32),
+                    "in_brackets": (tracks["bracket_depth"] > 0).astype(np.int32),
                     "indent": [f"level {d}" for d in tracks["indent"]],
                 }
             )
