@@ -1,8 +1,186 @@
 """Operations of the cells-and-features analyses (correlation, a cell's top contexts and
-expected response to words, the match summary). Mixed into :class:`Handlers`."""
+expected response to words, the match summary). Mixed into :class:`Handlers`, whose
+``dataset``/``source`` look-ups they use.
+
+Answers are cached per parameters and the source's fingerprint; the one column a cell view
+needs (its top contexts and its words) is read once and kept for both requests.
+"""
 
 from __future__ import annotations
+
+import numpy as np
+
+from ..engine import ArraySource
+from ..engine import features as corr
+from ..engine import summary as msum
+from ..engine.contexts import top_windows
+from ..engine.response import response_matrix, top_words
+from ..engine.scan import values as column_values
+from ..store import Dataset
+from ..store.patterns import vocabulary_matches
+from .errors import ApiError
+from .payloads import json_response
+from .structure import ResultCache
+
+FEATURE_PREFIXES = ("meta:", "regex:", "words:")
+COLUMNS_KEPT = 4  # whole cell columns kept (20 MB each at T = 5M)
 
 
 class FeatureOps:
     """Handlers for correlation, cells/{cell}/top and cells/{cell}/words."""
+
+    def _feature_cache(self, name: str, size: int = 32) -> ResultCache:
+        attr = f"_features_{name}"
+        cache = getattr(self, attr, None)
+        if cache is None:
+            with self._lock:
+                cache = self.__dict__.setdefault(attr, ResultCache(size))
+        return cache
+
+    # --- correlation ---------------------------------------------------------------------
+    def getCorrelation(self, dataset: str, source: str, feature: str, method: str = "pearson",
+                       limit: int = 50):
+        ds = self.dataset(dataset)
+        src = self.source(ds, source)
+        values, categorical = feature_values(ds, feature, method)
+        key = ("correlation", ds.id, src.fingerprint, feature, method)
+        scores = self._feature_cache("results").get(
+            key, lambda: corr.correlate(src, values, method, categorical))
+        cells = [
+            {"cell": int(c), "score": _num(scores.scores[c]), "p": _num(scores.p[c]),
+             "n": int(scores.n[c])}
+            for c in scores.ranking()[:limit]
+        ]
+        return json_response({"dataset": ds.id, "source": src.id, "feature": feature,
+                              "method": method, "n": scores.steps, "cells": cells})
+
+    # --- one cell ------------------------------------------------------------------------
+    def _column(self, ds: Dataset, src, cell: int) -> np.ndarray:
+        """Transformed ``float32[T]`` of one cell (one streamed read of the source, kept)."""
+        D = src.shape[1]
+        if not 0 <= cell < D:
+            raise ApiError(400, f"cell {cell} is out of range; source {src.id} has {D} cells "
+                           f"(0..{D - 1})")
+        key = ("column", ds.id, src.fingerprint, cell)
+        return self._feature_cache("columns", COLUMNS_KEPT).get(
+            key, lambda: column_values(src, 0, ds.length - 1, np.array([cell]))[0])
+
+    def getCellTop(self, dataset: str, cell: int, source: str, limit: int = 20, left: int = 10,
+                   right: int = 10):
+        ds = self.dataset(dataset)
+        src = self.source(ds, source)
+        column = self._column(ds, src, cell)
+        windows = top_windows(column, ds.sequence_offsets, limit, left, right)
+        return json_response({
+            "dataset": ds.id, "source": src.id, "cell": cell,
+            "windows": [
+                {"pos": w.pos, "value": w.value, "start": w.start, "end": w.end,
+                 "tokens": ds.token_text(w.start, w.end),
+                 "values": column[w.start : w.end + 1]}
+                for w in windows
+            ],
+        })
+
+    def getCellWords(self, dataset: str, cell: int, source: str, limit: int = 20,
+                     min_count: int = 5):
+        ds = self.dataset(dataset)
+        src = self.source(ds, source)
+        key = ("words", ds.id, src.fingerprint, cell)
+
+        def compute():
+            column = self._column(ds, src, cell)
+            ids = np.unique(ds.tokens).astype(np.int64)
+            # the column is already transformed: a one-cell source with transform none
+            one = ArraySource(column[:, None], ds.sequence_offsets, "none", fingerprint="cell")
+            r = response_matrix(one, ds.tokens, ds.sequence_offsets, ids)
+            return ids, r.mean()[:, 0], r.counts[:, 0]
+
+        ids, mean, counts = self._feature_cache("results").get(key, compute)
+        positive, negative = top_words(mean, counts, ids, limit, min_count)
+
+        def rows(found):
+            return [{"word": ds.vocab_array[w], "response": r, "count": n} for w, r, n in found]
+
+        return json_response({"dataset": ds.id, "source": src.id, "cell": cell,
+                              "min_count": min_count, "positive": rows(positive),
+                              "negative": rows(negative)})
+
+    # --- match summary (called by matchCells) --------------------------------------------
+    def match_summary(self, ds: Dataset, src, cells: np.ndarray, threshold: float,
+                      pad_left: int, pad_right: int, min_overlap: int, min_len: int,
+                      max_len: int | None, names: list[str]) -> dict:
+        """The ``summary`` of a match over ALL its candidates (checked arguments)."""
+        starts, ends = msum.candidate_ranges(src, cells, threshold, pad_left, pad_right,
+                                             min_overlap, min_len, max_len)
+        meta = {}
+        cover = msum.coverage(ds.length, starts, ends) if names else None
+        for name in names:
+            track = ds.meta[name]
+            if track.kind == "categorical":
+                ids = track.window(0, ds.length - 1)["values"]
+                meta[name] = msum.categorical_enrichment(ids, track.labels, cover)
+            elif track.kind == "scalar":
+                values = track.window(0, ds.length - 1)["values"]
+                meta[name] = msum.scalar_enrichment(values, cover)
+        return {
+            "lengths": msum.lengths(starts, ends),
+            "phrases": msum.phrases(ds.tokens, ds.vocab_array, starts, ends),
+            "meta": meta,
+        }
+
+
+def feature_values(ds: Dataset, feature: str, method: str) -> tuple[np.ndarray, bool]:
+    """``(float64[T], categorical)`` of a feature string (see openapi.yaml, `feature`)."""
+    kind, _, rest = feature.partition(":")
+    if not rest or f"{kind}:" not in FEATURE_PREFIXES:
+        raise ApiError(400, f"feature {feature!r} is not understood; write meta:TRACK, "
+                       "meta:TRACK=LABEL, regex:PATTERN or words:w1,w2")
+    if kind == "meta":
+        return _meta_feature(ds, feature, rest, method)
+    if kind == "regex":
+        matches = vocabulary_matches(ds.vocab, rest, param="feature")
+        return matches[ds.tokens].astype(np.float64), False
+    words = [w.strip() for w in rest.split(",") if w.strip()]
+    lowered = {}
+    for i, v in enumerate(ds.vocab):
+        if v is not None:
+            lowered.setdefault(v.lower(), []).append(i)
+    unknown = [w for w in words if w.lower() not in lowered]
+    if not words or unknown:
+        raise ApiError(400, f"feature {feature!r}: "
+                       + (f"{unknown[0]!r} is not a token of data set {ds.id!r}" if unknown
+                          else "no words given") + "; list known tokens, e.g. words:the,a")
+    ids = np.concatenate([lowered[w.lower()] for w in words])
+    return np.isin(ds.tokens, ids).astype(np.float64), False
+
+
+def _meta_feature(ds: Dataset, feature: str, rest: str, method: str):
+    name, has_label, label = rest.partition("=")
+    track = ds.meta.get(name)
+    if track is None:
+        raise ApiError(400, f"feature {feature!r}: {name!r} is not a meta track of data set "
+                       f"{ds.id!r}; it has {', '.join(ds.meta) or 'none'}")
+    if track.kind == "topk":
+        raise ApiError(400, f"feature {feature!r}: {name!r} is a top-K track; use a "
+                       "categorical or scalar track")
+    values = track.window(0, ds.length - 1)["values"]
+    if track.kind == "scalar":
+        if has_label:
+            raise ApiError(400, f"feature {feature!r}: {name!r} is a scalar track without "
+                           f"labels; write meta:{name}")
+        return np.asarray(values, np.float64), False
+    if has_label:
+        labels = track.labels
+        if label not in labels:
+            shown = ", ".join(labels[:12]) + (" ..." if len(labels) > 12 else "")
+            raise ApiError(400, f"feature {feature!r}: {label!r} is not a label of track "
+                           f"{name!r}; it has {shown}")
+        return (values == labels.index(label)).astype(np.float64), False
+    if method != "mi":
+        raise ApiError(400, f"feature {feature!r}: {name!r} is categorical, so {method} needs "
+                       f"one label (meta:{name}=LABEL); or use method=mi over all labels")
+    return np.asarray(values, np.float64), True
+
+
+def _num(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)

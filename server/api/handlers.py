@@ -185,6 +185,7 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
         left: int = 3,
         right: int = 20,
         meta: list[str] | None = None,
+        summary: bool = False,
     ):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
@@ -217,6 +218,9 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
                 "min_len": min_len,
                 "max_len": max_len,
                 "limit": limit,
+                **({"summary": self.match_summary(ds, src, chosen, threshold, pad_left, pad_right,
+                                                  min_overlap, min_len, max_len, names)}
+                   if summary else {}),
             }
         )
 

@@ -1,0 +1,171 @@
+"""correlation, cells/{cell}/top, cells/{cell}/words and match?summary=true through the API,
+each against a direct computation on the data set's own arrays."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+from api_helpers import problem
+from hiddenscope.server.engine import apply_transform
+from hiddenscope.server.engine.summary import candidate_ranges
+from scipy import stats as sps
+
+BASE = "/api/v1/datasets/parens"
+SRC = "layer0-cell"
+
+
+@pytest.fixture(scope="module")
+def h(parens):
+    """Transformed float64[T, D] of the source under test."""
+    src = parens.sources[SRC]
+    return apply_transform(src.read_rows(0, src.shape[0]), src.transform).astype(np.float64)
+
+
+def depth_ids(parens):
+    return parens.meta["depth"].window(0, parens.length - 1)["values"]
+
+
+@pytest.mark.parametrize("method", ["pearson", "spearman"])
+def test_correlation_with_a_label_against_scipy(client, parens, h, method):
+    r = client.get(f"{BASE}/correlation", params={"source": SRC, "feature": "meta:depth=depth 4",
+                                                 "method": method, "limit": 30})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    f = (depth_ids(parens) == 4).astype(np.float64)
+    assert body["n"] == parens.length and body["method"] == method
+    assert len(body["cells"]) == 24  # limit 30, the source has 24 cells
+    fn = sps.pearsonr if method == "pearson" else sps.spearmanr
+    for row in body["cells"]:
+        want = fn(h[:, row["cell"]], f)
+        assert row["score"] == pytest.approx(want.statistic, abs=1e-9)
+        assert row["p"] == pytest.approx(want.pvalue, rel=1e-6, abs=1e-300)
+    scores = [abs(c["score"]) for c in body["cells"]]
+    assert scores == sorted(scores, reverse=True)
+    assert body["cells"][0]["cell"] < 4  # the depth cells come first
+
+
+def test_correlation_mi_words_and_regex(client, parens, h):
+    r = client.get(f"{BASE}/correlation", params={"source": SRC, "feature": "words:(,)",
+                                                 "method": "mi", "limit": 3})
+    assert r.status_code == 200, r.text
+    rows = r.json()["cells"]
+    assert len(rows) == 3 and all(row["p"] is None for row in rows)
+    vocab = parens.vocab_array
+    brackets = np.isin(vocab[parens.tokens], ["(", ")"]).astype(int)
+    for row in rows:
+        x = h[:, row["cell"]]
+        edges = np.sort(x)[np.maximum(np.arange(1, 16) * x.size // 16 - 1, 0)]
+        bins = (x[:, None] > edges[None, :]).sum(1)
+        mi_nats = sps.entropy(np.bincount(bins)) + sps.entropy(np.bincount(brackets)) - \
+            sps.entropy(np.bincount(bins * 2 + brackets))
+        assert row["score"] == pytest.approx(mi_nats / math.log(2), abs=1e-9)
+    a = client.get(f"{BASE}/correlation", params={"source": SRC, "feature": r"regex:^[()]$",
+                                                 "method": "mi", "limit": 3}).json()
+    assert a["cells"] == rows  # the same indicator written as a regex
+
+
+def test_correlation_of_a_scalar_track_and_nulls_last(client, parens, h):
+    body = client.get(f"{BASE}/correlation", params={"source": SRC, "feature": "meta:position",
+                                                    "limit": 5000}).json()
+    pos = parens.meta["position"].window(0, parens.length - 1)["values"]
+    row = body["cells"][0]
+    assert row["score"] == pytest.approx(sps.pearsonr(h[:, row["cell"]], pos).statistic, abs=1e-9)
+    absent = client.get(f"{BASE}/correlation", params={
+        "source": SRC, "feature": "words:(", "method": "spearman"}).json()
+    assert all(c["score"] is not None for c in absent["cells"])
+
+
+@pytest.mark.parametrize("feature,fragment", [
+    ("depth", "is not understood"),
+    ("meta:nope", "'nope' is not a meta track"),
+    ("meta:depth=depth 9", "'depth 9' is not a label of track 'depth'"),
+    ("meta:depth", "needs one label"),
+    ("meta:position=x", "scalar track without labels"),
+    ("words:(,zebra", "'zebra' is not a token"),
+    ("regex:(", "not a valid regular expression"),
+])
+def test_bad_features_name_the_value(client, feature, fragment):
+    detail = problem(client.get(f"{BASE}/correlation", params={"source": SRC,
+                                                              "feature": feature}), 400)
+    assert fragment in detail
+
+
+def direct_top(x, offsets, limit, left, right):
+    seq = np.searchsorted(offsets, np.arange(x.size), side="right") - 1
+    chosen = []
+    while len(chosen) < limit:
+        ok = [t for t in range(x.size) if not np.isnan(x[t]) and not any(
+            seq[p] == seq[t] and p - left <= t <= p + right for p in chosen)]
+        if not ok:
+            break
+        chosen.append(max(ok, key=lambda t: (x[t], -t)))
+    return chosen
+
+
+def test_top_contexts(client, parens, h):
+    r = client.get(f"{BASE}/cells/2/top", params={"source": SRC, "limit": 6, "left": 3,
+                                                 "right": 5})
+    assert r.status_code == 200, r.text
+    windows = r.json()["windows"]
+    offsets = parens.sequence_offsets
+    assert [w["pos"] for w in windows] == direct_top(h[:, 2], offsets, 6, 3, 5)
+    for w in windows:
+        first, last = parens.sequence_bounds(w["pos"])
+        assert (w["start"], w["end"]) == (max(first, w["pos"] - 3), min(last, w["pos"] + 5))
+        assert w["tokens"] == parens.token_text(w["start"], w["end"])
+        np.testing.assert_allclose(w["values"], h[w["start"] : w["end"] + 1, 2], rtol=1e-6)
+        assert w["value"] == pytest.approx(h[w["pos"], 2], rel=1e-6)
+
+
+def test_words_expected_response(client, parens, h):
+    r = client.get(f"{BASE}/cells/1/words", params={"source": SRC, "limit": 3, "min_count": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    starts = set(parens.sequence_offsets[:-1].tolist())
+    sums, counts = Counter(), Counter()
+    for t, w in enumerate(parens.tokens.tolist()):
+        sums[w] += h[t, 1] - (0.0 if t in starts else h[t - 1, 1])
+        counts[w] += 1
+    mean = {parens.vocab_array[w]: sums[w] / counts[w] for w in counts if counts[w] >= 5}
+    pos = sorted((v, k) for k, v in mean.items() if v > 0)[::-1][:3]
+    neg = sorted((v, k) for k, v in mean.items() if v < 0)[:3]
+    assert [row["word"] for row in body["positive"]] == [k for _, k in pos]
+    assert [row["word"] for row in body["negative"]] == [k for _, k in neg]
+    for row in body["positive"] + body["negative"]:
+        assert row["response"] == pytest.approx(mean[row["word"]], rel=1e-9)
+
+
+@pytest.mark.parametrize("path", ["/cells/24/top", "/cells/24/words"])
+def test_a_cell_out_of_range(client, path):
+    assert "cell 24 is out of range" in problem(client.get(f"{BASE}{path}",
+                                                           params={"source": SRC}), 400)
+
+
+def test_match_summary_over_all_candidates(client, parens, h):
+    params = {"source": SRC, "cells": "0,1,2,3", "threshold": 0.3, "limit": 5,
+              "meta": "depth,position", "summary": "true"}
+    r = client.get(f"{BASE}/match", params=params)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    summary = body["summary"]
+    src = parens.sources[SRC]
+    a, b = candidate_ranges(src, np.arange(4), 0.3, 0, 0, 1, 1, None)
+    assert a.size == body["candidates"]
+    assert summary["lengths"] == [[int(k), int(v)] for k, v in
+                                  sorted(Counter((b - a + 1).tolist()).items())]
+    texts = Counter(" ".join(parens.token_text(s, e)) for s, e in zip(a, b))
+    assert [p["count"] for p in summary["phrases"]] == sorted(texts.values(), reverse=True)[:20]
+    assert all(texts[p["text"]] == p["count"] for p in summary["phrases"])
+    ids = depth_ids(parens)
+    steps = np.concatenate([np.arange(s, e + 1) for s, e in zip(a, b)])
+    rows = {row["label"]: row for row in summary["meta"]["depth"]}
+    for i, label in enumerate(parens.meta["depth"].labels):
+        inside, overall = np.mean(ids[steps] == i), np.mean(ids == i)
+        assert rows[label]["in_matches"] == pytest.approx(inside)
+        assert rows[label]["ratio"] == pytest.approx(inside / overall)
+    assert summary["meta"]["position"][0]["label"] == "mean"
+    plain = client.get(f"{BASE}/match", params={**params, "summary": "false"}).json()
+    assert "summary" not in plain and plain["matches"] == body["matches"]
