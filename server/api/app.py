@@ -1,19 +1,21 @@
 """The app factory: nothing happens at import time; `create_app` loads the data sets and
-builds the Connexion 3 ASGI app (API under /api/v1, Swagger UI, the browser client)."""
+builds the Connexion 3 FlaskApp (Flask under an ASGI server): the API under /api/v1, Swagger
+UI, and the browser client's files served by Flask's safe file serving."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from connexion import AsyncApp
+import flask
+from connexion import FlaskApp
+from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.validators import VALIDATOR_MAP
 from hiddenscope.client import STATIC_DIR
-from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse
 
 from ..store import Catalog
 from . import errors
+from .guard import Guard
 from .handlers import Handlers
 from .params import ListURIParser, NamingParameterValidator
 from .payloads import jsonifier
@@ -44,22 +46,29 @@ def spec_path() -> Path:
 
 
 def create_app(
-    roots: list[Path], *, regex_search: bool = False, catalog: Catalog | None = None
-) -> AsyncApp:
+    roots: list[Path],
+    *,
+    regex_search: bool = False,
+    catalog: Catalog | None = None,
+    hosts: list[str] | None = None,
+) -> FlaskApp:
     """Load the data sets under ``roots`` (or use ``catalog``) and return the ASGI app.
 
     ``regex_search``: allow regular-expression search on data sets whose config does not
-    enable it. The app's ``catalog`` and ``handlers`` attributes are there for tests and tools.
+    enable it. ``hosts``: the names a request's Host header may give (``guard.allowed_hosts``;
+    None checks none, for in-process use). The app's ``catalog`` and ``handlers`` attributes
+    are there for tests and tools.
     """
     catalog = catalog if catalog is not None else Catalog(roots)
     handlers = Handlers(catalog, regex_search=regex_search)
     spec = spec_path()
-    app = AsyncApp(
+    app = FlaskApp(
         __name__,
         specification_dir=spec.parent,
         jsonifier=jsonifier(),
         uri_parser_class=ListURIParser,
         validator_map={**VALIDATOR_MAP, "parameter": NamingParameterValidator},
+        server_args={"static_folder": None},  # the client has its own route below
     )
     app.add_api(
         spec.name,
@@ -68,31 +77,37 @@ def create_app(
         swagger_ui_options=SwaggerUIOptions(swagger_ui=True, swagger_ui_path="/ui"),
     )
     errors.register(app)
+    app.add_middleware(Guard, position=MiddlewarePosition.BEFORE_EXCEPTION, hosts=hosts)
     _add_client_routes(app)
     app.catalog = catalog
     app.handlers = handlers
     return app
 
 
-def _add_client_routes(app: AsyncApp) -> None:
-    """`/` redirects to `/client/`; `/client/<path>` serves the browser client's files."""
-    root = Path(STATIC_DIR).resolve()
+def _add_client_routes(app: FlaskApp) -> None:
+    """`/` redirects to `/client/`; `/client/<path>` serves the browser client's files through
+    Flask's send_from_directory (safe_join: no way out of the folder, odd names are a 404)."""
+    root = str(Path(STATIC_DIR).resolve())
 
-    async def home(request: Request):
-        return RedirectResponse("/client/")
+    def home():
+        return flask.redirect("/client/")
 
-    async def client_file(request: Request):
-        wanted = request.path_params.get("path", "") or "index.html"
-        path = (root / wanted).resolve()
-        if path.is_dir():
-            path = path / "index.html"
-        if root not in path.parents or path.suffix not in CLIENT_FILES or not path.is_file():
-            return errors.problem_response(
-                404, f"no client file {wanted!r}; the client starts at /client/"
-            )
-        return FileResponse(path)
+    def client_file(path: str = "index.html"):
+        if path.endswith("/") or path == "":
+            path += "index.html"
+        if Path(path).suffix not in CLIENT_FILES or "\x00" in path:
+            raise errors.ApiError(404, _no_file(path))
+        try:
+            return flask.send_from_directory(root, path, max_age=0)
+        except Exception as exc:  # NotFound, and names the OS refuses (too long, bad bytes)
+            raise errors.ApiError(404, _no_file(path)) from exc
 
     app.add_url_rule("/", "home", home, methods=["GET"])
     app.add_url_rule("/client", "client_root", home, methods=["GET"])
     app.add_url_rule("/client/", "client_index", client_file, methods=["GET"])
-    app.add_url_rule("/client/{path:path}", "client_file", client_file, methods=["GET"])
+    app.add_url_rule("/client/<path:path>", "client_file", client_file, methods=["GET"])
+
+
+def _no_file(path: str) -> str:
+    shown = path if len(path) <= 80 else path[:77] + "..."
+    return f"no client file {shown!r}; the client starts at /client/"

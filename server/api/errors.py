@@ -14,7 +14,7 @@ import logging
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.problem import problem
-from starlette.responses import Response
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ..engine import EngineError
 from ..store import DatasetError, SearchError
@@ -25,7 +25,9 @@ TITLES = {
     400: "Bad Request",
     404: "Not Found",
     405: "Method Not Allowed",
+    414: "URI Too Long",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -47,18 +49,11 @@ def _response(status: int, detail: str) -> ConnexionResponse:
     return problem(status=status, title=TITLES.get(status, "Error"), detail=detail)
 
 
-def problem_response(status: int, detail: str) -> Response:
-    """The same problem+json body for plain Starlette routes (the client's files)."""
-    body = {
-        "type": "about:blank",
-        "title": TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-    }
-    return Response(json.dumps(body), status_code=status, media_type="application/problem+json")
-
-
 def api_error(_request: ConnexionRequest, exc: ApiError) -> ConnexionResponse:
+    if exc.status == 503:  # the data set comes back by itself: say when to ask again
+        return problem(
+            status=503, title=TITLES[503], detail=exc.detail, headers={"Retry-After": "5"}
+        )
     return _response(exc.status, exc.detail)
 
 
@@ -78,13 +73,37 @@ def connexion_problem(_request: ConnexionRequest, exc: ProblemException) -> Conn
     )
 
 
-def http_status(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """Starlette's HTTPException (404 for unknown paths, 405 for other methods)."""
-    status = getattr(exc, "status_code", 500)
-    detail = getattr(exc, "detail", "") or TITLES.get(status, "Error")
-    if status == 404:
-        detail = f"no such path {request.url.path!r}; the API lives under /api/v1 (see /api/v1/ui/)"
-    return _response(status, detail)
+def _allowed(flask_app, path: str) -> list[str]:
+    """The methods some route of ``flask_app`` answers at ``path`` (Flask's own HEAD and
+    OPTIONS left out: Connexion's routing answers neither for the API)."""
+    try:
+        flask_app.url_map.bind("localhost").match(path, method="-")
+    except MethodNotAllowed as exc:
+        return sorted(set(exc.valid_methods or []) - {"HEAD", "OPTIONS"})
+    except NotFound:
+        pass
+    return []
+
+
+def http_status_for(flask_app):
+    """Starlette's HTTPException (404 for unknown paths, 405 for other methods, with Allow)."""
+
+    def http_status(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        status = getattr(exc, "status_code", 500)
+        detail = getattr(exc, "detail", "") or TITLES.get(status, "Error")
+        headers = dict(getattr(exc, "headers", None) or {})
+        path = request.url.path
+        if status == 404:
+            detail = f"no such path {path!r}; the API lives under /api/v1 (see /api/v1/ui/)"
+        if status == 405:
+            allow = headers.get("Allow") or ", ".join(_allowed(flask_app, path)) or "GET"
+            headers["Allow"] = allow
+            detail = f"{request.method} is not allowed on {path!r}; use {allow}"
+        return problem(
+            status=status, title=TITLES.get(status, "Error"), detail=detail, headers=headers
+        )
+
+    return http_status
 
 
 def unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -105,5 +124,5 @@ def register(app) -> None:
     app.add_error_handler(SearchError, bad_request)
     app.add_error_handler(EngineError, bad_request)
     app.add_error_handler(ProblemException, connexion_problem)
-    app.add_error_handler(HTTPException, http_status)
+    app.add_error_handler(HTTPException, http_status_for(app.app))
     app.add_error_handler(Exception, unexpected)

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import json
 
+import flask
 import numpy as np
 import orjson
 from connexion.jsonifier import JSONEncoder, Jsonifier
-from starlette.responses import Response
 
 from ..store import Dataset, Entry
 
 _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-def json_response(payload: dict) -> Response:
+def json_response(payload: dict) -> flask.Response:
     """Encode with orjson: numpy arrays go out without a Python list in between (the context
     body is 10^5 floats); NaN becomes null."""
-    return Response(
-        orjson.dumps(payload, option=_ORJSON, default=_plain), media_type="application/json"
+    return flask.Response(
+        orjson.dumps(payload, option=_ORJSON, default=_plain), mimetype="application/json"
     )
 
 
@@ -46,8 +46,10 @@ def jsonifier() -> Jsonifier:
     return Jsonifier(json, cls=NumpyJSONEncoder)
 
 
-def dataset_summary(entry: Entry) -> dict:
-    """DatasetSummary of openapi.yaml; unavailable data sets carry their error and empty lists."""
+def dataset_summary(entry: Entry, index: dict[str, dict] | None = None) -> dict:
+    """DatasetSummary of openapi.yaml; unavailable data sets carry their error and empty lists.
+
+    ``index``: per source id, the match index's ``{"state", "percent"}`` (the workspace's)."""
     ds = entry.dataset
     if ds is None:
         return {
@@ -70,7 +72,10 @@ def dataset_summary(entry: Entry) -> dict:
         "error": None,
         "length": ds.length,
         "sequences": ds.sequences,
-        "sources": [s.summary() for s in ds.sources.values()],
+        "sources": [
+            {**s.summary(), **({"index": index[s.id]} if index and s.id in index else {})}
+            for s in ds.sources.values()
+        ],
         "meta": [m.summary() for m in ds.meta.values()],
         "searchable": True,
     }

@@ -36,6 +36,8 @@ def test_list_names_every_data_set_with_its_availability(client):
         "layer1-cell",
         "layer1-hidden",
     ]
+    index = parens["sources"][0].pop("index")  # the match index: built or not, never required
+    assert index["state"] in ("missing", "fresh") and 0 <= index["percent"] <= 100
     assert parens["sources"][0] == {
         "id": "layer0-cell",
         "label": "layer 0 cell",
@@ -95,7 +97,7 @@ def test_home_redirects_to_the_client_and_serves_its_files(client):
 def test_swagger_ui_and_spec_are_served(client):
     assert client.get("/api/v1/ui/").status_code == 200
     spec = client.get("/api/v1/openapi.json").json()
-    assert set(spec["paths"]) == {
+    assert set(spec["paths"]) >= {  # the analyses add their own paths
         "/datasets",
         "/datasets/{dataset}",
         "/datasets/{dataset}/context",

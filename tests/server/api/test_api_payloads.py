@@ -20,7 +20,7 @@ def test_json_response_encodes_numpy_values():
                 "count": np.int64(3),
                 "ids": np.arange(3, dtype=np.int32),
             }
-        ).body
+        ).get_data()
     )
     assert body == {
         "transposed": [[0, 3], [1, 4], [2, 5]],
@@ -33,7 +33,7 @@ def test_json_response_encodes_numpy_values():
 
 
 def test_float32_values_keep_their_shortest_form():
-    assert json_response({"v": np.array([0.3], np.float32)}).body == b'{"v":[0.3]}'
+    assert json_response({"v": np.array([0.3], np.float32)}).get_data() == b'{"v":[0.3]}'
 
 
 def test_connexion_jsonifier_handles_numpy():

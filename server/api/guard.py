@@ -1,0 +1,133 @@
+"""What every response carries and every request must pass before any handler runs.
+
+An ASGI middleware placed at the front of Connexion's stack:
+- the ``Host`` header must name an allowed host (the bound host and localhost by default,
+  ``hiddenscope serve --allow-host`` adds more): a page on another site cannot reach a local
+  server through a DNS name that it re-points to 127.0.0.1 (DNS rebinding);
+- a path or query string past its bound is answered 414 (problem+json) before parsing;
+- every response gets ``X-Content-Type-Options: nosniff``, and the client's pages a strict
+  Content-Security-Policy (scripts, styles and data from this origin only, no inline script,
+  no framing), since it shows text from data sets that anyone may have written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_QUERY_BYTES = 64 * 1024  # the longest valid query (4096 cells of 10 digits) is ~45 KB
+MAX_PATH_BYTES = 2048
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+CLIENT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+API_CSP = "default-src 'none'; frame-ancestors 'none'"  # JSON is never a page
+
+
+def allowed_hosts(bound: str, extra: Iterable[str] = ()) -> list[str]:
+    """The hosts a request may name: ``bound`` (unless it is a wildcard address), localhost,
+    and ``extra``; lower-case, without ports or IPv6 brackets."""
+    hosts = [*LOCAL_HOSTS, *(h for h in [bound] if h not in ("0.0.0.0", "::", ""))]
+    hosts += list(extra)
+    return sorted({_bare(h) for h in hosts})
+
+
+def _bare(host: str) -> str:
+    """``Example.org:8888`` -> ``example.org``; ``[::1]:80`` -> ``::1``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def problem_body(status: int, title: str, detail: str) -> bytes:
+    return json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    ).encode()
+
+
+class Guard:
+    """The ASGI middleware; ``hosts=None`` checks no Host (in-process use: tests, tools)."""
+
+    def __init__(self, app: ASGIApp, hosts: list[str] | None = None) -> None:
+        self.app = app
+        self.hosts = None if hosts is None else {_bare(h) for h in hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await self._answer(send, *refusal)
+            return
+        path = scope.get("path", "")
+        csp = CLIENT_CSP if path == "/" or path.startswith("/client") else API_CSP
+        if path.startswith("/api/v1/ui"):
+            csp = None  # Swagger UI's page needs inline script; it shows no data set text
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in (b"x-content-type-options", b"content-security-policy")
+                ]
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if csp:
+                    headers.append((b"content-security-policy", csp.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
+        if self.hosts is not None:
+            host = next(
+                (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), ""
+            )
+            if _bare(host) not in self.hosts:
+                return (
+                    400,
+                    "Bad Request",
+                    f"Host {host[:100]!r} is not served here; this server answers "
+                    f"{', '.join(sorted(self.hosts))}. Open it by one of those names, or "
+                    "start it with --allow-host NAME",
+                )
+        query = scope.get("query_string", b"")
+        if len(query) > MAX_QUERY_BYTES:
+            return (
+                414,
+                "URI Too Long",
+                f"the query string is {len(query):,} bytes, over the bound of "
+                f"{MAX_QUERY_BYTES:,}; ask for fewer values per request",
+            )
+        raw = scope.get("raw_path") or scope.get("path", "").encode()
+        if len(raw) > MAX_PATH_BYTES:
+            return (
+                414,
+                "URI Too Long",
+                f"the path is {len(raw):,} bytes, over the bound of {MAX_PATH_BYTES:,}",
+            )
+        return None
+
+    @staticmethod
+    async def _answer(send: Send, status: int, title: str, detail: str) -> None:
+        body = problem_body(status, title, detail)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"content-security-policy", API_CSP.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
