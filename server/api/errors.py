@@ -8,7 +8,6 @@ and a last resort that logs the traceback and answers a plain 500 without it.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from connexion.exceptions import ProblemException
