@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from hiddenscope.server.store.format import sequence_meta_path
 from tqdm import tqdm
 
 from .annotate import Annotator, encode_annotations
@@ -61,6 +62,11 @@ def extract(
     force: bool = False,
     progress: bool = True,
     build: dict | None = None,
+    classes: Sequence[str] | None = None,
+    gold: Sequence[int] | None = None,
+    impact: bool = False,
+    saliency: bool = False,
+    extra_config: dict | None = None,
 ) -> Path:
     """Extract per-step states of ``model`` over ``sequences`` into the data set folder ``out``.
 
@@ -87,10 +93,31 @@ def extract(
         memory_mb: bound on a chunk's tokens and annotations, and on the bytes of the
             writes in flight on the writer thread.
         force: replace an existing data set in ``out``.
+        classes: the model is a classifier over these classes: its forward returns per-step
+            class scores ``float[B, L, C]`` (step t scores the prefix up to t). Adds the
+            tracks ``predicted`` and ``confidence`` (per step and per sequence, see
+            saliency.ClassifierTracks); ``top_k`` and ``surprisal`` do not apply.
+        gold: the gold class of each sequence (with ``classes``): adds ``gold`` tracks.
+        impact: with ``classes``, a per-step ``impact`` track (paper 001's word impact).
+        saliency: with ``classes``, a per-step ``saliency`` track (``|dS_c/de_t|``, 003).
+        extra_config: top-level sections added to dataset.yml (e.g. the ``model:`` section).
 
     Returns the folder. Raises :class:`ExtractError` on bad input, naming the fix.
     """
     vocab = check_vocab(vocab)
+    model_tracks = None
+    if classes is not None:
+        from .saliency import ClassifierTracks
+
+        if gold is not None and len(gold) != len(sequences):
+            raise ExtractError(f"gold has {len(gold)} labels for {len(sequences)} sequences")
+        golds = None if gold is None else np.asarray(gold, dtype=np.int64)
+        model_tracks = ClassifierTracks(
+            model, list(classes), vocab, golds, impact, saliency, batch_size
+        )
+        annotators, top_k, surprisal = [*annotators, model_tracks], 0, False
+    elif impact or saliency:
+        raise ExtractError("impact and saliency tracks need classes=[...] (a classifier)")
     if top_k < 0 or top_k > len(vocab):
         raise ExtractError(f"top_k={top_k} must be between 0 and the vocabulary size {len(vocab)}")
     options = _Options(
@@ -109,11 +136,14 @@ def extract(
     was_training = model.training
     model.eval()  # no dropout while extracting; the model's mode is restored afterwards
     try:
-        writer, sources = _extract(model, sequences, vocab, out, annotators, options)
+        writer, sources = _extract(model, sequences, vocab, out, annotators, options, model_tracks)
     finally:
         model.train(was_training)
     return writer.commit(
-        name or Path(out).resolve().name, description or _describe(model, sources), build
+        name or Path(out).resolve().name,
+        description or _describe(model, sources),
+        build,
+        extra_config,
     )
 
 
@@ -132,7 +162,9 @@ class _Options:
     progress: bool
 
 
-def _extract(model, sequences, vocab, out, annotators, o: _Options) -> tuple[DatasetWriter, list]:
+def _extract(
+    model, sequences, vocab, out, annotators, o: _Options, model_tracks=None
+) -> tuple[DatasetWriter, list]:
     """Write every table into the staging folder; returns the finished writer and sources."""
     lengths = check_sequences(sequences, len(vocab))
     offsets = offsets_of(lengths)
@@ -158,6 +190,7 @@ def _extract(model, sequences, vocab, out, annotators, o: _Options) -> tuple[Dat
         surprisal=o.surprisal,
         force=o.force,
         max_pending=o.memory_mb << 20,
+        sequence_tracks=model_tracks.sequence_tracks if model_tracks else (),
     )
     # Chunks bound the tokens and annotations held at once; sized as if a chunk's states
     # were held too, which keeps spaCy's per-token objects well within the budget.
@@ -179,6 +212,10 @@ def _extract(model, sequences, vocab, out, annotators, o: _Options) -> tuple[Dat
             )
             for chunk in plan_chunks(offsets, max_rows):
                 job.run_chunk(chunk, bar)
+        for track in model_tracks.sequence_tracks if model_tracks else ():
+            dtype = np.int32 if track.kind == "categorical" else np.float32
+            values = np.asarray(model_tracks.sequence_values[track.name], dtype=dtype)
+            writer.write(sequence_meta_path(track.name), 0, values)
         writer.finish()
     except BaseException:
         writer.abort()

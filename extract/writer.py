@@ -86,8 +86,10 @@ class DatasetWriter:
         surprisal: bool = False,
         force: bool = False,
         max_pending: int = 256 << 20,
+        sequence_tracks: list[Track] = (),
     ) -> None:
         self.folder = Path(folder)
+        self.sequence_tracks = list(sequence_tracks)  # [N] tables under sequence_meta/
         self.T = int(offsets[-1])
         self.sources, self.tracks, self.vocab = sources, tracks, vocab
         self.top_k, self.surprisal = top_k, surprisal
@@ -111,6 +113,9 @@ class DatasetWriter:
             wanted.append((fmt.NEXT_PROBS, (T, self.top_k), np.float32, 0))
         if self.surprisal:
             wanted.append((fmt.meta_path("surprisal"), (T,), np.float32, np.nan))
+        for track in self.sequence_tracks:
+            dtype = np.int32 if track.kind == "categorical" else np.float32
+            wanted.append((fmt.sequence_meta_path(track.name), (len(offsets) - 1,), dtype, 0))
         return wanted
 
     def table(self, path: str) -> fmt.Table:
@@ -132,15 +137,23 @@ class DatasetWriter:
         """Wait for the queued writes (raising their error, e.g. a full disk) and close data.h5."""
         self.data.finish()
 
-    def commit(self, name: str, description: str, build: dict | None = None) -> Path:
-        """Write the JSON files and dataset.yml and move everything into place."""
+    def commit(
+        self, name: str, description: str, build: dict | None = None, extra: dict | None = None
+    ) -> Path:
+        """Write the JSON files and dataset.yml (with the ``extra`` top-level sections, e.g.
+        ``model:``) and move everything into place."""
         if not self.data.closed:
             self.finish()
         fmt.write_json(self.staging / fmt.VOCAB_FILE, self.vocab)
         for track in self.tracks:
             if track.kind == "categorical":
                 fmt.write_json(self.staging / fmt.labels_file(track.name), track.labels)
-        return fmt.publish(self.staging, self.folder, self.config(name, description, build))
+        for track in self.sequence_tracks:
+            if track.kind == "categorical":
+                path = fmt.labels_file(f"sequence_{track.name}")
+                fmt.write_json(self.staging / path, track.labels)
+        config = {**self.config(name, description, build), **(extra or {})}
+        return fmt.publish(self.staging, self.folder, config)
 
     def abort(self) -> None:
         """Drop the writes, close and remove the staging folder (a previous data set stays)."""
@@ -161,7 +174,14 @@ class DatasetWriter:
             meta["surprisal"] = fmt.scalar_meta("surprisal")
         labels = {f"{t.name}_labels": fmt.labels_file(t.name)
                   for t in self.tracks if t.kind == "categorical"}
-        return fmt.dataset_config(name, description, sources, meta, labels, build)
+        labels.update({f"sequence_{t.name}_labels": fmt.labels_file(f"sequence_{t.name}")
+                       for t in self.sequence_tracks if t.kind == "categorical"})
+        config = fmt.dataset_config(name, description, sources, meta, labels, build)
+        if self.sequence_tracks:
+            config["sequence_meta"] = {
+                t.name: fmt.sequence_meta(t.name, t.kind, t.vis_range) for t in self.sequence_tracks
+            }
+        return config
 
 
 def check_target(folder: Path, force: bool) -> None:

@@ -63,6 +63,22 @@ def meta_path(name: str) -> str:
     return f"meta/{name}"
 
 
+def sequence_meta_path(name: str) -> str:
+    """A sequence-level track: ``[N]`` values, one per sequence (gold label, prediction)."""
+    return f"sequence_meta/{name}"
+
+
+def sequence_meta(name: str, kind: str, vis_range=None) -> dict:
+    """The ``sequence_meta`` entry of a categorical or scalar sequence-level track."""
+    if kind == "categorical":
+        return {"file": "data", "path": sequence_meta_path(name),
+                "dict": f"sequence_{name}_labels", "vis": {"type": "discrete", "range": "dict"}}
+    vis: dict = {"type": "scalar"}
+    if vis_range is not None:
+        vis["range"] = vis_range
+    return {"file": "data", "path": sequence_meta_path(name), "vis": vis}
+
+
 def labels_file(name: str) -> str:
     """Where a categorical track's labels live, relative to the folder."""
     return f"{LABELS_DIR}/{name}.json"
