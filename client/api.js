@@ -1,5 +1,6 @@
 // One function per operationId of openapi.yaml. Each returns the parsed JSON or throws an
 // ApiError carrying the server's problem+json detail; nothing here touches the DOM or URL.
+// Requests in flight are tracked by their caller's loaders (loaders.js), not here.
 
 // relative to this file (/client/api.js), so the app also works behind a path prefix
 const BASE = new URL("../api/v1", import.meta.url).href;
@@ -15,21 +16,6 @@ export class ApiError extends Error {
     this.type = type;
     this.url = url;
   }
-}
-
-// Listeners told how many requests are in flight, so the app can show progress.
-const activity = new Set();
-let inFlight = 0;
-
-/** Register fn(count) called whenever the number of requests in flight changes. */
-export function onActivity(fn) {
-  activity.add(fn);
-  return () => activity.delete(fn);
-}
-
-function setInFlight(delta) {
-  inFlight += delta;
-  for (const fn of activity) fn(inFlight);
 }
 
 function queryOf(params) {
@@ -59,20 +45,15 @@ async function problemOf(response, url) {
 /** GET BASE+path with params; {signal} cancels a request that a newer one replaced. */
 export async function request(path, params = {}, { signal } = {}) {
   const url = `${BASE}${path}${queryOf(params)}`;
-  setInFlight(+1);
+  let response;
   try {
-    let response;
-    try {
-      response = await fetch(url, { signal, headers: { Accept: "application/json, application/problem+json" } });
-    } catch (err) {
-      if (err.name === "AbortError") throw err;
-      throw new ApiError({ title: "Server unreachable", detail: `could not reach the server (${err.message}); is \`hiddenscope serve\` running?` }, url);
-    }
-    if (!response.ok) throw await problemOf(response, url);
-    return await response.json();
-  } finally {
-    setInFlight(-1);
+    response = await fetch(url, { signal, headers: { Accept: "application/json, application/problem+json" } });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError({ title: "Server unreachable", detail: `could not reach the server (${err.message}); is \`hiddenscope serve\` running?` }, url);
   }
+  if (!response.ok) throw await problemOf(response, url);
+  return await response.json();
 }
 
 const enc = encodeURIComponent;

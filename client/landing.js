@@ -1,18 +1,25 @@
 // The landing page: one card per data set with its description, length, sources and meta
-// tracks; an unavailable one shows its error. Links open view.html with the scenario.
+// tracks. Ready data sets come first; a recipe not built yet is a quiet card saying so, and
+// a data set that fails to load shows its error. Links open view.html with the scenario.
 import d3 from "./d3.js";
 import * as api from "./api.js";
+import { createLoaders } from "./loaders.js";
 import { serialize, makeState } from "./state.js";
 import { statusBar } from "./views/statusBar.js";
 
 const status = statusBar();
 document.querySelector("#status").append(status.node);
-api.onActivity((n) => status.busy(n ? "Loading data sets" : null));
+const loaders = createLoaders({ onChange: (loads) => status.busy(loads.length ? "Loading data sets" : null) });
 const fmt = d3.format(",");
 
 function card(parent, ds) {
-  const c = parent.append("article").attr("class", `card${ds.available ? "" : " unavailable"}`).attr("data-dataset", ds.id);
+  const c = parent.append("article").attr("class", `card${ds.available ? "" : unbuilt(ds) ? " unbuilt" : " unavailable"}`)
+    .attr("data-dataset", ds.id);
   c.append("h2").text(ds.name || ds.id);
+  if (unbuilt(ds)) {
+    c.append("p").attr("class", "note").text(`Not built yet: ${ds.error}`);
+    return;
+  }
   if (!ds.available) {
     c.append("p").attr("class", "error").attr("role", "alert").text(`Unavailable: ${ds.error || "no reason given"}`);
     return;
@@ -41,8 +48,17 @@ function card(parent, ds) {
   }
 }
 
+// A demo recipe that has not been built is not a failure (the server says how to build it).
+function unbuilt(ds) {
+  return !ds.available && /not built yet/.test(ds.error || "");
+}
+
+// ready first, then recipes not built yet, then the broken ones
+const rank = (ds) => (ds.available ? 0 : unbuilt(ds) ? 1 : 2);
+
 try {
-  const { datasets } = await api.listDatasets();
+  const { datasets } = await loaders.load("datasets", (o) => api.listDatasets(o), { label: "loading data sets" });
+  datasets.sort((a, b) => rank(a) - rank(b));
   const box = d3.select("#datasets").text("");
   if (!datasets.length) box.text("No data sets found. Start the server with a folder of data sets: hiddenscope serve DIR");
   for (const ds of datasets) card(box, ds);

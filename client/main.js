@@ -1,313 +1,223 @@
-// The app: owns the state, keeps it in the URL, fetches, and wires the views.
-//
-// History: deliberate steps (brush end, padding handle released, run match, open a match
-// row, source change, jump, page, cell edits) push an entry, so Back walks back through
-// the analysis; continuous tweaks (threshold drag, zoom, single steps) replace it.
-import * as api from "./api.js";
-import { MATCH_LEFT, requests } from "./requests.js";
-import { fitToDataset, normaliseCells, parse, serialize } from "./state.js";
+// The page: wires the session (scenario and loaded data), the loaders, the analysis steps and
+// the views. Views get data and callbacks; every gesture becomes a session.setState with its
+// history mode (session.js states the rule), and every change redraws what it touches.
+import { MATCH_LEFT, createAnalysis, windowOf } from "./analysis.js";
+import { createLoaders } from "./loaders.js";
+import { hostPanels } from "./panels.js";
+import { onCountOf } from "./select.js";
+import { valueScale } from "./scales.js";
+import { createSession } from "./session.js";
+import { normaliseCells } from "./state.js";
 import { matchView } from "./views/matchView.js";
+import { searchBox } from "./views/searchBox.js";
 import { selectView } from "./views/selectView.js";
 import { statusBar } from "./views/statusBar.js";
-import { searchBox } from "./views/searchBox.js";
 import { toolbar } from "./views/toolbar.js";
-import { onCountOf, valueDomain } from "./select.js";
 
-const URL_EVERY_MS = 150;
-
-const app = {
-  state: null,
-  dataset: null, // DatasetSummary
-  context: null, // the context answer (all cells of the window)
-  contextKey: null,
-  values: null, // Float32Array of the window's values (histogram)
-  match: null, // the match answer shown
-  matchKey: null,
-  matchBusy: false,
-  selectPending: false, // a select is scheduled or in flight
-  selectSeq: 0, // answers of older selects are dropped
-  urlPending: false, // the URL lags a continuous tweak by at most URL_EVERY_MS
-  hover: { cell: null, step: null },
-  search: { results: null }, // the last search's answer
-  cellInfo: { cell: null, stats: null, busy: false }, // the cell whose details are shown
-  aborts: {}, // name -> AbortController of the request in flight
-  timers: {},
-};
+const LABEL_W = 130; // the select view's label column
+const PLOT_H = 200;
 
 const status = statusBar();
-// (function declarations below are hoisted, so they can be handed over here)
-const { fetchInto, scheduleMatch, scheduleSelect, cancelSelect } = requests(app, { status, setState, render, reportError });
-const header = document.querySelector("header .where");
 document.querySelector("#status").append(status.node);
+const header = document.querySelector("header .where");
 
-function reportError(err, what) {
-  if (err.name === "AbortError") return;
-  console.error(err);
-  status.error(what, err.detail || err.message);
+const loaders = createLoaders({ onChange: (loads) => status.busy(progressText(loads)) });
+const session = createSession({ onLinkErrors: (errors) => errors.forEach((e) => status.error("Bad link:", e)) });
+const data = session.data;
+const analysis = createAnalysis({ session, loaders, status, viewportSteps, onFatal: showFatal });
+
+// "matching over the whole data set: scanning 3,000 steps · 4 s": what, how far, how long
+function progressText(loads) {
+  if (!loads.length) return null;
+  return loads.map((l) => `${l.label}${l.detail ? `: ${l.detail}` : ""}${l.seconds >= 2 ? ` · ${Math.floor(l.seconds)} s` : ""}`).join(", ");
 }
 
-// --- state and history ------------------------------------------------------
-
-/** Apply a patch; "push" for deliberate steps, "replace" for continuous tweaks. */
-function setState(patch, mode = "replace") {
-  const before = app.state;
-  app.state = { ...app.state, ...patch };
-  if (mode === "push") {
-    if (app.urlPending) writeURL(before); // the entry we leave keeps its last tweak
-    window.history.pushState(null, "", `?${serialize(app.state)}`);
-  } else if (!app.urlPending) {
-    // a drag tweaks the state many times a second; browsers limit history calls (Safari
-    // throws after 100 in 30 s, Firefox throttles), so the URL follows every URL_EVERY_MS
-    app.urlPending = true;
-    app.timers.url = setTimeout(() => writeURL(app.state), URL_EVERY_MS);
-  }
-  refresh();
+// Steps the plot has room for at the current zoom (the window is widened to fill it).
+function viewportSteps() {
+  const width = document.querySelector("main").clientWidth - LABEL_W - 40;
+  return Math.max(1, Math.floor(width / session.state.zoom));
 }
 
-function writeURL(state) {
-  clearTimeout(app.timers.url);
-  app.urlPending = false;
-  window.history.replaceState(null, "", `?${serialize(state)}`);
-}
-
-window.addEventListener("popstate", () => {
-  cancelSelect(); // the restored entry holds its own cells
-  clearTimeout(app.timers.url); // a pending tweak belongs to the entry we left
-  app.urlPending = false;
-  const { state, errors } = parse(window.location.search);
-  for (const e of errors) status.error("Bad link:", e);
-  app.state = state;
-  refresh();
-});
-
-// --- fetching ---------------------------------------------------------------
-
-async function loadDataset() {
-  if (app.dataset && app.dataset.id === app.state.dataset) return true;
-  try {
-    app.dataset = await fetchInto("dataset", (o) => api.getDataset(app.state.dataset, o));
-  } catch (err) {
-    if (err.name === "AbortError") return false; // a newer refresh asked again
-    reportError(err, `Data set '${app.state.dataset}' could not be opened:`);
-    showFatal();
-    return false;
-  }
-  if (!app.dataset.available) {
-    status.error(`Data set '${app.dataset.id}' is unavailable:`, app.dataset.error || "no reason given");
-    showFatal();
-    return false;
-  }
-  app.trackInfo = new Map(app.dataset.meta.map((m) => [m.id, m]));
-  document.title = `${app.dataset.name} · hiddenscope`;
-  header.textContent = app.dataset.name;
-  return true;
-}
-
-/** Fit the state to the data set (state.js fitToDataset); the link's faults become messages. */
-function checkStateAgainstDataset() {
-  const { state, errors } = fitToDataset(app.state, app.dataset);
-  for (const e of errors) status.error("Bad link:", e);
-  if (state !== app.state) {
-    app.state = state;
-    writeURL(app.state);
-  }
-}
-
-function sourceOf(id) {
-  return app.dataset.sources.find((x) => x.id === id);
-}
-
-async function loadContext() {
-  const s = app.state;
-  const key = [s.dataset, s.source, s.pos, s.left, s.right, s.meta.join(",")].join("|");
-  if (key === app.contextKey) {
-    // back at the window shown (a step and a step back): a request still in flight is for
-    // another window, and its late answer would replace this one
-    app.aborts.context?.abort();
-    return true;
-  }
-  try {
-    const ctx = await fetchInto("context", (o) => api.getContext(s.dataset, {
-      source: s.source, pos: s.pos, left: s.left, right: s.right, threshold: s.threshold,
-      meta: s.meta.length ? s.meta : null,
-    }, o));
-    app.context = ctx;
-    app.contextKey = key;
-    app.values = Float32Array.from(ctx.states.flat().filter((v) => v !== null)); // null: NaN
-    return true;
-  } catch (err) {
-    reportError(err, "Could not load the steps:");
-    return false;
-  }
-}
-
-// --- rendering --------------------------------------------------------------
+// --- views ------------------------------------------------------------------
 
 let views = null;
+let hover = { cell: null, step: null };
 let lastMatchRender = null; // what the match view last drew (see renderMatch)
+let scrollToMatch = false;
 
 function buildViews() {
   const bar = toolbar(toolbarActions());
-  const search = searchBox({
-    onSearch: (q, regex) => runSearch(q, regex),
-    onPick: (r) => setState({ pos: clampPos(r.start) }, "push"),
-  });
+  const search = searchBox({ onSearch: analysis.runSearch, onPick: (r) => jump(r.start, r.end) });
   const select = selectView(selectActions());
   const match = matchView(matchActions());
-  const matchButton = document.createElement("button");
-  matchButton.type = "button";
-  matchButton.className = "primary open-match";
-  matchButton.textContent = "Match these cells";
-  matchButton.addEventListener("click", () => {
-    app.matchKey = null; // run again even when nothing changed
-    setState({ match: true }, "push");
-  });
-  select.node.querySelector(".cell-list").append(matchButton);
+  const panelBar = document.createElement("nav");
+  panelBar.className = "panel-bar";
+  panelBar.setAttribute("aria-label", "analysis panels");
+  const panelBox = document.createElement("div");
+  panelBox.className = "panels";
   const side = document.createElement("div");
   side.className = "side";
   side.append(search.node);
-  document.querySelector("main").replaceChildren(bar.node, select.node, side, match.node);
-  views = { bar, search, select, match, matchButton };
-  app.views = views;
+  document.querySelector("main").replaceChildren(bar.node, select.node, side, panelBar, match.node, panelBox);
+  const panels = hostPanels({ bar: panelBar, box: panelBox, session, loaders, status, actions: panelActions() });
+  views = { bar, search, select, match, panels };
   lastMatchRender = null; // a new match view has drawn nothing yet
 }
 
-// A change of threshold or padding recomputes the selection (scheduleSelect is debounced, so
-// a drag asks the server once it pauses).
-function selectRule(patch, mode) {
-  setState(patch, mode);
-  scheduleSelect();
+// The cells shown: the scenario's, or the local preview while the server's select answers.
+function shownCells(s) {
+  return s.cells ?? data.preview ?? [];
+}
+
+// A change of the selection rule recomputes the brush's cells (null: the server's select is
+// asked; the URL leaves them out until it answers, so a link copied meanwhile selects again).
+function rule(patch, mode) {
+  const s = { ...session.state, ...patch };
+  session.setState({ ...patch, cells: s.start === null ? session.state.cells ?? [] : null }, mode);
 }
 
 function toolbarActions() {
   return {
     onSource: (id) => {
-      showCellInfo(null); // its statistics belong to the old source
-      selectRule({ source: id, cells: [], added: [], removed: [] }, "push");
+      analysis.showCellInfo(null); // its statistics belong to the old source
+      // a source has its own values: its threshold is derived again
+      rule({ source: id, threshold: null, added: [], removed: [], cells: [] }, "push");
     },
     onStep: (delta) => step(delta),
-    onJump: (pos) => setState({ pos: clampPos(pos) }, "push"),
-    onRange: (a, b) => selectRule({ start: clampPos(a), end: clampPos(b) }, "push"),
-    onThreshold: (v) => selectRule({ threshold: v }, "replace"),
-    onPadding: (l, r) => selectRule({ pad_left: l, pad_right: r }, "push"),
-    onMeta: (ids) => setState({ meta: ids }, "push"),
+    onJump: (pos) => session.setState({ pos: clampPos(pos) }, "push"),
+    onRange: (a, b) => rule({ start: clampPos(a), end: clampPos(b) }, "push"),
+    onThreshold: (v) => rule({ threshold: v }, "replace"),
+    onPadding: (l, r) => rule({ pad_left: l, pad_right: r }, "push"),
+    onMeta: (ids) => session.setState({ meta: ids }, "push"),
     onZoom: (dir) => {
-      const z = Math.round(app.state.zoom * (dir > 0 ? 1.25 : 0.8));
-      setState({ zoom: Math.max(4, Math.min(80, z === app.state.zoom ? z + dir : z)) }, "replace");
+      const z0 = session.state.zoom;
+      const z = Math.round(z0 * (dir > 0 ? 1.25 : 0.8));
+      session.setState({ zoom: Math.max(4, Math.min(80, z === z0 ? z + dir : z)) }, "replace");
     },
     onWindow: (n) => {
       const left = Math.min(10, Math.floor((n - 1) / 4));
-      setState({ left, right: n - 1 - left }, "push");
+      session.setState({ left, right: n - 1 - left }, "push");
     },
+    onScale: (kind) => session.setState({ scale: kind }, "push"),
   };
 }
 
 function selectActions() {
   return {
-    onThreshold: (v) => selectRule({ threshold: v }, "replace"),
-    onBrush: (a, b) => selectRule({ start: a, end: b }, "push"),
-    onPadding: (l, r, final) => selectRule({ pad_left: l, pad_right: r }, final ? "push" : "replace"),
-    onHoverCell: (c) => hover({ cell: c }),
-    onHoverStep: (t) => hover({ step: t }),
-    onHoverPlot: (c, t) => hover({ cell: c, step: t }),
-    onToggleCell: (c) => (app.state.cells.includes(c) ? removeCell(c) : addCell(c)),
-    onAddCell: addCell,
-    onRemoveCell: removeCell,
-    onClear: () => setState({ cells: [], added: [], removed: [], start: null, end: null }, "push"),
-    onCloseMeta: (id) => setState({ meta: app.state.meta.filter((m) => m !== id) }, "push"),
-    onPickCell: (c) => showCellInfo(c),
+    onThreshold: (v) => rule({ threshold: v }, "replace"),
+    onBrush: (a, b) => rule({ start: a, end: b }, "push"),
+    onPadding: (l, r, final) => rule({ pad_left: l, pad_right: r }, final ? "push" : "replace"),
+    onHoverCell: (c) => setHover({ cell: c }),
+    onHoverStep: (t) => setHover({ step: t }),
+    onHoverPlot: (c, t) => setHover({ cell: c, step: t }),
+    onToggleCell: (c) => (shownCells(session.state).includes(c) ? removeCells([c]) : addCells([c])),
+    onAddCell: (c) => addCells([c]),
+    onRemoveCell: (c) => removeCells([c]),
+    onClear: () => session.setState({ cells: [], added: [], removed: [], start: null, end: null }, "push"),
+    onCloseMeta: (id) => session.setState({ meta: session.state.meta.filter((m) => m !== id) }, "push"),
+    onPickCell: (c) => analysis.showCellInfo(c),
+    onMatch: () => runMatch({}),
   };
+}
+
+function runMatch(params) {
+  analysis.rerunMatch(); // run again even when nothing changed (no history entry then)
+  scrollToMatch = true;
+  session.setState({ match: true, ...params }, "push");
+  analysis.refresh();
 }
 
 function matchActions() {
   return {
-    onRun: (params) => {
-      app.matchKey = null; // run again even when nothing changed
-      setState({ match: true, ...params }, "push");
-    },
-    onClose: () => setState({ match: false }, "push"),
-    onOpen: (m) => {
-      setState({ pos: m.start }, "push");
-      window.scrollTo({ top: 0 });
-    },
-    onMap: (id) => setState({ map: id }, "push"),
+    onRun: (params) => runMatch(params),
+    onClose: () => session.setState({ match: false }, "push"),
+    onOpen: (m) => jump(m.start, m.end),
+    onMap: (id) => session.setState({ map: id }, "push"),
     onHover: () => {},
   };
 }
 
-// The details of one cell (its value distribution): not part of the scenario, so not in the URL.
-async function showCellInfo(cell) {
-  app.aborts.cell?.abort(); // a closed panel must not reopen when its answer comes late
-  app.cellInfo = { cell, stats: null, busy: cell !== null };
-  renderCellInfo();
-  if (cell === null) return;
-  try {
-    const stats = await fetchInto("cell", (o) => api.getCellStats(app.state.dataset, cell, { source: app.state.source }, o));
-    if (app.cellInfo.cell !== cell) return; // closed or another cell picked meanwhile
-    app.cellInfo = { cell, stats, busy: false };
-  } catch (err) {
-    if (err.name === "AbortError" || app.cellInfo.cell !== cell) return;
-    app.cellInfo = { cell: null, stats: null, busy: false };
-    reportError(err, `Could not load cell ${cell}:`);
-  }
-  renderCellInfo();
+function panelActions() {
+  return { jump, addCells, removeCells };
 }
 
-function renderCellInfo() {
-  views?.select.setCellInfo({ ...app.cellInfo, threshold: app.state.threshold });
+/** Show step `start` in the select view, its range [start, end] marked. */
+function jump(start, end = start) {
+  session.setState({ pos: clampPos(start), mark: [clampPos(start), clampPos(end)] }, "push");
+  views?.select.node.scrollIntoView({ block: "start", behavior: "instant" });
 }
 
-async function runSearch(q, regex) {
-  app.search = { results: null, busy: true };
-  renderSearch();
-  try {
-    const r = await fetchInto("search", (o) => api.searchTokens(app.state.dataset, { q, regex, limit: 50 }, o));
-    app.search = { results: r.results, truncated: r.truncated };
-  } catch (err) {
-    if (err.name === "AbortError") return;
-    app.search = { results: null };
-    reportError(err, "Search failed:");
-  }
-  renderSearch();
+function addCells(cs) {
+  const s = session.state;
+  const cells = shownCells(s);
+  session.setState({
+    cells: s.cells === null ? null : normaliseCells([...s.cells, ...cs]),
+    added: normaliseCells([...s.added, ...cs.filter((c) => !cells.includes(c))]),
+    removed: s.removed.filter((x) => !cs.includes(x)),
+  }, "push");
 }
 
-function renderSearch() {
-  views?.search.update({ ...app.search, enabled: app.dataset.searchable });
+function removeCells(cs) {
+  const s = session.state;
+  session.setState({
+    cells: s.cells === null ? null : s.cells.filter((x) => !cs.includes(x)),
+    added: s.added.filter((x) => !cs.includes(x)),
+    removed: normaliseCells([...s.removed, ...cs.filter((c) => !s.added.includes(c))]),
+  }, "push");
 }
+
+function clampPos(pos) {
+  return Math.max(0, Math.min(data.dataset.length - 1, pos));
+}
+
+function step(delta) {
+  const pos = clampPos(session.state.pos + delta);
+  if (pos !== session.state.pos) session.setState({ pos }, Math.abs(delta) === 1 ? "replace" : "push");
+}
+
+// --- rendering --------------------------------------------------------------
 
 function render() {
-  if (!views || !app.context || !app.dataset) return;
+  if (!views || !data.context || !data.dataset) return;
   renderSelect();
   renderMatch();
+  views.panels.update();
 }
 
 function renderSelect() {
-  const s = app.state;
-  const source = sourceOf(s.source);
-  const ctx = app.context;
-  views.bar.update({ dataset: app.dataset, state: s });
-  renderSearch();
-  renderCellInfo();
+  const s = session.state;
+  const source = data.dataset.sources.find((x) => x.id === s.source);
+  const ctx = data.context;
+  const cells = shownCells(s);
+  const threshold = s.threshold ?? 0.3; // until the source's own is derived
+  views.bar.update({ dataset: data.dataset, state: s });
+  views.search.update({ ...(data.search || { results: null }), enabled: data.dataset.searchable });
+  views.select.setCellInfo({ ...(data.cellInfo || { cell: null }), threshold });
+  const shown = { ...s, cells, threshold };
   timed("hs:select-render", () => views.select.update({
-    context: ctx, source, state: s, onCount: onCountOf(ctx, s.cells, s.threshold),
-    yDomain: valueDomain(source, app.values, s.threshold), values: app.values, hover: app.hover,
-    trackInfo: app.trackInfo,
+    context: ctx, source, state: shown, onCount: onCountOf(ctx, cells, threshold),
+    y: valueScale(s.scale, source, data.values, threshold, [PLOT_H - 4, 4]), values: data.values, hover,
+    trackInfo: data.trackInfo, pending: s.cells === null, canMatch: cells.length > 0 && !s.match,
   }));
-  views.matchButton.disabled = !s.cells.length;
-  views.matchButton.style.display = s.match ? "none" : null;
 }
 
 // The match table is large: redraw it only when what it shows changed.
 function renderMatch() {
-  const s = app.state;
+  const s = session.state;
   views.match.node.style.display = s.match ? null : "none";
   if (!s.match) return;
-  const shown = [app.match, app.matchBusy, s.map, s.zoom, s.cells.length, s.min_overlap, s.min_len, s.max_len, s.limit];
-  if (lastMatchRender && shown.every((v, i) => v === lastMatchRender[i])) return;
-  lastMatchRender = shown;
-  timed("hs:match-render", () => views.match.update({
-    state: s, result: app.match, busy: app.matchBusy, left: MATCH_LEFT, trackInfo: app.trackInfo,
-  }));
+  const busy = !!data.matchAsked;
+  const shown = [data.match, busy, s.map, s.zoom, shownCells(s).length, s.min_overlap, s.min_len, s.max_len, s.limit];
+  if (!lastMatchRender || !shown.every((v, i) => v === lastMatchRender[i])) {
+    lastMatchRender = shown;
+    timed("hs:match-render", () => views.match.update({
+      state: { ...s, cells: shownCells(s) }, result: data.match, busy, left: MATCH_LEFT, trackInfo: data.trackInfo,
+    }));
+  }
+  if (scrollToMatch) {
+    scrollToMatch = false;
+    views.match.node.scrollIntoView({ block: "start", behavior: "instant" });
+  }
 }
 
 // A performance.measure entry lets the benchmark (bench/bench_client.py) read the last
@@ -319,92 +229,68 @@ function timed(name, fn) {
   performance.measure(name, { start: t0, end: performance.now() });
 }
 
-function hover(patch) {
-  app.hover = { ...app.hover, ...patch };
-  views?.select.setHover(app.hover);
-}
-
-function addCell(c) {
-  const s = app.state;
-  setState({
-    cells: normaliseCells([...s.cells, c]),
-    added: s.cells.includes(c) ? s.added : normaliseCells([...s.added, c]),
-    removed: s.removed.filter((x) => x !== c),
-  }, "push");
-}
-
-function removeCell(c) {
-  const s = app.state;
-  setState({
-    cells: s.cells.filter((x) => x !== c),
-    added: s.added.filter((x) => x !== c),
-    removed: s.added.includes(c) ? s.removed : normaliseCells([...s.removed, c]),
-  }, "push");
-}
-
-function clampPos(pos) {
-  return Math.max(0, Math.min(app.dataset.length - 1, pos));
-}
-
-function step(delta) {
-  const pos = clampPos(app.state.pos + delta);
-  if (pos !== app.state.pos) setState({ pos }, Math.abs(delta) === 1 ? "replace" : "push");
-}
-
-let refreshes = 0;
-
-async function refresh() {
-  const mine = ++refreshes;
-  if (!app.state.dataset) {
-    status.error("No data set:", "this link names no data set (…/view.html?dataset=ID); pick one on the start page.");
-    showFatal();
-    return;
-  }
-  if (!(await loadDataset())) return;
-  if (!views) buildViews();
-  checkStateAgainstDataset();
-  const ok = await loadContext();
-  if (mine !== refreshes && !ok) return; // a newer refresh replaced this one
-  scheduleMatch();
-  render();
+function setHover(patch) {
+  hover = { ...hover, ...patch };
+  views?.select.setHover(hover);
 }
 
 function showFatal() {
-  const main = document.querySelector("main");
+  views?.panels.destroy();
   views = null;
   const p = document.createElement("p");
   p.className = "fatal";
-  p.innerHTML = 'Nothing to show for this link. <a href="./">Choose a data set</a>.';
-  main.replaceChildren(p);
+  p.append("Nothing to show for this link. ");
+  const a = document.createElement("a");
+  a.href = "./";
+  a.textContent = "Choose a data set";
+  p.append(a, ".");
+  document.querySelector("main").replaceChildren(p);
 }
+
+// --- wiring -----------------------------------------------------------------
+
+session.subscribe((change) => {
+  if (data.dataset && !views && session.state.dataset === data.dataset.id) {
+    buildViews();
+    document.title = `${data.dataset.name} · hiddenscope`;
+    header.textContent = data.dataset.name;
+  }
+  if (change.state.size || change.restored) analysis.refresh();
+  if (change.state.has("source") || change.restored) hover = { cell: null, step: null };
+  render();
+});
 
 document.addEventListener("keydown", (event) => {
   if (!views || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
-  if (event.key === "Escape" && app.cellInfo.cell !== null) {
-    showCellInfo(null);
+  if (event.key === "Escape" && data.cellInfo?.cell != null) {
+    analysis.showCellInfo(null);
     return;
   }
   const tag = event.target.tagName;
   if (["INPUT", "SELECT", "TEXTAREA"].includes(tag) || event.target.closest?.("[role=slider]")) return;
-  const size = app.state.left + app.state.right + 1;
+  const s = session.state;
+  const size = s.left + s.right + 1;
   if (event.key === "ArrowLeft") step(event.shiftKey ? -size : -1);
   else if (event.key === "ArrowRight") step(event.shiftKey ? size : 1);
   else return;
   event.preventDefault();
 });
 
-// --- boot -------------------------------------------------------------------
+session.restore();
 
-{
-  const { state, errors } = parse(window.location.search);
-  for (const e of errors) status.error("Bad link:", e);
-  app.state = state;
-  window.history.replaceState(null, "", `?${serialize(state)}`);
-  refresh();
-}
-// for the browser tests and the benchmark: inspection, and a way to time a redraw
-window.hiddenscope = app;
-app.render = () => {
-  lastMatchRender = null;
-  render();
+// For the browser tests and the benchmark: inspection, and a way to time a redraw.
+window.hiddenscope = {
+  session,
+  loaders,
+  get state() { return session.state; },
+  get context() { return data.context ?? null; },
+  get aborts() { return Object.fromEntries(loaders.names().map((n) => [n, true])); },
+  get matchBusy() { return loaders.pending("match") || !!data.matchAsked; },
+  get selectPending() { return loaders.pending("select"); },
+  get urlPending() { return session.urlPending; },
+  window: () => windowOf(session.state, data.dataset.length, viewportSteps()),
+  render: () => {
+    lastMatchRender = null;
+    render();
+  },
 };

@@ -1,4 +1,5 @@
-// Pure helpers over a context answer: the local select preview, on-counts, the y domain.
+// Pure helpers over a context answer: the local select preview and on-counts (the value
+// axis is scales.js).
 // Same rule as the server (DESIGN.md): on(t, c) := value >= threshold; steps outside the
 // window are unknown here, so the preview gives up (null) when the padding leaves it.
 
@@ -45,28 +46,4 @@ export function onCountOf(ctx, cells, threshold) {
     for (let t = 0; t < steps; t++) if (row[t] >= threshold) counts[t] += 1;
   }
   return counts;
-}
-
-/**
- * The plot's value range: [-1, 1] (or [0, 1] when unsigned) whenever the values fit, as they
- * do after tanh and for LSTM hidden states, so the axis does not jump while navigating.
- * Otherwise symmetric around 0 over the window's 0.5th..99.5th percentiles and the
- * threshold, so that a few extreme values do not flatten every other line (those run off
- * the edge of the plot).
- */
-export function valueDomain(source, values, threshold) {
-  let m = Math.max(1, Math.abs(threshold));
-  if (source.transform !== "tanh" && values.length) m = Math.max(m, robustMax(values));
-  return source.unsigned ? [0, m] : [-m, m];
-}
-
-const robust = new WeakMap(); // values array -> its robust absolute maximum
-
-function robustMax(values) {
-  if (!robust.has(values)) {
-    const sorted = Float32Array.from(values).filter((v) => Number.isFinite(v)).sort();
-    const at = (q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0);
-    robust.set(values, Math.max(Math.abs(at(0.005)), Math.abs(at(0.995))));
-  }
-  return robust.get(values);
 }

@@ -4,20 +4,27 @@
 // under the same name the API uses, and parse(serialize(s)) deep-equals s for every valid
 // state. parse() never throws: a bad value is replaced by its default and reported in
 // `errors`, so a damaged link still opens a page that says what was wrong.
+//
+// Two fields may wait for the data: `threshold` null means "derive it from the source's
+// values" (session.js writes the derived value back, so a link always carries a number once
+// the page has seen the data), and `cells` null means "the server's select of the brush has
+// not answered yet": such a URL has no `cells=`, and opening it selects again, so a link
+// copied at any moment names the same cells. Panels (panels.js) add their own fields with
+// registerFields().
 
 /** Defaults of every field; `null` means "not set". */
-export const DEFAULTS = Object.freeze({
+const DEFAULTS_TABLE = {
   dataset: null, // string: data set id
   source: null, // string: source id (layer/kind); null = the data set's first source
   pos: 0, // int: step shown after the left context
   left: 10, // int: steps shown before pos (context window [pos-left, pos+right])
   right: 59, // int: steps shown after pos
-  threshold: 0.3, // float: a cell is on at a step when its value >= threshold
+  threshold: null, // float: a cell is on at a step when its value >= threshold; null: derived from the data
   start: null, // int: first step of the brushed range (absolute position)
   end: null, // int: last step of the brushed range (inclusive)
   pad_left: 0, // int: steps before `start` where the cells must be off
   pad_right: 0, // int: steps after `end` where the cells must be off
-  cells: Object.freeze([]), // int[]: the selected cells, manual edits included (sorted, unique)
+  cells: Object.freeze([]), // int[]: the selected cells, manual edits included (sorted, unique); null: select pending
   added: Object.freeze([]), // int[]: cells added by hand; kept when the selection is recomputed
   removed: Object.freeze([]), // int[]: cells removed by hand; kept when the selection is recomputed
   meta: Object.freeze([]), // string[]: meta tracks shown
@@ -28,7 +35,15 @@ export const DEFAULTS = Object.freeze({
   max_len: null, // int or null (unbounded)
   limit: 50, // int: match rows
   zoom: 18, // int: token width in pixels
-});
+  scale: "clip", // string: value axis of the plot: clip (1st..99th percentile), full, symlog, tanh
+  mark: null, // int[2] or null: a range marked in the select view (the match row or search hit opened)
+  panels: Object.freeze([]), // string[]: analysis panels open (panels.js), in the order opened
+};
+/** Defaults of every field (panels' fields too, once registered). */
+export const DEFAULTS = DEFAULTS_TABLE;
+
+/** The value axes of the plot (see select.js valueScale). */
+export const SCALES = Object.freeze(["clip", "full", "symlog", "tanh"]);
 
 /** Field kinds and bounds; the bounds mirror the API's where it has them. */
 const FIELDS = {
@@ -37,7 +52,7 @@ const FIELDS = {
   pos: { kind: "int", min: 0 },
   left: { kind: "int", min: 0, max: 500 },
   right: { kind: "int", min: 0, max: 500 },
-  threshold: { kind: "float" },
+  threshold: { kind: "float", unset: "derived from the data" },
   start: { kind: "int", min: 0 },
   end: { kind: "int", min: 0 },
   pad_left: { kind: "int", min: 0 },
@@ -53,9 +68,32 @@ const FIELDS = {
   max_len: { kind: "int", min: 1 },
   limit: { kind: "int", min: 1, max: 500 },
   zoom: { kind: "int", min: 4, max: 80 },
+  scale: { kind: "enum", values: SCALES },
+  mark: { kind: "range" },
+  panels: { kind: "strings" },
 };
 
-export const FIELD_NAMES = Object.freeze(Object.keys(FIELDS));
+/** Every field's name, the panels' included once registered; the order of the URL. */
+export const FIELD_NAMES = Object.keys(FIELDS);
+
+/**
+ * Add fields to the scenario (a panel's URL keys). Each spec is {kind, default, min?, max?,
+ * values?} with kind one of string, strings, bool, float, int, ints, enum, range; a name already
+ * taken throws, so two panels cannot silently share a key.
+ * @param {Object<string, object>} fields
+ */
+export function registerFields(fields) {
+  for (const [name, spec] of Object.entries(fields)) {
+    if (name in FIELDS) throw new Error(`URL field '${name}' is already registered`);
+    if (!["string", "strings", "bool", "float", "int", "ints", "enum", "range"].includes(spec.kind)) {
+      throw new Error(`URL field '${name}' has an unknown kind '${spec.kind}'`);
+    }
+    const { default: def = null, ...rest } = spec;
+    FIELDS[name] = { max: spec.kind === "ints" ? 4096 : undefined, ...rest };
+    DEFAULTS_TABLE[name] = Array.isArray(def) ? Object.freeze([...def]) : def;
+    FIELD_NAMES.push(name);
+  }
+}
 
 const INT = /^-?\d+$/;
 const FLOAT = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
@@ -67,6 +105,9 @@ export function makeState(patch = {}) {
     const v = k in patch ? patch[k] : DEFAULTS[k];
     s[k] = Array.isArray(v) ? [...v] : v;
   }
+  for (const k of Object.keys(patch)) {
+    if (!(k in FIELDS)) throw new Error(`makeState: '${k}' is not a field of the scenario`);
+  }
   return s;
 }
 
@@ -75,6 +116,15 @@ function parseField(name, raw) {
   const bad = (why) => ({ error: `${name} '${raw}' ${why}` });
   if (f.kind === "string") return raw === "" ? { value: null } : { value: raw };
   if (f.kind === "strings") return { value: [...new Set(raw.split(",").filter((m) => m !== ""))] };
+  if (f.kind === "enum") {
+    return f.values.includes(raw) ? { value: raw } : bad(`is not one of ${f.values.join(", ")}`);
+  }
+  if (f.kind === "range") {
+    if (raw === "") return { value: null };
+    const m = /^(\d+)-(\d+)$/.exec(raw);
+    if (!m || Number(m[2]) < Number(m[1])) return bad("is not a range of steps FIRST-LAST (first <= last)");
+    return { value: [Number(m[1]), Number(m[2])] };
+  }
   if (f.kind === "bool") {
     if (["on", "true", "1"].includes(raw)) return { value: true };
     if (["off", "false", "0", ""].includes(raw)) return { value: false };
@@ -119,7 +169,7 @@ export function parse(query) {
     if (!(name in FIELDS)) continue; // unknown keys: ignore, so older links keep opening
     const r = parseField(name, raw);
     if (r.error) {
-      const def = JSON.stringify(DEFAULTS[name]);
+      const def = FIELDS[name].unset ?? JSON.stringify(DEFAULTS[name]);
       errors.push(`${r.error}; using the default ${def}`);
     } else if (!(FIELDS[name].kind === "int" && r.value === null && DEFAULTS[name] !== null)) {
       patch[name] = r.value;
@@ -135,11 +185,14 @@ export function parse(query) {
     errors.push(`max_len ${state.max_len} is below min_len ${state.min_len}; max_len is cleared`);
     state.max_len = null;
   }
+  // a brush without its cells: the select has to run (see the top of this file)
+  if (!params.has("cells") && state.start !== null && state.end !== null) state.cells = null;
   return { state, errors };
 }
 
-function encodeValue(v) {
-  if (Array.isArray(v)) return v.map(encodeValue).join(",");
+function encodeValue(v, kind) {
+  if (kind === "range") return `${v[0]}-${v[1]}`;
+  if (Array.isArray(v)) return v.map((x) => encodeValue(x)).join(",");
   if (typeof v === "boolean") return v ? "on" : "off";
   // commas separate list items; keep them readable instead of %2C
   return encodeURIComponent(String(v)).replace(/%2C/gi, ",");
@@ -151,7 +204,7 @@ export function serialize(state) {
   for (const name of FIELD_NAMES) {
     const v = state[name];
     if (v === null || v === undefined) continue;
-    parts.push(`${name}=${encodeValue(v)}`);
+    parts.push(`${name}=${encodeValue(v, FIELDS[name].kind)}`);
   }
   return parts.join("&");
 }
@@ -209,11 +262,15 @@ export function fitToDataset(state, dataset) {
     errors.push(`map '${state.map}' is neither "count" nor a meta track of '${dataset.id}'; nothing is mapped.`);
     patch.map = null;
   }
+  if (state.mark !== null && state.mark[1] > dataset.length - 1) {
+    errors.push(`mark ${state.mark[0]}-${state.mark[1]} ends past the end of '${dataset.id}' (0..${dataset.length - 1}); it is cleared.`);
+    patch.mark = null;
+  }
   const D = dataset.sources.find((x) => x.id === (patch.source ?? state.source)).shape[1];
-  const bad = [...new Set([...state.cells, ...state.added, ...state.removed])].filter((c) => c >= D);
+  const bad = [...new Set([...(state.cells ?? []), ...state.added, ...state.removed])].filter((c) => c >= D);
   if (bad.length) {
     errors.push(`cells ${bad.join(", ")} are out of range; this source has ${D} cells (0..${D - 1}).`);
-    for (const k of ["cells", "added", "removed"]) patch[k] = state[k].filter((c) => c < D);
+    for (const k of ["cells", "added", "removed"]) patch[k] = state[k] === null ? null : state[k].filter((c) => c < D);
   }
   return { state: errors.length || "source" in patch ? { ...state, ...patch } : state, errors };
 }

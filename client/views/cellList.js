@@ -35,11 +35,12 @@ export function cellList({ onHover = () => {}, onAdd = () => {}, onRemove = () =
   });
   input.on("input", () => input.node().setCustomValidity(""));
 
-  // data: {cells: int[], added: int[], hovered: int|null, D: int (cells of the source)}
-  function update({ cells, added, hovered, D: size }) {
+  // data: {cells: int[], added: int[], hovered: int|null, D: int (cells of the source),
+  //        pending: bool (the server's select has not answered yet)}
+  function update({ cells, added, hovered, D: size, pending = false }) {
     D = size;
     input.attr("max", D - 1);
-    count.text(`${cells.length} selected cell${cells.length === 1 ? "" : "s"}`);
+    count.text(`${cells.length} selected cell${cells.length === 1 ? "" : "s"}${pending ? " (selecting…)" : ""}`);
     clear.attr("disabled", cells.length ? null : true);
     const addedSet = new Set(added);
     const li = chips.selectAll("li")

@@ -18,8 +18,9 @@ const LABEL_W = 130;
 
 /**
  * @param {{onThreshold, onBrush, onPadding, onHoverCell, onHoverStep, onToggleCell,
- *          onAddCell, onRemoveCell, onClear, onCloseMeta, onPickCell, onHoverPlot}} cb
- *   onHoverPlot(cell|null, step|null): the pointer over the plot (absolute step)
+ *          onAddCell, onRemoveCell, onClear, onCloseMeta, onPickCell, onHoverPlot, onMatch}} cb
+ *   onHoverPlot(cell|null, step|null): the pointer over the plot (absolute step);
+ *   onMatch(): "Match these cells" 
  */
 export function selectView(cb) {
   const root = d3.create("section").attr("class", "select-view").attr("aria-label", "select view");
@@ -59,15 +60,21 @@ export function selectView(cb) {
   const cells = cellList({ onHover: cb.onHoverCell, onAdd: cb.onAddCell, onRemove: cb.onRemoveCell,
     onClear: cb.onClear, onPick: cb.onPickCell });
   root.node().append(cells.node);
+  const matchButton = d3.select(cells.node).append("button").attr("type", "button")
+    .attr("class", "primary open-match").text("Match these cells").on("click", () => cb.onMatch());
   const info = cellInfo({ onClose: () => cb.onPickCell(null) });
   root.node().append(info.node);
 
   let last = null;
 
-  // data: {context, source, state, onCount: int[], yDomain: [lo, hi], values: Float32Array (the
-  //        window's values, for the histogram), hover: {cell, step}, trackInfo: Map id -> MetaTrack}
+  // data: {context, source, state (cells: those shown), onCount: int[], y: scale (value -> px over
+  //        [PLOT_H - 4, 4], scales.js), values: Float32Array (the window's values, for the
+  //        histogram), hover: {cell, step}, trackInfo: Map id -> MetaTrack,
+  //        pending: bool (the cells shown are a preview of the server's select)}
   function update(data) {
-    last = { ...data, y: d3.scaleLinear().domain(data.yDomain).range([PLOT_H - 4, 4]) };
+    last = { ...data };
+    matchButton.attr("disabled", data.state.cells.length ? null : true)
+      .style("display", data.state.match ? "none" : null);
     axis.update({ y: last.y, threshold: data.state.threshold, values: data.values });
     const n = data.state.cells.length;
     last.color = countScale(n);
@@ -92,11 +99,11 @@ export function selectView(cb) {
       tokens: context.tokens, start, zoom, hovered: hover.step,
       brush: state.start === null ? null : [state.start, state.end],
       pad: [state.pad_left, state.pad_right], sequenceStarts: context.sequence_starts,
-      background: (i) => (state.start !== null && start + i >= state.start && start + i <= state.end ? "#e8f3fb" : null),
+      background: (i) => background(state, start + i), marked: state.mark,
     });
     count.update({ values: onCount, start, zoom, color, hovered: hover.step, format: (v) => `${v} of ${state.cells.length}` });
     updateTracks(state, context, last.trackInfo, false);
-    cells.update({ cells: state.cells, added: state.added, hovered: hover.cell, D: source.shape[1] });
+    cells.update({ cells: state.cells, added: state.added, hovered: hover.cell, D: source.shape[1], pending: last.pending });
     readout.text(describeHover(context, hover, state));
   }
 
@@ -138,6 +145,14 @@ export function selectView(cb) {
   }
 
   return { node: root.node(), update, setHover, setCellInfo: info.update, destroy: () => root.remove() };
+}
+
+// The words' background: the brushed range blue, the marked range (a match row or search
+// hit opened here) yellow.
+function background(state, t) {
+  if (state.start !== null && t >= state.start && t <= state.end) return "#e8f3fb";
+  if (state.mark && t >= state.mark[0] && t <= state.mark[1]) return "#fff1b8";
+  return null;
 }
 
 // What the pointer is on: the step and its word, the cell and its value there.

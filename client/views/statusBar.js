@@ -21,15 +21,22 @@ export function statusBar() {
     else timer = setTimeout(() => progress.classed("on", true).text(`${label}…`), SHOW_AFTER_MS);
   }
 
-  /** Add an error: {title, detail}; an identical one is not repeated. */
-  function error(title, detail) {
-    if (list.some((e) => e.title === title && e.detail === detail)) return;
-    list = [...list, { title, detail, id: Math.random() }];
+  /**
+   * Add an error; an identical one is not repeated. `key` names what failed ("match",
+   * "select", ...): a newer error of that key replaces the older, and clear(key) removes it
+   * once that thing works again, so no banner outlives its problem.
+   */
+  function error(title, detail, key = null) {
+    if (list.some((e) => e.title === title && e.detail === detail && e.key === key)) return;
+    list = [...list.filter((e) => key === null || e.key !== key), { title, detail, key, id: Math.random() }];
     draw();
   }
 
-  function clear() {
-    list = [];
+  /** Remove the errors of `key`, or every error when no key is given. */
+  function clear(key) {
+    const next = key === undefined ? [] : list.filter((e) => e.key !== key);
+    if (next.length === list.length) return;
+    list = next;
     draw();
   }
 

@@ -55,6 +55,9 @@ def random_state(rng: random.Random) -> dict:
         "max_len": maybe(mn + rng.randrange(0, 100)),
         "limit": rng.randrange(1, 501),
         "zoom": rng.randrange(4, 81),
+        "scale": rng.choice(["clip", "full", "symlog", "tanh"]),
+        "mark": maybe([m := rng.randrange(0, 10**6), m + rng.randrange(0, 30)]),
+        "panels": rng.sample(["a", "b-c", "d_e"], rng.randrange(0, 3)),
     }
 
 
@@ -62,8 +65,9 @@ def test_defaults_round_trip(module_page):
     [r] = module_page.evaluate(ROUND_TRIP, [{}])
     assert r["ok"] and r["errors"] == []
     assert (
-        r["back"]["cells"] == [] and r["back"]["threshold"] == 0.3 and r["back"]["match"] is False
+        r["back"]["cells"] == [] and r["back"]["threshold"] is None and r["back"]["match"] is False
     )
+    assert "threshold=" not in r["query"]  # derived from the data once the page sees it
 
 
 @pytest.mark.parametrize(
@@ -75,6 +79,9 @@ def test_defaults_round_trip(module_page):
         {"dataset": "a&b=c", "source": "x y&z", "meta": ["m=1", "ü"], "map": "m=1"},
         {"dataset": "parens", "start": 0, "end": 0, "pad_left": 0, "pad_right": 7},
         {"dataset": "parens", "match": True, "max_len": 3, "min_len": 3, "limit": 500, "zoom": 4},
+        # a brush whose select has not answered: no `cells=` in the URL, and back to null
+        {"dataset": "parens", "start": 4, "end": 9, "cells": None, "added": [2]},
+        {"dataset": "parens", "mark": [7, 7], "scale": "tanh", "panels": ["x", "y"]},
     ],
 )
 def test_edge_cases_round_trip(module_page, patch):
@@ -103,7 +110,12 @@ def test_every_field_is_in_the_url(module_page):
 @pytest.mark.parametrize(
     "query, message",
     [
-        ("dataset=p&threshold=abc", "threshold 'abc' is not a number; using the default 0.3"),
+        (
+            "dataset=p&threshold=abc",
+            "threshold 'abc' is not a number; using the default derived from the data",
+        ),
+        ("dataset=p&scale=log", "scale 'log' is not one of clip, full, symlog, tanh"),
+        ("dataset=p&mark=9-4", "mark '9-4' is not a range of steps FIRST-LAST"),
         ("dataset=p&cells=3,x,5", "cells '3,x,5' has 'x', which is not a cell number"),
         ("dataset=p&pos=-4", "pos '-4' is below the minimum 0"),
         ("dataset=p&zoom=1000", "zoom '1000' is above the maximum 80"),
@@ -117,6 +129,15 @@ def test_bad_values_are_reported_and_replaced(module_page, query, message):
     r = module_page.evaluate(PARSE, query)
     assert any(message in e for e in r["errors"]), r["errors"]
     assert r["state"]["dataset"] == "p"  # the rest of the link still counts
+
+
+def test_a_brush_without_cells_asks_for_the_select(module_page):
+    r = module_page.evaluate(PARSE, "?dataset=p&start=139&end=143")
+    assert r["errors"] == [] and r["state"]["cells"] is None
+    r = module_page.evaluate(PARSE, "?dataset=p&start=139&end=143&cells=")
+    assert r["state"]["cells"] == []  # an empty selection that the link states
+    r = module_page.evaluate(PARSE, "?dataset=p&cells=")
+    assert r["state"]["cells"] == []
 
 
 def test_cells_are_normalised_and_unknown_keys_ignored(module_page):
@@ -195,6 +216,9 @@ def test_what_the_data_set_rules_out_is_replaced_and_named(
 def test_every_url_parameter_is_documented_in_the_readme(module_page):
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Using the browser client") :]
-    names = module_page.evaluate("async () => (await import('/state.js')).FIELD_NAMES")
+    # the panels' own fields are registered when panels.js loads
+    names = module_page.evaluate(
+        "async () => { await import('/panels.js'); return (await import('/state.js')).FIELD_NAMES; }"
+    )
     missing = [n for n in names if f"`{n}`" not in section]
     assert not missing, f"README.md's client section does not document {missing}"
