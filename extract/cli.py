@@ -88,6 +88,21 @@ def _read_text(path: Path, chars: bool) -> list[list[str]]:
 @click.option("--no-surprisal", is_flag=True, help="Do not store per-step surprisal.")
 @click.option("--spacy", "with_spacy", is_flag=True, help="Add spaCy tracks (POS, tag, NER, ...).")
 @click.option("--force", is_flag=True, help="Replace a data set already in OUT.")
+@click.option(
+    "--module",
+    "module_specs",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="Store the per-step output of the submodule at dotted PATH as source NAME (repeat; "
+    "layers in the order given). Replaces the recurrent modules' states; sequences run whole.",
+)
+@click.option(
+    "--ssm-state",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "full", "channel", "none"]),
+    help="With --module on a Mamba block: also store its SSM state (datasets/README.md).",
+)
 def extract_command(
     model_file,
     out,
@@ -101,6 +116,8 @@ def extract_command(
     no_surprisal,
     with_spacy,
     force,
+    module_specs,
+    ssm_state,
 ) -> None:
     """Extract the states of MODEL_FILE (a whole module saved with torch.save(model)) over a
     text file into the data set folder OUT. Load only model files you trust (pickle)."""
@@ -134,10 +151,26 @@ def extract_command(
             surprisal=not no_surprisal,
             annotators=annotators,
             force=force,
+            modules=_modules(module_specs),
+            ssm_state=ssm_state,
         )
     except ExtractError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {out}\nnext: hiddenscope serve {os.path.relpath(out.resolve().parent)}")
+
+
+def _modules(specs: tuple[str, ...]) -> dict[str, str] | None:
+    """``("mixer0=layers.0.mixer", ...)`` -> ``{"mixer0": "layers.0.mixer"}`` (None if empty)."""
+    modules: dict[str, str] = {}
+    for spec in specs:
+        name, _, path = spec.partition("=")
+        if not name or not path or name in modules:
+            raise ExtractError(
+                f"--module {spec!r} must be NAME=PATH with a new NAME, e.g. "
+                "--module mixer0=mamba.layers.0.mixer"
+            )
+        modules[name] = path
+    return modules or None
 
 
 COMMANDS: dict[str, click.Command] = {"build": build_command, "extract": extract_command}

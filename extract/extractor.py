@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from hiddenscope.server.store.format import sequence_meta_path
+from torch import nn
 from tqdm import tqdm
 
 from .annotate import Annotator, encode_annotations
@@ -67,6 +67,8 @@ def extract(
     impact: bool = False,
     saliency: bool = False,
     extra_config: dict | None = None,
+    modules: Mapping[str, str] | None = None,
+    ssm_state: str = "auto",
 ) -> Path:
     """Extract per-step states of ``model`` over ``sequences`` into the data set folder ``out``.
 
@@ -93,6 +95,11 @@ def extract(
         memory_mb: bound on a chunk's tokens and annotations, and on the bytes of the
             writes in flight on the writer thread.
         force: replace an existing data set in ``out``.
+        modules: ``{name: "dotted.submodule.path"}``: store the per-step outputs of these
+            submodules (kind ``output``, layer = position in this mapping) instead of the
+            recurrent modules' states; sequences then run whole, not in windows (hooks.py).
+        ssm_state: for hooked mambapy Mamba blocks, also store the SSM state:
+            ``auto`` | ``full`` | ``channel`` | ``none`` (mamba.py).
         classes: the model is a classifier over these classes: its forward returns per-step
             class scores ``float[B, L, C]`` (step t scores the prefix up to t). Adds the
             tracks ``predicted`` and ``confidence`` (per step and per sequence, see
@@ -132,6 +139,8 @@ def extract(
         input_batch_first,
         force,
         progress,
+        modules or None,
+        ssm_state,
     )
     was_training = model.training
     model.eval()  # no dropout while extracting; the model's mode is restored afterwards
@@ -160,6 +169,8 @@ class _Options:
     input_batch_first: bool | None
     force: bool
     progress: bool
+    modules: dict | None = None
+    ssm_state: str = "auto"
 
 
 def _extract(
@@ -168,11 +179,19 @@ def _extract(
     """Write every table into the staging folder; returns the finished writer and sources."""
     lengths = check_sequences(sequences, len(vocab))
     offsets = offsets_of(lengths)
-    caller = ModelCaller(
-        model, o.gates, o.forward_fn, o.input_batch_first, o.window, o.batch_size, o.cell
-    )
+    if o.modules:
+        from .hooks import HookCaller
+
+        caller = HookCaller(model, o.modules, o.ssm_state, o.forward_fn, o.input_batch_first,
+                            o.window, o.batch_size)  # fmt: skip
+    else:
+        caller = ModelCaller(
+            model, o.gates, o.forward_fn, o.input_batch_first, o.window, o.batch_size, o.cell
+        )
     first = sequence_ids(sequences, 0, len(vocab))
     sources = caller.sources(first)
+    if o.modules and o.progress:  # the size estimate, before the work starts
+        tqdm.write(caller.size_note(sources, int(offsets[-1])))
     if (o.top_k or o.surprisal) and not caller.has_logits(first, len(vocab)):
         raise ExtractError(
             "top_k and surprisal need the model to return next-token logits float[B, L, "

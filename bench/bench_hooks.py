@@ -1,0 +1,204 @@
+"""Extraction through module hooks next to the model's plain forward; LSTMVis §6.1 on a data set.
+
+Speed (default): for the minGRU and Mamba recipe models (untrained, the recipes' sizes)
+and the parens LSTM with a hook on its nn.LSTM, on the same length-sorted batches in one
+process, alternating rounds:
+
+- plain forward: ``model(ids)`` over whole padded batches under ``torch.inference_mode``;
+- extraction: ``hiddenscope.extract.extract(modules=...)`` writing every hooked output
+  (and, for Mamba "with states", the full SSM state of each layer) to a data set folder,
+  HDF5 writes included, without top-K/surprisal.
+
+It prints tokens/s and the ratio extraction / plain forward per round, with the median
+(targets: >= 0.8 through hooks, >= 0.3 for Mamba with states).
+
+``--depth FOLDER...`` reproduces LSTMVis §6.1 on built parens data sets (any source
+kind) through the in-process API: for the first ``--phrases`` depth-4 phrases of the
+data set (an opening bracket to depth 4 and the digits after it), select the cells on
+over the phrase (padding 1/1), match them, and count how many of the top 50 matches lie
+wholly at depth 4, per source and threshold.
+
+    .venv/bin/python bench/bench_hooks.py [--rounds 3] [--tokens 40000]
+    .venv/bin/python bench/bench_hooks.py --depth datasets/parens-mamba datasets/parens-mingru
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from hiddenscope.extract import extract  # noqa: E402
+from hiddenscope.extract.batches import pad_batch, plan_batches  # noqa: E402
+from hiddenscope.extract.corpora import PARENS_VOCAB, parens_sequences, to_ids  # noqa: E402
+from hiddenscope.extract.mamba import MambaLM  # noqa: E402
+from hiddenscope.extract.mingru import MinGRULM  # noqa: E402
+from hiddenscope.extract.train import TokenLM  # noqa: E402
+
+VOCAB = PARENS_VOCAB[:7]
+
+
+def models() -> list[tuple[str, torch.nn.Module, dict, str]]:
+    """``(label, model, modules, ssm_state)`` at the recipes' sizes."""
+    torch.manual_seed(0)
+    mamba = MambaLM(len(VOCAB), 32, 2, d_state=8).eval()
+    mixers = {f"mixer{i}": f"mamba.layers.{i}.mixer" for i in range(2)}
+    return [
+        (
+            "minGRU 2x64, h of each layer",
+            MinGRULM(len(VOCAB), 16, 64, 2).eval(),
+            {"mingru0": "layers.0", "mingru1": "layers.1"},
+            "none",
+        ),
+        ("Mamba 2x32, mixer outputs", mamba, mixers, "none"),
+        ("Mamba 2x32, with states (2 x 512)", mamba, mixers, "full"),
+        (
+            "LSTM 2x64, hook on nn.LSTM",
+            TokenLM(len(VOCAB), 16, 64, 2).eval(),
+            {"lstm": "lstm"},
+            "none",
+        ),
+    ]
+
+
+def plain_forward(model, seqs, batch_size: int, window: int) -> float:
+    """Seconds for ``model(ids)`` over the batches extract() runs (whole sequences)."""
+    lengths = np.array([len(s) for s in seqs])
+    began = time.perf_counter()
+    with torch.inference_mode():
+        for batch in plan_batches(lengths, batch_size, batch_size * window):
+            model(torch.from_numpy(pad_batch([seqs[i] for i in batch])))
+    return time.perf_counter() - began
+
+
+def hooked(model, seqs, modules, ssm_state, out: Path) -> float:
+    began = time.perf_counter()
+    extract(
+        model,
+        seqs,
+        VOCAB,
+        out,
+        modules=modules,
+        ssm_state=ssm_state,
+        top_k=0,
+        surprisal=False,
+        force=True,
+        progress=False,
+    )
+    return time.perf_counter() - began
+
+
+def speed(rounds: int, tokens: int) -> None:
+    seqs, _ = parens_sequences(max(1, tokens // 250), 250, 4, 0)
+    ids = to_ids(seqs, VOCAB, None)
+    T = sum(map(len, ids))
+    print(
+        f"{T:,} tokens, batch 32, torch threads {torch.get_num_threads()}, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="bench-hooks-"))
+    try:
+        for label, model, modules, ssm_state in models():
+            ratios = []
+            for r in range(rounds):
+                plain = plain_forward(model, ids, 32, 256)
+                took = hooked(model, ids, modules, ssm_state, tmp / "ds")
+                ratios.append(plain / took)
+                print(
+                    f"  {label:<38} round {r}: plain {T / plain:>9,.0f} tok/s  "
+                    f"extract {T / took:>9,.0f} tok/s  ratio {plain / took:.2f}"
+                )
+            print(
+                f"{label:<40} median ratio {statistics.median(ratios):.2f} "
+                f"(range {min(ratios):.2f}-{max(ratios):.2f})"
+            )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def depth4_phrases(depth: np.ndarray, tokens: np.ndarray, vocab: list[str], offsets, count):
+    """``(start, end)`` of the first ``count`` depth-4 runs that start with an opening bracket."""
+    found, four = [], depth == 4
+    starts = set(offsets[:-1].tolist())
+    for t in np.flatnonzero(four & ~np.r_[False, four[:-1]]):
+        end = t
+        while end + 1 < len(depth) and four[end + 1] and end + 1 not in starts:
+            end += 1
+        if vocab[tokens[t]] == "(" and end > t:
+            found.append((int(t), int(end)))
+        if len(found) == count:
+            break
+    return found
+
+
+def lstmvis_61(folder: Path, phrases: int, thresholds: list[float]) -> None:
+    import h5py
+    import yaml
+    from hiddenscope.server.api import create_app
+
+    config = yaml.safe_load((folder / "dataset.yml").read_text())
+    labels = json.loads((folder / "labels" / "depth.json").read_text())
+    vocab = json.loads((folder / "vocab.json").read_text())
+    with h5py.File(folder / "data.h5", "r") as f:
+        depth = np.array([int(str(labels[i]).split()[-1]) for i in f["meta/depth"][:]])
+        tokens, offsets = f["tokens"][:], f["sequences"][:]
+    chosen = depth4_phrases(depth, tokens, vocab, offsets, phrases)
+    app = create_app([folder.parent])
+    client = app.test_client()
+    base = f"/api/v1/datasets/{folder.name}"
+    print(f"{folder.name}: {len(tokens):,} steps, phrases {chosen}, load {os.getloadavg()[0]:.1f}")
+    try:
+        for source in [t["id"] for t in config["states"]["types"]]:
+            for threshold in thresholds:
+                hits, cells = [], []
+                for a, b in chosen:
+                    q = f"source={source}&threshold={threshold}&pad_left=1&pad_right=1"
+                    sel = client.get(f"{base}/select?{q}&start={a}&end={b}").json()
+                    ids = sel["cells"]
+                    cells.append(len(ids))
+                    if not ids:
+                        hits.append(0)
+                        continue
+                    got = client.get(
+                        f"{base}/match?{q}&cells={','.join(map(str, ids))}&limit=50"
+                    ).json()
+                    hits.append(
+                        sum(
+                            bool((depth[m["start"] : m["end"] + 1] == 4).all())
+                            for m in got["matches"]
+                        )
+                    )
+                print(
+                    f"  {source:<16} threshold {threshold:<5} cells {cells}  "
+                    f"top-50 at depth 4: {hits}  mean {np.mean(hits):.1f}/50"
+                )
+    finally:
+        app.catalog.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--tokens", type=int, default=40_000)
+    p.add_argument("--depth", nargs="+", type=Path, help="built parens data set folders")
+    p.add_argument("--phrases", type=int, default=5)
+    p.add_argument("--thresholds", default="0.1,0.3,0.5")
+    a = p.parse_args()
+    if a.depth:
+        for folder in a.depth:
+            lstmvis_61(folder.resolve(), a.phrases, [float(x) for x in a.thresholds.split(",")])
+    else:
+        speed(a.rounds, a.tokens)
+
+
+if __name__ == "__main__":
+    main()
