@@ -1,0 +1,106 @@
+"""`hiddenscope build --preset NAME`: the recipe's presets merged in, its own checkpoint,
+clear errors; and every key of the demo recipes documented in datasets/README.md."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from hiddenscope.extract import ExtractError
+from hiddenscope.extract.build import read_recipe
+from hiddenscope.extract.cli import COMMANDS
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMOS = ("parens", "code", "english")
+
+
+def parens_with_preset(folder: Path, preset: dict) -> Path:
+    folder.mkdir()
+    config = yaml.safe_load((ROOT / "datasets" / "parens" / "dataset.yml").read_text())
+    config["build"]["presets"] = {"tiny": preset}
+    (folder / "dataset.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return folder
+
+
+def test_preset_overrides_are_merged_into_the_recipe(tmp_path):
+    folder = parens_with_preset(tmp_path / "p", {"train": {"steps": 3, "heldout": 0.25}})
+    _, base = read_recipe(folder, quick=False)
+    _, merged = read_recipe(folder, quick=False, preset="tiny")
+    assert merged["train"] == dict(base["train"], steps=3, heldout=0.25)
+    assert merged["model"] == base["model"] and merged["corpus"] == base["corpus"]
+    with pytest.raises(ExtractError, match=r"preset 'nope' is not in build.presets .*has: tiny"):
+        read_recipe(folder, quick=False, preset="nope")
+
+
+def test_code_full_preset_is_a_one_layer_model_with_heldout_reports():
+    _, full = read_recipe(ROOT / "datasets" / "code", quick=False, preset="full")
+    _, default = read_recipe(ROOT / "datasets" / "code", quick=False)
+    assert full["model"]["layers"] == 1 and full["train"]["heldout"] > 0
+    assert full["train"]["steps"] > default["train"]["steps"]
+    assert full["extract"] == default["extract"]
+
+
+def test_build_with_a_preset_keeps_its_own_checkpoint(tmp_path):
+    preset = {
+        "corpus": {"sequences": 12, "length": 120},
+        "train": {"steps": 6, "batch_size": 4, "bptt": 40, "heldout": 0.25},
+        "extract": {"max_tokens": 600},
+    }
+    folder = parens_with_preset(tmp_path / "parens", preset)
+    result = CliRunner().invoke(COMMANDS["build"], [str(folder), "--preset", "tiny"])
+    assert result.exit_code == 0, result.output
+    assert "held-out" in result.output and "bits/token" in result.output
+    assert (folder / "checkpoint-tiny.pt").exists() and not (folder / "checkpoint.pt").exists()
+    again = CliRunner().invoke(COMMANDS["build"], [str(folder), "--preset", "tiny", "--force"])
+    assert again.exit_code == 0 and "reused checkpoint-tiny.pt" in again.output
+    both = CliRunner().invoke(COMMANDS["build"], [str(folder), "--preset", "tiny", "--quick"])
+    assert both.exit_code == 2 and "--quick and --preset exclude each other" in both.output
+    missing = CliRunner().invoke(COMMANDS["build"], [str(folder), "--preset", "full"])
+    assert missing.exit_code == 1 and "preset 'full' is not in build.presets" in missing.output
+
+
+def build_keys(recipe: dict) -> set[str]:
+    """``corpus.kind``-style keys of a build section, its quick and preset overrides too."""
+    keys = set()
+    overrides = [recipe.get("quick") or {}] + list((recipe.get("presets") or {}).values())
+    for part in [recipe] + overrides:
+        for section, values in part.items():
+            if isinstance(values, dict) and section not in ("quick", "presets"):
+                keys |= {f"{section}.{k}" for k in values}
+    return keys
+
+
+@pytest.mark.parametrize("name", DEMOS)
+def test_every_recipe_key_is_documented(name):
+    text = (ROOT / "datasets" / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| key | meaning |") :].split("\n\n")[0]
+    documented = set()
+    for cell in re.findall(r"^\| (.+?) \|", table, flags=re.M):
+        names = re.findall(r"`([^`]+)`", cell)  # `build.train.steps`, `.batch_size`, ...
+        prefix = names[0].rsplit(".", 1)[0] if names else ""
+        documented |= {n if n.startswith("build.") else prefix + n for n in names}
+    recipe = yaml.safe_load((ROOT / "datasets" / name / "dataset.yml").read_text())["build"]
+    missing = {f"build.{k}" for k in build_keys(recipe)} - documented
+    assert not missing, f"document these recipe keys in datasets/README.md: {sorted(missing)}"
+    assert "build.presets" in documented and "build.quick" in documented
+
+
+def test_quick_build_of_code_writes_the_in_brackets_track(tmp_path):
+    folder = tmp_path / "code"
+    folder.mkdir()
+    shutil.copy(ROOT / "datasets" / "code" / "dataset.yml", folder / "dataset.yml")
+    result = CliRunner().invoke(COMMANDS["build"], [str(folder), "--quick"])
+    assert result.exit_code == 0, result.output
+    committed = yaml.safe_load((ROOT / "datasets" / "code" / "dataset.yml").read_text())
+    assert yaml.safe_load((folder / "dataset.yml").read_text()) == committed
+    import h5py
+    import numpy as np
+
+    with h5py.File(folder / "data.h5", "r") as f:
+        depth_labels = yaml.safe_load((folder / "labels" / "bracket_depth.json").read_text())
+        depth = np.array([int(depth_labels[i].split()[1]) for i in f["meta/bracket_depth"][:]])
+        assert (f["meta/in_brackets"][:] == (depth > 0)).all() and depth.max() > 0
