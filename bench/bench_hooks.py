@@ -10,7 +10,8 @@ process, alternating rounds:
   HDF5 writes included, without top-K/surprisal.
 
 It prints tokens/s and the ratio extraction / plain forward per round, with the median
-(targets: >= 0.8 through hooks, >= 0.3 for Mamba with states).
+(targets: >= 0.8 through hooks, >= 0.3 for Mamba with states), by wall time and by the
+process's CPU time (all threads), which a loaded machine disturbs less.
 
 ``--depth FOLDER...`` reproduces LSTMVis §6.1 on built parens data sets (any source
 kind) through the in-process API: for the first ``--phrases`` depth-4 phrases of the
@@ -70,18 +71,20 @@ def models() -> list[tuple[str, torch.nn.Module, dict, str]]:
     ]
 
 
-def plain_forward(model, seqs, batch_size: int, window: int) -> float:
-    """Seconds for ``model(ids)`` over the batches extract() runs (whole sequences)."""
+def plain_forward(model, seqs, batch_size: int, window: int) -> tuple[float, float]:
+    """Wall and CPU seconds for ``model(ids)`` over the batches extract() runs (whole
+    sequences)."""
     lengths = np.array([len(s) for s in seqs])
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     with torch.inference_mode():
         for batch in plan_batches(lengths, batch_size, batch_size * window):
             model(torch.from_numpy(pad_batch([seqs[i] for i in batch])))
-    return time.perf_counter() - began
+    return time.perf_counter() - began, time.process_time() - cpu
 
 
-def hooked(model, seqs, modules, ssm_state, out: Path) -> float:
-    began = time.perf_counter()
+def hooked(model, seqs, modules, ssm_state, out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (all threads: the writer thread too) of the whole extraction."""
+    began, cpu = time.perf_counter(), time.process_time()
     extract(
         model,
         seqs,
@@ -94,7 +97,7 @@ def hooked(model, seqs, modules, ssm_state, out: Path) -> float:
         force=True,
         progress=False,
     )
-    return time.perf_counter() - began
+    return time.perf_counter() - began, time.process_time() - cpu
 
 
 def speed(rounds: int, tokens: int) -> None:
@@ -108,18 +111,21 @@ def speed(rounds: int, tokens: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-hooks-"))
     try:
         for label, model, modules, ssm_state in models():
-            ratios = []
+            walls, cpus = [], []
             for r in range(rounds):
-                plain = plain_forward(model, ids, 32, 256)
-                took = hooked(model, ids, modules, ssm_state, tmp / "ds")
-                ratios.append(plain / took)
+                plain, plain_cpu = plain_forward(model, ids, 32, 256)
+                took, took_cpu = hooked(model, ids, modules, ssm_state, tmp / "ds")
+                walls.append(plain / took)
+                cpus.append(plain_cpu / took_cpu)
                 print(
                     f"  {label:<38} round {r}: plain {T / plain:>9,.0f} tok/s  "
-                    f"extract {T / took:>9,.0f} tok/s  ratio {plain / took:.2f}"
+                    f"extract {T / took:>9,.0f} tok/s  ratio {walls[-1]:.2f} "
+                    f"(CPU time {cpus[-1]:.2f})"
                 )
             print(
-                f"{label:<40} median ratio {statistics.median(ratios):.2f} "
-                f"(range {min(ratios):.2f}-{max(ratios):.2f})"
+                f"{label:<40} median ratio {statistics.median(walls):.2f} "
+                f"(range {min(walls):.2f}-{max(walls):.2f}); by CPU time "
+                f"{statistics.median(cpus):.2f} ({min(cpus):.2f}-{max(cpus):.2f})"
             )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -11,8 +11,8 @@ module's state from one window to the next, and cutting a sequence without its s
 would store wrong values. A batch holds at most ``batch_size x window`` tokens (rows x
 longest sequence); a longer sequence runs alone, so memory grows with the longest
 sequence: its stored outputs (``L x sum(D) x 4`` bytes) plus whatever the model's own
-forward needs for ``L`` steps (a Mamba layer's scan: about ``4 x L x d_inner x d_state x
-4`` bytes).
+forward needs for ``L`` steps (a Mamba layer's scan: about ``5 x L x d_inner x d_state x
+4`` bytes per row).
 
 Modules whose state the extractor knows how to compute (mambapy's ``MambaBlock``,
 mamba.py) also store that state as a ``state`` source, one pass with the output.
@@ -164,6 +164,14 @@ class HookCaller:
             ModuleHook(model, name, path, layer, ssm_state)
             for layer, (name, path) in enumerate(modules.items())
         ]
+        seen: dict[int, str] = {}
+        for hook in self.hooks:
+            other = seen.setdefault(id(hook.module), hook.name)
+            if other != hook.name:
+                raise ExtractError(
+                    f"modules {other!r} and {hook.name!r} name the same submodule "
+                    f"({hook.path}); name each module once"
+                )
         recurrent = [m for m in model.modules() if isinstance(m, RECURRENT_TYPES)]
         default = recurrent[0].batch_first if recurrent else True
         self.batch_first = default if input_batch_first is None else input_batch_first

@@ -109,6 +109,8 @@ def test_unknown_unused_and_twice_called_modules_are_clear_errors(tmp_path):
 
     with pytest.raises(ExtractError, match="'l' \\(mlp.0, Linear\\) was called twice"):
         extract(Twice(), seqs, VOCAB, tmp_path / "c", modules={"l": "mlp.0"}, progress=False)
+    with pytest.raises(ExtractError, match="modules 'a' and 'b' name the same submodule"):
+        extract(Stack(), seqs, VOCAB, tmp_path / "e", modules={"a": "mlp", "b": "mlp"})
     with pytest.raises(ExtractError, match="modules must map source names"):
         extract(Stack(), seqs, VOCAB, tmp_path / "d", modules=["rnn"], progress=False)
 
