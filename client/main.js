@@ -2,6 +2,7 @@
 // the views. Views get data and callbacks; every gesture becomes a session.setState with its
 // history mode (session.js states the rule), and every change redraws what it touches.
 import { MATCH_LEFT, createAnalysis, windowOf } from "./analysis.js";
+import { exportCSV, exportJSON, exportPNG, exportSVG, selectFigure } from "./exports.js";
 import { createLoaders } from "./loaders.js";
 import { hostPanels } from "./panels.js";
 import { onCountOf } from "./select.js";
@@ -12,6 +13,7 @@ import { matchView } from "./views/matchView.js";
 import { searchBox } from "./views/searchBox.js";
 import { selectView } from "./views/selectView.js";
 import { statusBar } from "./views/statusBar.js";
+import { tickEvery } from "./views/stepAxis.js";
 import { toolbar } from "./views/toolbar.js";
 
 const LABEL_W = 130; // the select view's label column
@@ -99,6 +101,7 @@ function toolbarActions() {
       session.setState({ left, right: n - 1 - left }, "push");
     },
     onScale: (kind) => session.setState({ scale: kind }, "push"),
+    onExport: (kind) => exportSelect(kind),
   };
 }
 
@@ -134,6 +137,7 @@ function matchActions() {
     onOpen: (m) => jump(m.start, m.end),
     onMap: (id) => session.setState({ map: id }, "push"),
     onHover: () => {},
+    onExport: (kind) => exportMatch(kind),
   };
 }
 
@@ -245,6 +249,31 @@ function showFatal() {
   a.textContent = "Choose a data set";
   p.append(a, ".");
   document.querySelector("main").replaceChildren(p);
+}
+
+// --- exports ----------------------------------------------------------------
+
+// The select view as drawn now: the window, the cells shown, the axis in use.
+function exportSelect(kind) {
+  if (!views || !data.context) return;
+  const s = session.state;
+  const source = data.dataset.sources.find((x) => x.id === s.source);
+  const threshold = s.threshold ?? 0.3;
+  const figure = selectFigure({
+    context: data.context, state: { ...s, cells: shownCells(s), threshold },
+    y: valueScale(s.scale, source, data.values, threshold, [PLOT_H - 4, 4]), tickEvery: tickEvery(s.zoom),
+  });
+  const name = `${s.dataset}-${s.source}-${data.context.start}`;
+  if (kind === "svg") exportSVG(figure, `${name}.svg`);
+  else exportPNG(figure, `${name}.png`);
+}
+
+function exportMatch(kind) {
+  if (!data.match) return;
+  const s = session.state;
+  const name = `${s.dataset}-${s.source}-match`;
+  if (kind === "csv") exportCSV(data.match, `${name}.csv`);
+  else exportJSON({ link: window.location.href, query: { dataset: s.dataset, ...analysis.matchParams(s) }, ...data.match }, `${name}.json`);
 }
 
 // --- wiring -----------------------------------------------------------------

@@ -28,7 +28,7 @@ export function cellInfo({ onClose = () => {} } = {}) {
     const f = d3.format(".3~f");
     const p = stats.percentiles;
     facts.text(`min ${f(stats.min)} · median ${f(stats.median)} · mean ${f(stats.mean)} · max ${f(stats.max)} · `
-      + `5–95% ${f(p["5"])}…${f(p["95"])}${stats.nan ? ` · ${stats.nan} NaN` : ""}`);
+      + `5th–95th percentile ${f(p["5"])} to ${f(p["95"])}${stats.nan ? ` · ${stats.nan} NaN` : ""}`);
     const { edges, counts } = stats.histogram;
     const x = d3.scaleLinear().domain([edges[0], edges[edges.length - 1]]).range([0, W]);
     const y = d3.scaleLinear().domain([0, d3.max(counts) || 1]).range([H - 2, 0]);

@@ -3,7 +3,7 @@
 // thousands of table cells keeps the match view fast.
 import { HOVER } from "../colors.js";
 
-export const HEATMAP_CELL_W = 3;
+export const HEATMAP_CELL_W = 7; // 24 steps in 168 px: each step readable and hoverable
 const CELL_W = HEATMAP_CELL_W;
 
 /**
@@ -43,7 +43,7 @@ export function heatmapGrid({ label = "", onHover = () => {} } = {}) {
       row.forEach((v, c) => {
         if (v === undefined) return;
         ctx.fillStyle = d.color(v);
-        ctx.fillRect(c * CELL_W, y, CELL_W, h); // no gaps: 3 px cells read as a band
+        ctx.fillRect(c * CELL_W, y, CELL_W, h); // no gaps: the cells of a row read as a band
       });
     });
     const [r, c] = hovered;

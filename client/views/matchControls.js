@@ -2,9 +2,10 @@
 import d3 from "../d3.js";
 
 /**
- * @param {{onRun: (params: {min_overlap, min_len, max_len, limit}) => void, onClose: () => void}} opts
+ * @param {{onRun: (params: {min_overlap, min_len, max_len, limit}) => void, onClose: () => void,
+ *          onExport: (kind: "csv"|"json") => void}} opts
  */
-export function matchControls({ onRun = () => {}, onClose = () => {} } = {}) {
+export function matchControls({ onRun = () => {}, onClose = () => {}, onExport = () => {} } = {}) {
   const root = d3.create("form").attr("class", "match-controls toolbar").attr("aria-label", "match parameters");
   const field = (label, name, attrs) => {
     const l = root.append("label").attr("class", "field");
@@ -19,6 +20,9 @@ export function matchControls({ onRun = () => {}, onClose = () => {} } = {}) {
   const limit = field("rows", "limit", { min: 1, max: 500 });
   const run = root.append("button").attr("type", "submit").attr("class", "primary").text("Run match");
   root.append("button").attr("type", "button").text("Close match view").on("click", () => onClose());
+  const exports = ["csv", "json"].map((kind) => root.append("button").attr("type", "button").attr("class", "export")
+    .text(kind.toUpperCase()).attr("aria-label", `export the match rows as ${kind.toUpperCase()}`)
+    .on("click", () => onExport(kind)));
   const summary = root.append("span").attr("class", "match-summary").attr("aria-live", "polite");
 
   root.on("submit", (event) => {
@@ -46,10 +50,15 @@ export function matchControls({ onRun = () => {}, onClose = () => {} } = {}) {
     write(limit, state.limit);
     run.attr("disabled", cells ? null : true);
     run.attr("title", cells ? null : "select cells first: brush a range of words or add cells by hand");
+    for (const b of exports) b.attr("disabled", result && result.matches.length && !busy ? null : true);
     summary.text(busy ? "matching…"
-      : result ? `${result.matches.length} of ${result.candidates} candidate ranges for ${result.cells.length} cells`
+      : result ? `${result.matches.length} of ${plural(result.candidates, "candidate range")} for ${plural(result.cells.length, "cell")}`
         : cells ? "" : "no cells selected");
   }
 
   return { node: root.node(), update, destroy: () => root.remove() };
+}
+
+function plural(n, noun) {
+  return `${n.toLocaleString("en")} ${noun}${n === 1 ? "" : "s"}`;
 }

@@ -7,12 +7,12 @@ import { matchMatrix } from "./matchMatrix.js";
 import { metaColor, metaLegend } from "./metaTrack.js";
 
 /**
- * @param {{onRun, onClose, onOpen, onMap, onHover}} cb  see matchControls and matchMatrix
+ * @param {{onRun, onClose, onOpen, onMap, onHover, onExport}} cb  see matchControls and matchMatrix
  */
 export function matchView(cb) {
   const root = d3.create("section").attr("class", "match-view").attr("aria-label", "match view");
   root.append("h2").text("Match: where else do the selected cells behave the same way?");
-  const controls = matchControls({ onRun: cb.onRun, onClose: cb.onClose });
+  const controls = matchControls({ onRun: cb.onRun, onClose: cb.onClose, onExport: cb.onExport });
   root.node().append(controls.node);
   const empty = root.append("p").attr("class", "empty");
   const matrix = matchMatrix({ onOpen: cb.onOpen, onMap: cb.onMap, onHover: cb.onHover });
@@ -40,7 +40,7 @@ function heatmapsOf(result, trackInfo) {
   const count = countScale(n);
   const out = [{
     id: "count", label: "match count", color: count, values: (m) => m.on_count,
-    legend: { kind: "sequential", domain: [0, Math.max(1, n)], color: count }, format: (v) => `${v} of ${n} cells on`,
+    legend: { kind: "sequential", domain: [0, Math.max(1, n)], color: count }, format: (v) => `${v} of ${n} cell${n === 1 ? "" : "s"} on`,
   }];
   const first = result.matches[0];
   for (const id of Object.keys(first ? first.meta : {})) {

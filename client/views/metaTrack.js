@@ -58,8 +58,10 @@ export function metaTrack({ onHover = () => {} } = {}) {
       .on("mouseleave", () => onHover(null));
     g.select("rect").attr("width", Math.max(1, zoom - 1)).attr("fill", (c) => c.fill)
       .attr("stroke", (c) => (start + c.i === hovered ? HOVER : null)).attr("stroke-width", 2);
-    g.select("text").attr("x", zoom / 2).attr("fill", (c) => textOn(c.fill))
-      .text((c) => label(c, zoom));
+    // a run of equal categories carries one label across its whole width
+    g.select("text").attr("x", (c) => ((c.span ?? 1) * zoom) / 2).attr("fill", (c) => textOn(c.fill))
+      .text((c) => (c.span === 0 ? "" : label(c, zoom * (c.span ?? 1))));
+    g.filter((c) => c.span > 1).raise(); // painted after the rest of their run, so not covered
     g.select("title").text((c) => `${track.id} at step ${start + c.i}: ${c.title}`);
   }
 
@@ -71,9 +73,12 @@ function toCells(values, color) {
   if (values.kind === "categorical") {
     const labels = values.labels || [];
     const short = withoutCommonPrefix(labels); // "depth 0", "depth 1" -> "0", "1" in the boxes
-    return values.values.map((v, i) => {
+    const vs = values.values;
+    return vs.map((v, i) => {
       const label = v === null || v < 0 ? "—" : labels[v] ?? String(v);
-      return { i, k: 0, fill: color(v), text: short[v] ?? label, title: label };
+      let span = 0; // the first step of a run labels it; the others stay blank
+      if (i === 0 || vs[i - 1] !== v) while (i + span < vs.length && vs[i + span] === v) span += 1;
+      return { i, k: 0, fill: color(v), text: short[v] ?? label, title: label, span };
     });
   }
   if (values.kind === "scalar") {

@@ -10,6 +10,7 @@ import { heatmapRow } from "./heatmapRow.js";
 import { legend } from "./legend.js";
 import { linePlot } from "./linePlot.js";
 import { metaLegend, metaTrack } from "./metaTrack.js";
+import { stepAxis } from "./stepAxis.js";
 import { thresholdAxis } from "./thresholdAxis.js";
 import { wordRow } from "./wordRow.js";
 
@@ -39,6 +40,9 @@ export function selectView(cb) {
     onHover: (c, i) => cb.onHoverPlot(c, i === null || !last ? null : last.context.start + i),
     onToggle: cb.onToggleCell,
   });
+  const steps = stepAxis();
+  const stepRow = row("step-row", "step");
+  stepRow.content.node().append(steps.node);
   const plotRow = row("plot-row");
   plotRow.label.node().append(axis.node);
   plotRow.content.node().append(plot.node);
@@ -94,6 +98,7 @@ export function selectView(cb) {
     const { context, source, state, onCount, hover, y, color } = last;
     const zoom = state.zoom;
     const start = context.start;
+    steps.update({ start, steps: context.tokens.length, zoom });
     plot.update({ states: context.states, cells: context.cells, selected: new Set(state.cells), hovered: hover.cell, threshold: state.threshold, y, zoom });
     words.update({
       tokens: context.tokens, start, zoom, hovered: hover.step,

@@ -4,11 +4,13 @@
 import d3 from "../d3.js";
 
 export const MAX_STEPS = 511; // left (at most 10) + pos + right (at most 500)
+// the value axes of state.js SCALES, as the menu names them
+const SCALE_NAMES = [["clip", "linear, clipped"], ["full", "linear, full range"], ["symlog", "symmetric log"], ["tanh", "tanh"]];
 
 /**
- * @param {{onSource, onStep, onJump, onRange, onThreshold, onPadding, onMeta, onZoom, onWindow}} cb
+ * @param {{onSource, onStep, onJump, onRange, onThreshold, onPadding, onMeta, onZoom, onWindow, onScale, onExport}} cb
  *   onStep(delta steps), onJump(pos), onRange(start, end), onThreshold(value), onPadding(pl, pr),
- *   onMeta(ids), onZoom(direction +1/-1), onWindow(steps)
+ *   onMeta(ids), onZoom(direction +1/-1), onWindow(steps), onScale(kind), onExport("svg"|"png")
  */
 export function toolbar(cb) {
   const root = d3.create("div").attr("class", "toolbar");
@@ -79,6 +81,15 @@ export function toolbar(cb) {
       else event.target.reportValidity();
     });
 
+  const sc = view.append("label").attr("class", "field");
+  sc.append("span").text("values");
+  const scale = sc.append("select").attr("name", "scale").attr("aria-label", "value axis")
+    .on("change", (event) => cb.onScale(event.target.value));
+  scale.selectAll("option").data(SCALE_NAMES).join("option").attr("value", (d) => d[0]).text((d) => d[1]);
+  const exp = root.append("div").attr("class", "group").attr("role", "group").attr("aria-label", "export");
+  button(exp, "SVG", "export the select view as SVG", () => cb.onExport("svg"));
+  button(exp, "PNG", "export the select view as PNG", () => cb.onExport("png"));
+
   const metas = root.append("fieldset").attr("class", "group metas");
   metas.append("legend").text("meta tracks");
 
@@ -103,6 +114,7 @@ export function toolbar(cb) {
       padR.property("value", state.pad_right);
     }
     if (!typing(steps)) steps.property("value", state.left + state.right + 1);
+    scale.property("value", state.scale);
     const shown = new Set(state.meta);
     const items = metas.selectAll("label").data(dataset.meta, (m) => m.id).join((enter) => {
       const l = enter.append("label").attr("class", "inline");

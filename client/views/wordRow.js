@@ -1,5 +1,8 @@
 // The tokens of the window under the plot, a brush snapped to tokens, and the two padding
-// handles (steps before / after the brush where the cells must be off) below them.
+// handles (steps before / after the brush where the cells must be off) below them. A drag
+// always starts a new brush, even on top of the old one (its selection and handles let the
+// pointer through: style.css), and covers every token it touches. A marked range (a match
+// row or search hit opened here) is outlined.
 import d3 from "../d3.js";
 import { HOVER } from "../colors.js";
 import { fitToken } from "../text.js";
@@ -16,6 +19,7 @@ export function wordRow({ onBrush = () => {}, onPadding = () => {}, onHover = ()
   const svg = d3.create("svg").attr("class", "word-row").attr("height", WORD_H + PAD_H);
   const words = svg.append("g").attr("class", "words");
   const seqMarks = svg.append("g").attr("class", "sequence-starts");
+  const markG = svg.append("g").attr("class", "mark");
   const brushG = svg.append("g").attr("class", "brush").attr("aria-label", "drag over the words to select a range");
   const pads = svg.append("g").attr("class", "padding").attr("transform", `translate(0,${WORD_H})`);
   let d = null; // last data
@@ -43,8 +47,8 @@ export function wordRow({ onBrush = () => {}, onPadding = () => {}, onHover = ()
       return;
     }
     const [x0, x1] = event.selection;
-    const a = Math.max(0, Math.round(x0 / d.zoom));
-    const b = Math.max(a, Math.min(d.tokens.length - 1, Math.round(x1 / d.zoom) - 1));
+    const a = Math.max(0, Math.min(d.tokens.length - 1, Math.floor(x0 / d.zoom)));
+    const b = Math.max(a, Math.min(d.tokens.length - 1, Math.ceil(x1 / d.zoom) - 1));
     brushG.call(brush.move, [a * d.zoom, (b + 1) * d.zoom]);
     brushKey = null; // the next update places the brush from the state
     onBrush(d.start + a, d.start + b);
@@ -113,7 +117,8 @@ export function wordRow({ onBrush = () => {}, onPadding = () => {}, onHover = ()
   }
 
   // data: {tokens: str[], start: int (step of tokens[0]), zoom: px, brush: [a, b]|null (absolute),
-  //        pad: [pl, pr], sequenceStarts: int[], hovered: int|null, background: (i) => colour|null}
+  //        pad: [pl, pr], sequenceStarts: int[], hovered: int|null, background: (i) => colour|null,
+  //        marked: [a, b]|null (absolute steps, outlined)}
   function update(next) {
     d = next;
     const width = d.tokens.length * d.zoom;
@@ -140,6 +145,12 @@ export function wordRow({ onBrush = () => {}, onPadding = () => {}, onHover = ()
       .attr("x1", (s) => (s - d.start) * d.zoom).attr("x2", (s) => (s - d.start) * d.zoom)
       .attr("y1", 0).attr("y2", WORD_H)
       .attr("stroke", "#000").attr("stroke-width", 3);
+
+    const mk = d.marked && d.marked[1] >= d.start && d.marked[0] < d.start + d.tokens.length ? [d.marked] : [];
+    markG.selectAll("rect").data(mk).join("rect")
+      .attr("x", (m) => Math.max(0, (m[0] - d.start) * d.zoom) + 1)
+      .attr("width", (m) => Math.max(2, (Math.min(m[1] - d.start + 1, d.tokens.length) - Math.max(0, m[0] - d.start)) * d.zoom - 2))
+      .attr("y", 1).attr("height", WORD_H - 2);
 
     // hover redraws often: set the brush up again only when its extent or range changed
     const br = d.brush;

@@ -227,7 +227,7 @@ def test_match_rows_are_outlined_with_scores(page, server, artifacts):
         )
         assert row.locator("td.match-first").count() == 1
     summary = page.locator(".match-summary").inner_text()
-    assert f"of {want['candidates']} candidate ranges" in summary
+    assert f"of {want['candidates']:,} candidate range" in summary
     page.screenshot(path=artifacts / "match-view.png", full_page=True)
     assert page.errors == []
 
