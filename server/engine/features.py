@@ -32,6 +32,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 from scipy import stats as sps
 
@@ -86,49 +87,57 @@ def correlate(source: StateSource, feature: np.ndarray, method: str, categorical
 
 
 # --- pearson: one pass of sums ------------------------------------------------------------
+@nb.njit(cache=True, nogil=True)
+def _pearson_sums(x, f, shift, acc, lo, hi):
+    """Add one chunk to the per-cell sums. ``x: float32[n, D]`` (used rows only), ``f:
+    float64[n]`` (shifted feature), ``shift: float64[D]``; ``acc: float64[6, D]`` holds
+    (n, sum f, sum f^2, sum x, sum x^2, sum x f) of the finite pairs; ``lo``/``hi`` min/max."""
+    n, D = x.shape
+    for i in range(n):
+        fi = f[i]
+        for c in range(D):
+            v = np.float64(x[i, c])
+            if not np.isfinite(v):
+                continue
+            if v < lo[c]:
+                lo[c] = v
+            if v > hi[c]:
+                hi[c] = v
+            v -= shift[c]
+            acc[0, c] += 1.0
+            acc[1, c] += fi
+            acc[2, c] += fi * fi
+            acc[3, c] += v
+            acc[4, c] += v * v
+            acc[5, c] += v * fi
+
+
 def _pearson(source: StateSource, feature: np.ndarray, used: np.ndarray):
     T, D = (int(x) for x in source.shape)
     fshift = float(feature[used].mean()) if used.any() else 0.0
-    xshift = None
-    sums = {k: np.zeros(D) for k in ("f", "ff", "x", "xx", "xf")}
-    n = np.zeros(D, np.int64)
+    shift = None
+    acc = np.zeros((6, D))
     lo_x, hi_x = np.full(D, np.inf), np.full(D, -np.inf)
     for lo, hi in chunks(0, T, max(1, CHUNK_VALUES // max(D, 1))):
         rows = used[lo:hi]
         if not rows.any():
             continue
-        x = read_values(source, lo, hi)[rows].astype(np.float64)
-        f = feature[lo:hi][rows] - fshift
-        finite = np.isfinite(x)
-        if xshift is None:  # each cell's first finite value (0 when none yet)
-            xshift = np.where(finite.any(0), x[finite.argmax(0), np.arange(D)], 0.0)
-            xshift = np.where(np.isfinite(xshift), xshift, 0.0)
-        x -= xshift
-        if finite.all():
-            n += x.shape[0]
-            sums["f"] += f.sum()
-            sums["ff"] += f @ f
-        else:
-            x[~finite] = 0.0
-            m = finite.astype(np.float64)
-            n += finite.sum(0)
-            sums["f"] += f @ m
-            sums["ff"] += (f * f) @ m
-        sums["x"] += x.sum(0)
-        sums["xx"] += np.einsum("ij,ij->j", x, x)
-        sums["xf"] += f @ x
-        lo_x = np.fmin(lo_x, np.where(finite, x, np.inf).min(0))
-        hi_x = np.fmax(hi_x, np.where(finite, x, -np.inf).max(0))
+        x = read_values(source, lo, hi)
+        x = np.ascontiguousarray(x if rows.all() else x[rows])
+        if shift is None:  # each cell's first finite value, so the one-pass sums do not cancel
+            finite = np.isfinite(x)
+            shift = np.where(finite.any(0), x[finite.argmax(0), np.arange(D)], 0.0)
+            shift = np.where(np.isfinite(shift), shift, 0.0).astype(np.float64)
+        _pearson_sums(x, feature[lo:hi][rows] - fshift, shift, acc, lo_x, hi_x)
+    n, sf, sff, sx, sxx, sxf = acc
     with np.errstate(invalid="ignore", divide="ignore"):
-        cov = n * sums["xf"] - sums["x"] * sums["f"]
-        vx = n * sums["xx"] - sums["x"] ** 2
-        vf = n * sums["ff"] - sums["f"] ** 2
-        r = np.clip(cov / np.sqrt(vx * vf), -1.0, 1.0)
+        vf = n * sff - sf**2
+        r = np.clip((n * sxf - sx * sf) / np.sqrt((n * sxx - sx**2) * vf), -1.0, 1.0)
     # no variance: a constant cell (exactly, from min/max), or a constant feature over the
     # cell's steps (relative to its scale, since the one-pass sums round)
-    scale = np.maximum(sums["ff"] * n, 1e-300)
-    flat = (n < 2) | (hi_x <= lo_x) | (vf <= 1e-12 * scale) | ~np.isfinite(r)
+    flat = (n < 2) | (hi_x <= lo_x) | (vf <= 1e-12 * np.maximum(sff * n, 1e-300)) | ~np.isfinite(r)
     r[flat] = np.nan
+    n = n.astype(np.int64)
     return r, _t_pvalue(r, n), n
 
 
@@ -187,29 +196,28 @@ def _spearman(x, f, frank, finite):
         x, frank = x[finite], sps.rankdata(f[finite])
     if k < 2 or x.min() == x.max() or frank.min() == frank.max():
         return np.nan, np.nan, k
-    rx = _average_ranks(x)
-    r = float(np.clip(np.corrcoef(rx, frank)[0, 1], -1.0, 1.0))
-    return r, float(_t_pvalue(np.array([r]), np.array([k]))[0]), k
-
-
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    """``float64[n]`` 1-based ranks, ties sharing their mean rank (scipy's 'average')."""
-    order = np.argsort(x, kind="stable")
+    # Pearson of the average ranks, centred at the mean rank (n + 1) / 2. One sort of the
+    # cell; a tie group g of the sorted values (positions a_g .. b_g - 1) shares the rank
+    # (a_g + b_g + 1) / 2, so sum(rank_x * rank_f) = sum_g rank_g * (sum of rank_f in g).
+    order = np.argsort(x)
     xs = x[order]
-    new = np.concatenate([[True], xs[1:] != xs[:-1]])
-    group = np.cumsum(new) - 1
-    bounds = np.concatenate([np.flatnonzero(new), [x.size]])
-    mean_rank = (bounds[:-1] + bounds[1:] + 1) / 2.0  # ranks bounds[g]+1 .. bounds[g+1]
-    ranks = np.empty(x.size)
-    ranks[order] = mean_rank[group]
-    return ranks
+    starts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1]]))
+    sizes = np.diff(np.append(starts, k))
+    middle = (k + 1) / 2.0
+    rank = (2 * starts + sizes + 1) / 2.0 - middle
+    rf = frank - middle
+    cov = float(rank @ np.add.reduceat(rf[order], starts))
+    vx = float((rank * rank) @ sizes)
+    r = float(np.clip(cov / np.sqrt(vx * float(rf @ rf)), -1.0, 1.0))
+    return r, float(_t_pvalue(np.array([r]), np.array([k]))[0]), k
 
 
 def equal_frequency_bins(x: np.ndarray, bins: int = MI_BINS) -> np.ndarray:
     """``int64[n]`` bin of each value: ``#{k : s[max(floor(k n / bins) - 1, 0)] < x}``,
     ``s`` the sorted values (ties share a bin; see the module docstring)."""
-    s = np.sort(x)
-    edges = s[np.maximum((np.arange(1, bins) * x.size) // bins - 1, 0)]
+    at = np.unique(np.maximum((np.arange(1, bins) * x.size) // bins - 1, 0))
+    part = np.partition(x, at)  # the order statistics at `at`, without a full sort
+    edges = part[np.maximum((np.arange(1, bins) * x.size) // bins - 1, 0)]
     return np.searchsorted(edges, x, side="left").astype(np.int64)
 
 

@@ -156,11 +156,11 @@ def test_match_summary_over_all_candidates(client, parens, h):
     assert a.size == body["candidates"]
     assert summary["lengths"] == [[int(k), int(v)] for k, v in
                                   sorted(Counter((b - a + 1).tolist()).items())]
-    texts = Counter(" ".join(parens.token_text(s, e)) for s, e in zip(a, b))
+    texts = Counter(" ".join(parens.token_text(s, e)) for s, e in zip(a, b, strict=True))
     assert [p["count"] for p in summary["phrases"]] == sorted(texts.values(), reverse=True)[:20]
     assert all(texts[p["text"]] == p["count"] for p in summary["phrases"])
     ids = depth_ids(parens)
-    steps = np.concatenate([np.arange(s, e + 1) for s, e in zip(a, b)])
+    steps = np.concatenate([np.arange(s, e + 1) for s, e in zip(a, b, strict=True)])
     rows = {row["label"]: row for row in summary["meta"]["depth"]}
     for i, label in enumerate(parens.meta["depth"].labels):
         inside, overall = np.mean(ids[steps] == i), np.mean(ids == i)

@@ -65,7 +65,7 @@ def direct_mi_bits(x, y_labels):
     n = len(x)
     edges = [s[max((k * n) // 16 - 1, 0)] for k in range(1, 16)]
     bins = [sum(1 for e in edges if e < v) for v in x]
-    pair, pa, pb = Counter(zip(bins, y_labels)), Counter(bins), Counter(y_labels)
+    pair, pa, pb = Counter(zip(bins, y_labels, strict=False)), Counter(bins), Counter(y_labels)
     return sum(c / n * math.log2((c / n) / (pa[a] / n * pb[b] / n)) for (a, b), c in pair.items())
 
 

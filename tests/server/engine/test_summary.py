@@ -22,9 +22,9 @@ def candidates(seed, threshold=0.3, zl=0, zr=0, min_len=1):
 
 
 def brute_phrases(tokens, vocab, starts, ends, limit):
-    texts = [" ".join(vocab[tokens[a : b + 1]].tolist()) for a, b in zip(starts, ends)]
+    texts = [" ".join(vocab[tokens[a : b + 1]].tolist()) for a, b in zip(starts, ends, strict=True)]
     first = {}
-    for a, t in sorted(zip(starts.tolist(), texts)):
+    for a, t in sorted(zip(starts.tolist(), texts, strict=True)):
         first.setdefault(t, a)
     counts = Counter(texts)
     ranked = sorted(counts, key=lambda t: (-counts[t], first[t]))[:limit]
@@ -44,7 +44,7 @@ def test_against_the_oracle_candidates(seed, zl, zr, min_len):
             brute_phrases(tokens, vocab, starts, ends, limit)
 
     cover = S.coverage(T, starts, ends)
-    want = [sum(a <= t <= b for a, b in zip(starts, ends)) for t in range(T)]
+    want = [sum(a <= t <= b for a, b in zip(starts, ends, strict=True)) for t in range(T)]
     assert cover.tolist() == want
 
     ids = rng.integers(0, 4, T)
@@ -103,5 +103,5 @@ def test_candidate_ranges_are_the_oracle_candidates(seed, zl, zr, min_overlap, m
                                min_len, max_len, limit=None)
     src = ArraySource(states, offsets, "tanh")
     a, b = S.candidate_ranges(src, cells, 0.3, zl, zr, min_overlap, min_len, max_len, chunk=7)
-    assert sorted(zip(a.tolist(), b.tolist())) == sorted((r[0], r[1]) for r in rows)
+    assert sorted(zip(a.tolist(), b.tolist(), strict=True)) == sorted((r[0], r[1]) for r in rows)
     assert a.size == total

@@ -1,0 +1,123 @@
+"""Benchmark the cells-and-features analyses through the API (prints figures; not a test).
+
+Data: the bracket language of hiddenscope.server.store.synthetic (one `layer0-cell` source,
+tanh), written once under bench/data/features-T-D/ (gitignored). Each figure is one request
+through the in-process app (JSON included):
+
+- correlation of every cell with `meta:depth=depth 4` (pearson, spearman, mi): cold (first
+  request) and cached (the same request again);
+- top contexts and expected response words of one cell: cold (the cell's column read once
+  for both) and of a second cell;
+- match of the depth cells with and without `summary=true` (the summary's share of the
+  match time), the match warm;
+- the floor: one sequential read of all the states (what any exact whole-source statistic
+  must at least read).
+
+    python bench/bench_features.py                 # T = 200k and 500k x D = 650
+    python bench/bench_features.py --T 5000000     # T = 5M x D = 650 (13 GB on disk)
+
+Figures at T = 5M are extrapolated from the largest T measured (linear in T for the
+streamed passes; T log T for the per-cell sorts of spearman and mi) when not measured.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from hiddenscope.server.api import create_app
+from hiddenscope.server.store.synthetic import ensure_dataset
+
+HERE = Path(__file__).resolve().parent
+SRC = "layer0-cell"
+TARGET_T = 5_000_000
+
+
+def timed(fn, repeat: int = 1) -> float:
+    """Median seconds of ``repeat`` calls."""
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return statistics.median(out)
+
+
+def get(client, path: str, **params):
+    r = client.get(path, params=params)
+    assert r.status_code == 200, r.text[:500]
+    return r.json()
+
+
+def sequential_read(source) -> float:
+    T = source.shape[0]
+    step = max(1, (1 << 22) // source.shape[1])
+    t0 = time.perf_counter()
+    for lo in range(0, T, step):
+        source.read_rows(lo, min(T, lo + step))
+    return time.perf_counter() - t0
+
+
+def scale(seconds: float, T: int, kind: str) -> float:
+    f = TARGET_T / T
+    return seconds * (f * math.log(TARGET_T) / math.log(T) if kind == "sort" else f)
+
+
+def run(T: int, D: int) -> None:
+    folder = ensure_dataset(HERE / "data" / f"features-{T}-{D}", T=T, D=D, layers=1,
+                            kinds=("cell",), sequences=max(1, T // 2000), depth_cells=8)
+    app = create_app([folder.parent])
+    client = app.test_client()
+    base = f"/api/v1/datasets/{folder.name}"
+    ds = app.catalog.entries[folder.name].dataset
+    floor = sequential_read(ds.sources[SRC])
+    rows = [("one sequential read of the states (floor)", floor, "linear")]
+    for method in ("pearson", "spearman", "mi"):
+        q = {"source": SRC, "feature": "meta:depth=depth 4", "method": method, "limit": 50}
+        cold = timed(lambda q=q: get(client, f"{base}/correlation", **q))
+        warm = timed(lambda q=q: get(client, f"{base}/correlation", **q), repeat=5)
+        kind = "linear" if method == "pearson" else "sort"
+        rows += [(f"correlation {method} cold", cold, kind),
+                 (f"correlation {method} cached", warm, "const")]
+    top = get(client, f"{base}/correlation", source=SRC, feature="meta:depth=depth 4")
+    best = [c["cell"] for c in top["cells"][:4]]
+    for i, cell in enumerate(best[:2]):
+        t_top = timed(lambda c=cell: get(client, f"{base}/cells/{c}/top", source=SRC))
+        t_words = timed(lambda c=cell: get(client, f"{base}/cells/{c}/words", source=SRC))
+        rows += [(f"cell {cell} top contexts (column read{'' if i == 0 else ', 2nd cell'})",
+                  t_top, "linear"),
+                 (f"cell {cell} words (column kept)", t_words, "linear")]
+    mq = {"source": SRC, "cells": ",".join(map(str, best)), "threshold": 0.3,
+          "meta": "depth"}
+    get(client, f"{base}/match", **mq)  # warm the engine and numba
+    plain = timed(lambda: get(client, f"{base}/match", **mq), repeat=3)
+    body = get(client, f"{base}/match", **mq, summary="true")
+    summ = timed(lambda: get(client, f"{base}/match", **mq, summary="true"), repeat=3)
+    rows += [("match (warm)", plain, "linear"), ("match + summary (warm)", summ, "linear")]
+    print(f"\nT = {T:,} x D = {D} ({T * D * 4 / 2**30:.2f} GiB of float32 states); "
+          f"candidates of the match: {body['candidates']:,}")
+    print(f"{'operation':58s} {'measured':>10s} {'at T=5M (extrap.)':>18s}")
+    for name, sec, kind in rows:
+        ext = "" if kind == "const" or T == TARGET_T else f"{scale(sec, T, kind):16.2f} s"
+        print(f"{name:58s} {sec * 1000:8.1f} ms {ext:>18s}")
+    print(f"summary adds {100 * (summ - plain) / plain:.0f}% to the match "
+          f"(target <= 30%); pearson cold / floor = "
+          f"{rows[1][1] / floor:.2f}")
+    app.catalog.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--T", type=int, nargs="+", default=[200_000, 500_000])
+    p.add_argument("--D", type=int, default=650)
+    args = p.parse_args()
+    np.seterr(all="ignore")
+    for T in args.T:
+        run(T, args.D)
+
+
+if __name__ == "__main__":
+    main()
