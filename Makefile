@@ -37,8 +37,34 @@ chromium:
 # --- the two commands ------------------------------------------------------
 # `hiddenscope demo` runs `hiddenscope build $(DEMO)` when its data.h5 is missing, then serves
 # datasets/; without the extractor it serves a generated data set instead and says so.
+# A busy port is named: `make demo PORT=N` stops there; the default 8888 moves to a free port.
 demo: $(VENV)/.demo-installed
-	$(VENV)/bin/hiddenscope demo $(DEMO) --host $(HOST) --port $(PORT)
+	@port=$$($(PY) -c "$$PICK_PORT" $(HOST) $(PORT) "$(origin PORT)") && \
+	$(VENV)/bin/hiddenscope demo $(DEMO) --host $(HOST) --port $$port
+
+define PICK_PORT
+import socket, sys
+host, port, origin = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def bind(p):
+    s = socket.socket()
+    try:
+        s.bind((host, p))
+        return s.getsockname()[1]
+    except OSError:
+        return None
+    finally:
+        s.close()
+if bind(port) is not None:
+    print(port)
+elif origin == "command line":
+    sys.exit(f"port {port} on {host} is in use (another server?); choose another: make demo PORT={port + 1}")
+else:
+    free = bind(0)
+    print(f"port {port} on {host} is in use (another server?); serving on {free} instead "
+          "(choose one with: make demo PORT=N)", file=sys.stderr)
+    print(free)
+endef
+export PICK_PORT
 
 test: $(VENV)/.dev-installed chromium
 	$(PY) -m pytest
