@@ -79,5 +79,12 @@ setup(
     ],
     extras_require={"extract": EXTRACT, "dev": DEV, "umap": ["umap-learn>=0.5"]},
     cmdclass={"build_py": BuildPy},
-    entry_points={"console_scripts": ["hiddenscope = hiddenscope.server.cli:main"]},
+    entry_points={
+        "console_scripts": ["hiddenscope = hiddenscope.server.cli:main"],
+        # the hiddenscope command learns other parts' commands here (server/cli.py)
+        "hiddenscope.commands": [
+            "build = hiddenscope.extract.cli:build_command [extract]",
+            "extract = hiddenscope.extract.cli:extract_command [extract]",
+        ],
+    },
 )

@@ -1,17 +1,33 @@
-"""Finding data sets: roots scanned recursively; a data set's id is its folder's name."""
+"""Finding data sets: roots scanned recursively; a data set's id is its folder's name.
+
+Each folder is loaded in its own thread with a time limit, so one folder (a slow disk, a
+file that never ends) cannot delay the others. The catalog notices when a data set's files
+change under a running server (:meth:`Catalog.current`): the data set is loaded again, or
+becomes unavailable with the reason until its folder is valid again; :meth:`Catalog.rescan`
+also finds folders added or removed since the start.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import CONFIG_NAMES, find_config
-from .dataset import Dataset, open_dataset
-from .errors import DatasetError
+from .config import CONFIG_NAMES, find_config, parse_config
+from .dataset import Dataset, check_dataset
+from .errors import DatasetError, Problems
 
 log = logging.getLogger(__name__)
+
+LOAD_TIMEOUT_S = 60.0  # one folder's load; past it the folder is listed as unavailable
+RETRY_S = 1.0  # a changed folder is loaded again at most once a second
+RETIRE_S = 60.0  # a replaced data set stays open this long for requests still reading it
+
+Stamp = tuple[tuple[str, int, int, int], ...]
 
 
 @dataclass
@@ -22,6 +38,10 @@ class Entry:
     folder: Path
     dataset: Dataset | None = None
     error: str | None = None
+    stamp: Stamp = ()  # what the files looked like at the last load attempt
+    watched: tuple[Path, ...] = ()  # the config and the data files it names
+    tried: float = field(default=0.0, compare=False)
+    duplicate: bool = False  # two folders share the id: listed, never loaded
 
     @property
     def available(self) -> bool:
@@ -65,45 +85,198 @@ def find_folders(roots: list[Path]) -> list[Path]:
     return sorted(found)
 
 
-class Catalog:
-    """The data sets under some roots, loaded once. Broken ones stay listed with their error."""
+def load_folder(
+    folder: Path, id: str | None = None, timeout: float = LOAD_TIMEOUT_S
+) -> tuple[Dataset | None, Problems]:
+    """:func:`check_dataset` in a thread of its own, given ``timeout`` seconds; any exception
+    becomes a problem (never a traceback). A load that runs late is abandoned: its thread
+    ends on its own and closes what it opened."""
+    box: dict = {}
+    abandoned = threading.Event()
 
-    def __init__(self, roots: list[Path]) -> None:
+    def work() -> None:
+        try:
+            box["result"] = check_dataset(folder, id)
+        except Exception as exc:  # a loader bug must not keep the other data sets from serving
+            log.exception("data set folder %s could not be loaded", folder)
+            problems = Problems(folder)
+            problems.error(
+                "", f"could not be loaded ({type(exc).__name__}: {exc})", "the log has the details"
+            )
+            box["result"] = (None, problems)
+        if abandoned.is_set() and box["result"][0] is not None:
+            box["result"][0].close()
+
+    thread = threading.Thread(target=work, name=f"load {Path(folder).name}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if "result" in box:
+        return box["result"]
+    abandoned.set()
+    problems = Problems(folder)
+    problems.error(
+        "",
+        f"loading took longer than {timeout:g} s and was given up",
+        "check the folder's files (a FIFO, a file on a slow or hung disk)",
+    )
+    return None, problems
+
+
+def _watched(folder: Path) -> tuple[Path, ...]:
+    """The config file and every data file it names (what a change of the data set touches)."""
+    config = find_config(folder)
+    if config is None:
+        return ()
+    try:
+        parsed, _ = parse_config(config)
+    except Exception:  # the load reports the problem; here only the stamp is at stake
+        parsed = None
+    files = sorted(set(parsed.files.values())) if parsed is not None else []
+    return (config, *files)
+
+
+def _stamp(paths: tuple[Path, ...]) -> Stamp:
+    """(path, size, mtime, ctime) of each path; -1s for one that is missing."""
+    out = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+            out.append((str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        except OSError:
+            out.append((str(path), -1, -1, -1))
+    return tuple(out)
+
+
+class Catalog:
+    """The data sets under some roots. Broken ones stay listed with their error; a data set
+    whose files change is loaded again on its next use (:meth:`current`)."""
+
+    def __init__(self, roots: list[Path], load_timeout: float = LOAD_TIMEOUT_S) -> None:
         self.roots = [Path(r) for r in roots]
+        self.load_timeout = load_timeout
         self.entries: dict[str, Entry] = {}
+        self._lock = threading.Lock()  # guards entries and the listeners
+        self._loading: dict[str, threading.Lock] = {}
+        self._listeners: list[Callable[[str], None]] = []
+        self._retired: list[tuple[float, Dataset]] = []
+        self.rescan()
+
+    def add_listener(self, listener: Callable[[str], None]) -> None:
+        """``listener(id)`` is called after data set ``id`` was replaced or removed (caches
+        of its engines and search text must be dropped)."""
+        self._listeners.append(listener)
+
+    def rescan(self) -> dict[str, list[str]]:
+        """Find the data set folders again: load new ones, drop removed ones, reload changed
+        ones. Returns the ids ``added``, ``removed`` and ``reloaded``."""
         by_id: dict[str, list[Path]] = {}
         for folder in find_folders(self.roots):
             by_id.setdefault(folder.name, []).append(folder)
+        report: dict[str, list[str]] = {"added": [], "removed": [], "reloaded": []}
+        for id in sorted(set(self.entries) - set(by_id)):
+            self._replace(id, None)
+            report["removed"].append(id)
+        fresh = {}
         for id, folders in sorted(by_id.items()):
+            old = self.entries.get(id)
             if len(folders) > 1:
-                paths = " and ".join(str(f) for f in folders)
-                self.entries[id] = Entry(
-                    id,
-                    folders[0],
-                    error=(
-                        f"two data set folders are named {id!r}: {paths}; rename one of them "
-                        "(a data set's id is its folder name)"
-                    ),
-                )
-                log.error("data set %s: %s", id, self.entries[id].error)
-                continue
-            self.entries[id] = self._load(id, folders[0])
+                fresh[id] = self._duplicate(id, folders)
+            elif old is None or old.folder != folders[0] or old.duplicate:
+                fresh[id] = None  # loaded below, in parallel
+            elif self._changed(old):
+                report["reloaded"].append(id)
+                self.current(id, force=True)
+        loaded = self._load_many({id: by_id[id][0] for id, e in fresh.items() if e is None})
+        for id, entry in fresh.items():
+            entry = entry or loaded[id]
+            report["added" if id not in self.entries else "reloaded"].append(id)
+            self._replace(id, entry)
+        return report
 
-    @staticmethod
-    def _load(id: str, folder: Path) -> Entry:
-        try:
-            dataset = open_dataset(folder, id)
-        except DatasetError as exc:
-            log.error("data set %s is unavailable:\n%s", id, exc)
-            return Entry(id, folder, error=str(exc))
-        except Exception as exc:  # a loader bug must not keep the other data sets from serving
-            log.exception("data set %s could not be loaded", id)
-            return Entry(
-                id,
-                folder,
-                error=f"{folder}: could not be loaded ({type(exc).__name__}: "
-                f"{exc}); the server log has the details",
-            )
+    def current(self, id: str, force: bool = False) -> Entry | None:
+        """The entry of ``id``, loaded again first when its files changed since the last load
+        (at most once per :data:`RETRY_S`); None for an unknown id."""
+        entry = self.entries.get(id)
+        if entry is None or not (force or self._changed(entry)):
+            return entry
+        lock = self._loading.setdefault(id, threading.Lock())
+        with lock:
+            entry = self.entries.get(id)
+            if entry is None or not (force or self._changed(entry)):
+                return entry
+            if not force and time.monotonic() - entry.tried < RETRY_S:
+                return entry
+            log.warning("data set %s: its files changed; loading it again", id)
+            fresh = self._load(id, entry.folder)
+            self._replace(id, fresh)
+            return fresh
+
+    def _changed(self, entry: Entry) -> bool:
+        return _stamp(entry.watched) != entry.stamp
+
+    def _replace(self, id: str, entry: Entry | None) -> None:
+        with self._lock:
+            old = self.entries.pop(id, None) if entry is None else self.entries.get(id)
+            if entry is not None:
+                self.entries[id] = entry
+            now = time.monotonic()
+            if old is not None and old.dataset is not None:
+                # requests may still read the old files: close them a while later
+                self._retired.append((now, old.dataset))
+            keep = [(t, ds) for t, ds in self._retired if now - t < RETIRE_S]
+            done = [ds for t, ds in self._retired if now - t >= RETIRE_S]
+            self._retired = keep
+            listeners = list(self._listeners) if old is not None else []
+        for ds in done:
+            ds.close()
+        for listener in listeners:
+            listener(id)
+
+    def _duplicate(self, id: str, folders: list[Path]) -> Entry:
+        paths = " and ".join(str(self._shown(f)) for f in folders)
+        entry = Entry(
+            id,
+            folders[0],
+            error=(
+                f"two data set folders are named {id!r}: {paths}; rename one of them "
+                "(a data set's id is its folder name)"
+            ),
+            duplicate=True,
+        )
+        log.error("data set %s: %s", id, entry.error)
+        return entry
+
+    def _shown(self, folder: Path) -> Path:
+        """``folder`` relative to the root it was found under (the API shows no server paths)."""
+        for root in self.roots:
+            try:
+                return folder.relative_to(Path(root).resolve())
+            except ValueError:
+                continue
+        return Path(folder.name)
+
+    def _load_many(self, folders: dict[str, Path]) -> dict[str, Entry]:
+        """Load ``folders`` at the same time (each bounded by the load timeout)."""
+        out: dict[str, Entry] = {}
+        threads = [
+            threading.Thread(target=lambda i=id, f=folder: out.__setitem__(i, self._load(i, f)))
+            for id, folder in folders.items()
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return out
+
+    def _load(self, id: str, folder: Path) -> Entry:
+        watched = _watched(folder)
+        stamp = _stamp(watched)
+        dataset, problems = load_folder(folder, id, self.load_timeout)
+        tried = time.monotonic()
+        if dataset is None:
+            error = str(DatasetError(problems.errors))
+            log.error("data set %s is unavailable:\n%s", id, error)
+            return Entry(id, folder, error=error, stamp=stamp, watched=watched, tried=tried)
         for warning in dataset.warnings:
             log.warning("data set %s: %s", id, warning)
         log.info(
@@ -113,9 +286,12 @@ class Catalog:
             len(dataset.sources),
             find_config(folder),
         )
-        return Entry(id, folder, dataset=dataset)
+        return Entry(id, folder, dataset=dataset, stamp=stamp, watched=watched, tried=tried)
 
     def close(self) -> None:
-        for entry in self.entries.values():
-            if entry.dataset is not None:
-                entry.dataset.close()
+        with self._lock:
+            datasets = [e.dataset for e in self.entries.values() if e.dataset is not None]
+            datasets += [ds for _, ds in self._retired]
+            self._retired = []
+        for ds in datasets:
+            ds.close()

@@ -8,7 +8,9 @@ every key the loader reads; datasets/README.md must document each one (a test ch
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,12 +150,94 @@ class DatasetConfig:
         return self.format == "lstm.yml"
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few KB; more is not a config
+MAX_YAML_DEPTH = 64  # nesting levels of a config (PyYAML recurses per level)
+MAX_YAML_VALUES = 100_000  # values after expanding aliases (a "billion laughs" file is 1 KB)
+
+
 def find_config(folder: Path) -> Path | None:
-    """The config file of ``folder`` (dataset.yml before lstm.yml), or None."""
+    """The config file of ``folder`` (dataset.yml before lstm.yml), or None. A name that exists
+    but is no regular file (a FIFO, a device) is returned too, so loading can refuse it."""
     for name in CONFIG_NAMES:
-        if (folder / name).is_file():
+        if os.path.lexists(folder / name):
             return folder / name
     return None
+
+
+def unreadable(path: Path, folder: Path, max_bytes: int | None = None) -> str | None:
+    """Why ``path`` must not be opened as a data file of ``folder``, or None when it may.
+
+    Refused: a path that leads outside the folder (``..``, an absolute name, a link whose
+    target is elsewhere), a missing file, anything but a regular file (a FIFO would block the
+    reader forever, a device would never end), and a file larger than ``max_bytes``.
+    """
+    base = Path(os.path.realpath(folder))
+    real = Path(os.path.realpath(path))
+    if real != base and base not in real.parents:
+        return "leads outside the data set folder; copy or move the file into the folder"
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        return None  # reported by the caller, which names the missing file and the fix
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
+        return f"is {kind}; a data file must be an ordinary file"
+    if max_bytes is not None and st.st_size > max_bytes:
+        return f"is {st.st_size:,} bytes, over the bound of {max_bytes:,} for this kind of file"
+    return None
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader (no tags executed) with a nesting depth and a bound on the values
+    aliases expand to: a YAML file can name one list a billion times in a few lines."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.YAMLError(
+                    f"nested deeper than {MAX_YAML_DEPTH} levels (a config needs a handful)"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_node(self):
+        node = super().get_single_node()
+        if node is not None:
+            _expanded_size(node, {})
+        return node
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Values in ``node`` once every alias is expanded (memoised per node: linear time)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a recursive alias counts once
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    if size > MAX_YAML_VALUES:
+        raise yaml.YAMLError(
+            f"expands to more than {MAX_YAML_VALUES:,} values through its aliases "
+            "(*name); write the values out"
+        )
+    memo[key] = size
+    return size
+
+
+def load_yaml(path: Path) -> Any:
+    """The YAML document in ``path`` through :class:`_BoundedLoader`."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_BoundedLoader)  # noqa: S506
 
 
 class _Reader:
@@ -267,9 +351,13 @@ def parse_config(config_path: Path) -> tuple[DatasetConfig | None, Problems]:
     config_path = Path(config_path)
     folder = config_path.parent
     problems = Problems(config_path)
+    why = unreadable(config_path, folder, MAX_CONFIG_BYTES)
+    if why:
+        problems.error("", why, "write the config as a plain file in the data set folder")
+        return None, problems
     try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raw = load_yaml(config_path)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         problems.error(
             "",
             f"cannot be read as YAML: {' '.join(str(exc).split())}",
@@ -329,7 +417,11 @@ def _parse_files(r: _Reader, top: dict, folder: Path) -> dict[str, Path]:
         if not isinstance(name, str) or not name.strip():
             r.p.error(f"files.{ref}", f"expected a file name, got {_show(name)}")
             continue
-        files[str(ref)] = (folder / name).resolve()
+        if "\x00" in name:
+            r.p.error(f"files.{ref}", "holds a null character", "give a plain file name")
+            continue
+        # a name leading outside the folder (absolute, '..', a link) is refused on load
+        files[str(ref)] = folder / name
     return files
 
 

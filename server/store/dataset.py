@@ -12,13 +12,20 @@ import h5py
 import numpy as np
 
 from .arrays import Hdf5Files, read_vocabulary, uncovered_ids
-from .config import DatasetConfig, SourceConfig, find_config, parse_config
+from .config import DatasetConfig, SourceConfig, find_config, parse_config, unreadable
 from .errors import DatasetError, Problems
 from .meta import MetaTrack, load_track
 from .source import H5StateSource
 
 SCHEMA_VERSION = 1  # the `hiddenscope_schema` attribute this store reads
 SCHEMA_ATTR = "hiddenscope_schema"
+# Sanity bounds, checked on shapes before anything is allocated (a table's header can claim
+# any size; a .dict line can name any id):
+MAX_STEPS = 2**31 - 1  # positions are int32 in the API
+MAX_CELLS = 1 << 20  # cells per source
+MAX_LABEL_ID = 10_000_000  # ids in a vocabulary or label list (.dict lines, JSON lists)
+MAX_LABEL_FILE_BYTES = 512 << 20
+_DICT_ID = re.compile(rb"(?m)^[ \t]*\S*[ \t]+(-?[0-9]+)[ \t]*\r?$")
 
 
 class Dataset:
@@ -154,8 +161,20 @@ class _Loader:
             return f"build it with `hiddenscope build {self.c.folder}`"
         return "check the file name in `files`"
 
+    def refuse(self, ref: str, max_bytes: int | None = None) -> bool:
+        """Report (once) and return True when the file of ``ref`` must not be opened."""
+        path = self.c.files[ref]
+        why = unreadable(path, self.c.folder, max_bytes)
+        if why and path not in self._checked:
+            self.p.error(f"files.{ref}", f"{path.name!r} {why}")
+        if why:
+            self._checked.add(path)
+        return why is not None
+
     def h5(self, ref: str, key: str) -> h5py.File | None:
         path = self.c.files[ref]
+        if self.refuse(ref):
+            return None
         if not path.is_file():
             if path not in self._checked:
                 self.p.error(
@@ -168,11 +187,11 @@ class _Loader:
         first = path not in self._checked
         f = self.files.get(path)
         version = f.attrs.get(SCHEMA_ATTR)
-        if first and version is not None and int(version) != SCHEMA_VERSION:
-            # files without the attribute are LSTMVis's or the user's own: nothing to check
+        # files without the attribute are LSTMVis's or the user's own: nothing to check
+        if first and version is not None and _schema_number(version) != SCHEMA_VERSION:
             self.p.error(
                 f"files.{ref}",
-                f"{path.name} has {SCHEMA_ATTR}={int(version)}; this "
+                f"{path.name} has {SCHEMA_ATTR}={_show(version)}; this "
                 f"server reads version {SCHEMA_VERSION}",
                 "rebuild it with this version's `hiddenscope build`, or upgrade hiddenscope",
             )
@@ -200,7 +219,11 @@ class _Loader:
     def labels(self, ref: str, key: str) -> list[str | None] | None:
         if ref not in self._labels:
             path = self.c.files[ref]
+            if self.refuse(ref, MAX_LABEL_FILE_BYTES):
+                self._labels[ref] = None
+                return None
             try:
+                _check_label_ids(path)
                 self._labels[ref] = read_vocabulary(path)
             except FileNotFoundError:
                 self.p.error(
@@ -259,6 +282,13 @@ class _Loader:
         )
 
     def _tokens(self, ds: h5py.Dataset, vocab: list[str | None]) -> np.ndarray | None:
+        if ds.ndim == 1 and ds.shape[0] > MAX_STEPS:
+            self.p.error(
+                "word_sequence.path",
+                f"{ds.name!r} claims {ds.shape[0]:,} steps, over the bound of {MAX_STEPS:,}",
+                "split the corpus into several data sets",
+            )
+            return None
         if ds.ndim != 1 or not (
             np.issubdtype(ds.dtype, np.integer) or np.issubdtype(ds.dtype, np.floating)
         ):
@@ -304,6 +334,22 @@ class _Loader:
                     "store states as a 2-D float table [T, D]",
                 )
                 continue
+            if not 1 <= ds.shape[1] <= MAX_CELLS:
+                self.p.error(
+                    key,
+                    f"{sc.path!r} has {ds.shape[1]:,} cells; a source has 1 to {MAX_CELLS:,}",
+                    "store states as [T, D] with one column per cell",
+                )
+                continue
+            offset, size = ds.id.get_offset(), ds.id.get_storage_size()
+            if offset is not None and offset + size > os.path.getsize(ds.file.filename):
+                self.p.error(
+                    key,
+                    f"{sc.path!r} ends past the end of {Path(ds.file.filename).name}: the file "
+                    "is cut short (an unfinished copy or a truncation)",
+                    "copy or build the data set again",
+                )
+                continue
             T = ds.shape[0]
             if T != n_tokens and (self.strict or T > n_tokens):
                 self.p.error(
@@ -328,6 +374,13 @@ class _Loader:
         ds = self.dataset(self.c.word_sequence.file, path, "word_sequence.sequences")
         if ds is None:
             return None
+        if ds.ndim != 1 or not 2 <= ds.shape[0] <= length + 1 or ds.dtype.kind not in "iuf":
+            self.p.error(
+                "word_sequence.sequences",
+                f"{path!r} has shape {ds.shape} and dtype {ds.dtype}; there are {length} steps",
+                "store [N+1] integer offsets, N+1 <= T+1",
+            )
+            return None
         o = np.asarray(ds[()]).astype(np.int64)
         if not self.strict:
             o = np.append(o[o < length], length)
@@ -340,3 +393,33 @@ class _Loader:
             )
             return None
         return o
+
+
+def _schema_number(value) -> int | None:
+    """The schema attribute as a whole number, or None when it is not one (``b"x"``, 1.5)."""
+    try:
+        number = int(np.asarray(value).item())
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if number == np.asarray(value).item() else None
+
+
+def _show(value) -> str:
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_label_ids(path: Path) -> None:
+    """Raise ValueError when a ``.dict``/``.txt`` line names an id past :data:`MAX_LABEL_ID`
+    (the reader would allocate a list that long); JSON lists are bounded by the file size."""
+    if path.suffix.lower() == ".json":
+        return
+    with open(path, "rb") as f:
+        data = f.read()
+    for m in _DICT_ID.finditer(data):
+        if len(m.group(1)) > 7 and int(m.group(1)) > MAX_LABEL_ID:
+            raise ValueError(
+                f"the line {m.group(0).strip()[:60].decode('utf-8', 'replace')!r} names id "
+                f"{int(m.group(1)):,}, over the bound of {MAX_LABEL_ID:,}; ids number the "
+                "entries from 0"
+            )

@@ -14,6 +14,9 @@ from .errors import Problems
 
 KINDS = ("categorical", "scalar", "topk")
 _CHUNK = 1 << 20
+# A categorical track's labels go out with every data set summary: a track with more labels
+# than this is not a category (it would send megabytes per request); make it scalar or top-K.
+MAX_CATEGORIES = 65_536
 
 
 def track_kind(config: MetaConfig, ds: h5py.Dataset) -> str:
@@ -177,6 +180,8 @@ def load_track(
     if kind == "topk" and labels is None:
         labels = vocab  # top-K ids are token ids unless a dict says otherwise
     data = direct_or_dataset(ds)
+    if kind == "categorical" and not _categories_bounded(config, data, tokens, labels, problems):
+        return None
     if kind == "categorical" and labels is not None:
         missing = uncovered_ids(_ids_in_use(data, tokens, per_vocab), labels)
         if missing.size:
@@ -194,6 +199,46 @@ def load_track(
         labels,
         direct_or_dataset(weights) if weights is not None else None,
     )
+
+
+def _categories_bounded(
+    config: MetaConfig,
+    data: np.ndarray | h5py.Dataset,
+    tokens: np.ndarray,
+    labels: list[str | None] | None,
+    problems: Problems,
+) -> bool:
+    """A categorical track has at most :data:`MAX_CATEGORIES` labels and ids >= 0."""
+    where = f"meta.{config.name}"
+    if labels is not None and len(labels) > MAX_CATEGORIES:
+        problems.error(
+            f"{where}.dict",
+            f"{config.dict!r} has {len(labels):,} labels, over the bound of {MAX_CATEGORIES:,} "
+            "for a categorical track (its labels go out with every data set summary)",
+            "set vis.type: scalar, or use a shorter label list",
+        )
+        return False
+    used = _ids_in_use(data, tokens, config.index == "word_sequence")
+    if not used.size:
+        return True
+    low, high = used.min(), used.max()
+    if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high != np.floor(high):
+        problems.error(
+            f"{where}.path",
+            f"{config.path!r} holds values from {low} to {high}; a categorical track holds "
+            "whole-number ids >= 0",
+            "store label ids, or set vis.type: scalar",
+        )
+        return False
+    if labels is None and high >= MAX_CATEGORIES:
+        problems.error(
+            f"{where}.path",
+            f"{config.path!r} has ids up to {int(high):,} and no dict: over the bound of "
+            f"{MAX_CATEGORIES:,} labels for a categorical track",
+            "give it a dict with the labels, or set vis.type: scalar",
+        )
+        return False
+    return True
 
 
 def _ids_in_use(data: np.ndarray | h5py.Dataset, tokens: np.ndarray, per_vocab: bool) -> np.ndarray:

@@ -72,7 +72,7 @@ def test_a_slow_pattern_is_cut_off_and_the_worker_keeps_serving():
     began = time.perf_counter()
     with pytest.raises(SearchError, match="took longer than 1 s"):
         vocabulary_matches(["a" * 30 + "!"] * 4, r"^(a|a)+$")
-    assert time.perf_counter() - began < 1.5
+    assert time.perf_counter() - began < 3  # about 1 s; generous on a loaded machine
     assert vocabulary_matches(["ab", "b"], "a").tolist() == [True, False]
 
 
@@ -122,5 +122,5 @@ def test_without_the_bounds_the_worker_limits_still_hold(monkeypatch, pattern):
     began = time.perf_counter()
     with pytest.raises(SearchError, match="longer than 1 s|too much memory"):
         vocabulary_matches(["a"], pattern)
-    assert time.perf_counter() - began < 1.5
+    assert time.perf_counter() - began < 3  # about 1 s; generous on a loaded machine
     assert vocabulary_matches(["a"], "a").tolist() == [True]
