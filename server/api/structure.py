@@ -59,11 +59,10 @@ class StructureOps:
 
     @property
     def structure_cache(self) -> ResultCache:
-        cache = getattr(self, "_structure_cache", None)
-        if cache is None:
-            with self._lock:
-                cache = self.__dict__.setdefault("_structure_cache", ResultCache())
-        return cache
+        with self._lock:
+            if getattr(self, "_structure_cache", None) is None:
+                self._structure_cache = ResultCache()
+            return self._structure_cache
 
     # --- projection --------------------------------------------------------------------
     def getProjection(self, dataset: str, source: str, method: str = "pca",

@@ -89,7 +89,7 @@ def test_a_cluster_left_empty_is_dropped(monkeypatch):
     class LeavesOneEmpty:
         """SpectralCoclustering that uses labels 0 and 2 of 3 for rows, 0..2 for columns."""
 
-        def __init__(self, n_clusters, random_state):
+        def __init__(self, n_clusters, **options):
             self.k = n_clusters
 
         def fit(self, A):
