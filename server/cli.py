@@ -106,6 +106,8 @@ def serve(dirs: tuple[Path, ...], host: str, port: int, regex_search: bool) -> N
 
     roots = _folders(dirs or (Path("datasets"),))
     app = create_app(roots, regex_search=regex_search)
+    # missing or stale match indexes are built in the background (queries scan meanwhile)
+    app.handlers.workspace.start_background()
     entries = app.catalog.entries.values()
     ready = [e.id for e in entries if e.available]
     click.echo(
@@ -174,7 +176,7 @@ def index(target: Path, force: bool) -> None:
     TARGET is a data set folder, a folder of data sets, or a data set id under ./datasets.
     """
     from .engine import SourceEngine
-    from .store import DatasetError, find_folders, open_dataset
+    from .store import DatasetError, IndexFiles, find_folders, index_folder, open_dataset
 
     if not target.exists() and (Path("datasets") / target.name).is_dir():
         target = Path("datasets") / target.name
@@ -187,16 +189,17 @@ def index(target: Path, force: bool) -> None:
         raise click.ClickException(f"no dataset.yml or lstm.yml under {target}")
     for ds in datasets:
         for src in ds.sources.values():
-            engine = SourceEngine(src, index_dir=ds.index_dir(src.id))
+            folder = index_folder(ds.folder, ds.id, src.id)
+            engine = SourceEngine(src, IndexFiles(folder, src))
             state = engine.index_state()
             if state == "fresh" and not force:
                 click.echo(f"{ds.id} / {src.id}: index is fresh")
                 continue
             began = time.perf_counter()
-            engine.build_index(progress=True)
+            engine.build_index()
             click.echo(
                 f"{ds.id} / {src.id}: index built ({state} before) in "
-                f"{time.perf_counter() - began:.1f} s at {ds.index_dir(src.id)}"
+                f"{time.perf_counter() - began:.1f} s at {folder}"
             )
         ds.close()
 

@@ -12,8 +12,8 @@ import threading
 
 import numpy as np
 
-from ..engine import SourceEngine
-from ..store import Catalog, Dataset, H5StateSource, TokenSearch
+from ..engine import SourceEngine, warm_up
+from ..store import Catalog, Dataset, H5StateSource, TokenSearch, Workspace
 from .errors import ApiError, not_found
 from .features import FeatureOps
 from .live import LiveOps
@@ -31,13 +31,14 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
     as mixins, so each grows without making this file the place for everything.
     """
 
-    def __init__(self, catalog: Catalog, regex_search: bool = False) -> None:
+    def __init__(self, catalog: Catalog, regex_search: bool = False,
+                 workspace: Workspace | None = None) -> None:
         self.catalog = catalog
         self.regex_default = regex_search
-        self._engines: dict[tuple[str, str], SourceEngine] = {}
+        # engines, their index files and builds belong to the store's workspace
+        self.workspace = workspace or Workspace(catalog, SourceEngine, warm_up=warm_up)
         self._searches: dict[str, TokenSearch] = {}
         self._lock = threading.Lock()
-        self._match_locks: dict[tuple[str, str], threading.Lock] = {}
 
     # --- look-ups ------------------------------------------------------------------
     def dataset(self, id: str) -> Dataset:
@@ -54,24 +55,25 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
         return ds.sources[id]
 
     def engine(self, ds: Dataset, source: H5StateSource) -> SourceEngine:
-        """The kept SourceEngine of a source; its match index lives in ``ds.index_dir``."""
-        with self._lock:
-            key = (ds.id, source.id)
-            if key not in self._engines:
-                self._engines[key] = SourceEngine(source, index_dir=ds.index_dir(source.id))
-            return self._engines[key]
+        """The workspace's engine of a source (it never builds an index inside a request)."""
+        return self.workspace.engine(ds, source.id)
 
     # --- data sets -------------------------------------------------------------------
     def listDatasets(self):
         return json_response(
-            {"datasets": [dataset_summary(e) for _, e in sorted(self.catalog.entries.items())]}
+            {"datasets": [self._summary(e) for _, e in sorted(self.catalog.entries.items())]}
         )
 
     def getDataset(self, dataset: str):
         """Also for an unavailable data set: its summary carries the error to show."""
         if dataset not in self.catalog.entries:
             raise not_found("data set", dataset, sorted(self.catalog.entries))
-        return json_response(dataset_summary(self.catalog.entries[dataset]))
+        return json_response(self._summary(self.catalog.entries[dataset]))
+
+    def _summary(self, entry) -> dict:
+        """The data set summary with each source's match index state and build percent."""
+        index = None if entry.dataset is None else self.workspace.index_status(entry.dataset)
+        return dataset_summary(entry, index)
 
     # --- context -------------------------------------------------------------------
     def getContext(
@@ -196,12 +198,9 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
                 400, f"max_len {max_len} is below min_len {min_len}; pass max_len >= min_len"
             )
         names = _meta_names(meta, ds)
-        engine = self.engine(ds, src)
-        with self._match_locks.setdefault((ds.id, src.id), threading.Lock()):
-            # the first match on a source builds its index: one build, not one per request
-            result = engine.match(
-                chosen, threshold, pad_left, pad_right, min_overlap, min_len, max_len, limit
-            )
+        result = self.engine(ds, src).match(
+            chosen, threshold, pad_left, pad_right, min_overlap, min_len, max_len, limit
+        )
         rows = [
             self._match_row(ds, src, m, chosen, threshold, left, right, names)
             for m in result.matches

@@ -41,17 +41,22 @@ Exactness (tests/server/engine checks all of it against a brute-force oracle):
   release the GIL); memory stays ``O(|S| x block)`` whatever ``T`` is.
 """
 from .engine import SourceEngine
-from .errors import EngineError
+from .errors import EngineError, IndexCorrupt
 from .results import CellStats, Match, MatchResult
-from .source import ArraySource, StateSource, apply_transform
+from .source import ArraySource, IndexStorage, StateSource, apply_transform
+from .warmup import MemoryStorage, warm_up
 
 __all__ = [
     "ArraySource",
     "CellStats",
     "EngineError",
+    "IndexCorrupt",
+    "IndexStorage",
     "Match",
     "MatchResult",
+    "MemoryStorage",
     "SourceEngine",
     "StateSource",
     "apply_transform",
+    "warm_up",
 ]

@@ -14,8 +14,8 @@ answer exact; a cut tier of millions of candidates costs about one full scan).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from . import scan
 from .candidates import CandidateSweep, top_tiers
 from .errors import (
     EngineError,
+    IndexCorrupt,
     check_cells,
     check_int,
     check_match_args,
@@ -31,46 +32,57 @@ from .errors import (
 )
 from .index import CodeIndex
 from .results import CellStats, Match, MatchResult
-from .source import StateSource
+from .source import IndexStorage, StateSource
 from .stats import stats_of_column
 
 
 class SourceEngine:
     """Exact select and match over one :class:`StateSource`, with an optional index.
 
-    ``index_dir`` None: no index, every query scans the source in chunks of time.
-    Otherwise a fresh index there is used; a missing or stale one is never used, and is
-    (re)built on the first match when ``index_dir`` is writable.
+    ``index`` None: no index, every query scans the source in chunks of time. Otherwise the
+    index stored there is used while it is fresh; a missing or stale one is never used and
+    never built by a query (the store's workspace builds it in the background, or
+    ``hiddenscope index``), so queries answer by scanning meanwhile, with identical results.
     """
 
-    def __init__(self, source: StateSource, index_dir: str | Path | None = None,
+    def __init__(self, source: StateSource, index: IndexStorage | None = None,
                  chunk: int = scan.CHUNK, threads: int | None = None) -> None:
         self.source = source
         self.T, self.D = (int(x) for x in source.shape)
         self.offsets = np.asarray(source.sequence_offsets, dtype=np.int64)
         self.chunk = chunk
         self.threads = threads or min(2, os.cpu_count() or 1)
-        self.index = None if index_dir is None else CodeIndex(source, Path(index_dir), chunk=chunk)
+        self.index = None if index is None else CodeIndex(source, index, chunk=chunk)
 
     # --- index -------------------------------------------------------------------
     def index_state(self) -> str:
-        """``"fresh"``, ``"missing"`` or ``"stale"`` (``"missing"`` when there is no index_dir)."""
+        """``"fresh"``, ``"missing"`` or ``"stale"`` (``"missing"`` when there is no index)."""
         return "missing" if self.index is None else self.index.state()
 
-    def build_index(self, progress: bool = True) -> None:
-        """Build (or rebuild) the index in ``index_dir``."""
+    def build_index(self, progress: Callable[[float], None] | None = None) -> None:
+        """Build (or rebuild) the index; ``progress(fraction)`` is called as it goes."""
         if self.index is None:
-            raise EngineError("index_dir",
-                              "index_dir: this engine has no index folder; pass index_dir")
-        self.index.build(progress=progress)
+            raise EngineError("index", "index: this engine has no index storage; pass index=")
+        self.index.build(progress)
 
-    def _usable_index(self, build: bool = True) -> CodeIndex | None:
-        """The index when fresh (built first if ``build`` and the folder is writable)."""
+    def _usable_index(self) -> tuple[CodeIndex, dict] | None:
+        """The index and its manifest when fresh, else None (never builds)."""
         if self.index is None:
             return None
-        if build and self.index.state() != "fresh" and self.index.writable():
-            self.index.build(progress=True)
-        return self.index if self.index.state() == "fresh" else None
+        manifest = self.index.fresh()
+        return None if manifest is None else (self.index, manifest)
+
+    def _indexed(self, run: Callable, fallback: Callable):
+        """``run(index, manifest)`` on a fresh index, else ``fallback()``. A block that fails
+        its checksum marks the index stale and the answer comes from ``fallback()``."""
+        usable = self._usable_index()
+        if usable is None:
+            return fallback()
+        try:
+            return run(*usable)
+        except IndexCorrupt as err:
+            self.index.storage.invalidate(str(err))
+            return fallback()
 
     # --- queries -----------------------------------------------------------------
     def _sequence(self, t: int) -> tuple[int, int]:
@@ -100,27 +112,28 @@ class SourceEngine:
         threshold = check_threshold(threshold)
         pad_left, pad_right, min_overlap, min_len, max_len, limit = check_match_args(
             pad_left, pad_right, min_overlap, min_len, max_len, limit)
-        index = self._usable_index()
+        def sweep(blocks_of) -> list[tuple[np.ndarray, np.ndarray]]:
+            def segment(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+                start, stop = bounds
+                offsets = self.offsets[(self.offsets >= start) & (self.offsets <= stop)]
+                found = CandidateSweep(cells.size, offsets, pad_left, pad_right, min_len,
+                                       max_len, min_overlap, limit)
+                for lo, masks in blocks_of(start, stop):
+                    found.feed(lo, masks)
+                return found.finish()
 
-        def segment(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-            start, stop = bounds
-            offsets = self.offsets[(self.offsets >= start) & (self.offsets <= stop)]
-            found = CandidateSweep(cells.size, offsets, pad_left, pad_right, min_len, max_len,
-                                   min_overlap, limit)
-            if index is not None:
-                blocks = index.mask_blocks(cells, threshold, start, stop)
-            else:
-                blocks = scan.mask_blocks(self.source, cells, threshold, self.chunk, start, stop)
-            for lo, masks in blocks:
-                found.feed(lo, masks)
-            return found.finish()
-
-        segments = self._segments()
-        if len(segments) == 1:
-            parts = [segment(segments[0])]
-        else:  # the kernels release the GIL: sequences are independent, so split at one
+            segments = self._segments()
+            if len(segments) == 1:
+                return [segment(segments[0])]
+            # the kernels release the GIL: sequences are independent, so split at one
             with ThreadPoolExecutor(len(segments)) as pool:
-                parts = list(pool.map(segment, segments))
+                return list(pool.map(segment, segments))
+
+        parts = self._indexed(
+            lambda index, manifest: sweep(
+                lambda a, b: index.mask_blocks(manifest, cells, threshold, a, b)),
+            lambda: sweep(
+                lambda a, b: scan.mask_blocks(self.source, cells, threshold, self.chunk, a, b)))
         a, b, k, total = top_tiers(parts, limit, min_overlap)
         return self._rank(a, b, k, total, cells.size, threshold, pad_left, pad_right, limit)
 
@@ -174,10 +187,9 @@ class SourceEngine:
                               f"this source has {self.D} cells "
                               f"(0..{self.D - 1})")
         bins = check_int("bins", bins, 1)
-        index = self._usable_index(build=False)  # only match builds the index
-        if index is not None:
-            stats = index.cell_stats(cell, bins)
-            if stats is not None:
-                return stats
+        stats = self._indexed(lambda index, manifest: index.cell_stats(manifest, cell, bins),
+                              lambda: None)
+        if stats is not None:
+            return stats
         column = scan.values(self.source, 0, self.T - 1, np.array([cell]), self.chunk)[0]
         return stats_of_column(cell, column, bins)

@@ -98,3 +98,7 @@ def check_match_args(pad_left, pad_right, min_overlap, min_len, max_len, limit) 
                 "max_len", f"max_len: {max_len} is below min_len {min_len}; pass max_len >= min_len"
             )
     return pad_left, pad_right, min_overlap, min_len, max_len, limit
+
+
+class IndexCorrupt(RuntimeError):
+    """A block of the index failed its checksum: the engine marks the index stale and scans."""

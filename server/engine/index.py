@@ -1,9 +1,12 @@
 """The match index: a cell-major copy of every cell's values as monotone uint16 codes.
 
-Layout (in ``index_dir``): ``codes-<id>.npy`` holding ``uint16[D, T]`` and
-``manifest.json`` (index version, the source's fingerprint, shape and transform, the
-codes file name, per-cell ``lo``/``scale``). A query reads only the ``|S|`` rows it needs
-(2 bytes per step instead of a full ``D``-wide row per step).
+Files (written and read through the store's ``IndexStorage``, never opened here):
+``codes`` holding ``uint16[D, T]`` (cell ``c``'s steps at byte ``2 * c * T``) and ``checks``
+holding ``uint64[D, ceil(T / BLOCK)]``, a checksum of every block of ``BLOCK`` steps of every
+cell. The manifest's ``layout`` holds the version, ``block`` and per-cell ``lo``/``hi``/
+``scale``/``has_inf``/``sum``. A query reads only the ``|S|`` rows it needs (2 bytes per step
+instead of a full ``D``-wide row per step) and verifies each block's checksum as it reads it:
+a mismatch raises :class:`IndexCorrupt`, the engine marks the index stale and scans.
 
 Exactness: ``code(v) = 1 + clip(floor((v - lo) * scale), 0, 65534)`` computed in float32
 (NaN gets code 0) is monotone non-decreasing in ``v``. With ``t32`` the smallest float32
@@ -13,35 +16,31 @@ decided by reading their exact values through ``source.read_steps``. NaN (code 0
 always off because ``k >= 1``. A threshold below every value of a cell without -inf (or
 above every value without +inf) needs no exact check at all.
 
-The index is derived data: :meth:`CodeIndex.state` compares the manifest with the
-source, and a stale or missing index is never used (the engine falls back to the chunked
-scan, which gives identical results).
+The index is derived data: a stale or missing index is never used (the engine falls back
+to the chunked scan, which gives identical results).
 """
 from __future__ import annotations
 
-import json
-import os
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numba as nb
 import numpy as np
 
 from . import sweep
+from .errors import IndexCorrupt
 from .onrule import threshold32
 from .results import CellStats
 from .scan import CHUNK, chunks, read_values
-from .source import StateSource, apply_transform
+from .source import IndexStorage, StateSource, apply_transform
 from .stats import stats_from_codes
 
-VERSION = 2  # 2: per-cell sums for cell_stats
+VERSION = 3  # 3: files through the store, per-block checksums
+BLOCK = 1 << 14  # steps per checksum block
+READ_BLOCKS = 16  # checksum blocks per read of a cell's codes
 TOP = 65534  # codes run 1 .. TOP + 1; 0 is NaN
 _BUILD_CELLS = 1 << 23  # values per build chunk (steps x D)
 _CHECK_CELLS = 1 << 22  # values per read_steps batch when checking ambiguous steps
-
-
 @nb.njit(cache=True, nogil=True)
 def encode_transposed(values, lo, scale, out):
     """:func:`encode` of ``values: float32[n, D]`` written to ``out: uint16[D, n]`` (one pass).
@@ -79,48 +78,67 @@ def encode(values: np.ndarray, lo: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return codes
 
 
-class CodeIndex:
-    """The index of one source in one folder."""
+@nb.njit(cache=True, nogil=True)
+def block_checks(codes, block, out):
+    """``out[j, s]``: checksum of block ``s`` (``block`` steps, the last may be shorter) of
+    ``codes: uint16[m, n]``: sum of ``(code + 1) * (position in block + 1)`` modulo 2**64.
 
-    def __init__(self, source: StateSource, folder: Path, chunk: int = CHUNK) -> None:
+    Not a cryptographic hash: it catches overwritten, truncated or edited files."""
+    m, n = codes.shape
+    for j in range(m):
+        row = codes[j]
+        for s in range(out.shape[1]):
+            h = np.uint64(0)
+            base = s * block
+            for i in range(base, min(n, base + block)):
+                h += (np.uint64(row[i]) + np.uint64(1)) * np.uint64(i - base + 1)
+            out[j, s] = h
+
+
+class CodeIndex:
+    """The index of one source, stored through ``storage``."""
+
+    def __init__(self, source: StateSource, storage: IndexStorage, chunk: int = CHUNK) -> None:
         self.source = source
-        self.folder = Path(folder)
+        self.storage = storage
         self.chunk = chunk
-        self._manifest: dict | None = None
+        self._checks: tuple[str, np.ndarray] | None = None
 
     # --- freshness ---------------------------------------------------------------
-    def _expected(self) -> dict:
-        T, D = self.source.shape
-        return {"version": VERSION, "fingerprint": self.source.fingerprint,
-                "shape": [int(T), int(D)], "transform": self.source.transform}
-
-    def _read_manifest(self) -> dict | None:
-        try:
-            return json.loads((self.folder / "manifest.json").read_text())
-        except (OSError, ValueError):
+    def fresh(self) -> dict | None:
+        """The manifest when the index is fresh and of this layout version, else None."""
+        manifest = self.storage.manifest()
+        if manifest is None or manifest.get("layout", {}).get("version") != VERSION:
             return None
+        return manifest
 
     def state(self) -> str:
         """``"fresh"``, ``"missing"`` or ``"stale"``."""
-        manifest = self._read_manifest()
-        if manifest is None:
-            return "missing"
-        if any(manifest.get(key) != value for key, value in self._expected().items()):
+        state = self.storage.state()
+        if state == "fresh" and self.fresh() is None:
             return "stale"
-        codes = self.folder / str(manifest.get("codes", ""))
-        T, D = self.source.shape
-        if not codes.is_file() or codes.stat().st_size < 2 * T * D:
-            return "stale"
-        self._manifest = manifest
-        return "fresh"
+        return state
 
-    def writable(self) -> bool:
-        """Whether the index can be (re)built in the folder."""
-        folder = self.folder if self.folder.exists() else self.folder.parent
-        return folder.is_dir() and os.access(folder, os.W_OK)
+    def _checks_of(self, manifest: dict) -> np.ndarray:
+        """The build's block checksums ``uint64[D, nblocks]`` (read once per build)."""
+        name = manifest["files"]["checks"]["name"]
+        if self._checks is None or self._checks[0] != name:
+            T, D = self.source.shape
+            checks = np.empty((D, -(-T // BLOCK)), np.uint64)
+            self.storage.read_into(manifest, "checks", 0, checks)
+            self._checks = (name, checks)
+        return self._checks[1]
+
+    def _verify(self, manifest: dict, cells: np.ndarray, first_block: int,
+                sums: np.ndarray) -> None:
+        expected = self._checks_of(manifest)[cells, first_block : first_block + sums.shape[1]]
+        if not np.array_equal(expected, sums):
+            j, s = np.argwhere(expected != sums)[0]
+            raise IndexCorrupt(f"codes of cell {int(cells[j])}, block {first_block + int(s)} "
+                               "do not match their checksum")
 
     # --- build -------------------------------------------------------------------
-    def _ranges(self, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _ranges(self, progress) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per-cell finite ``lo``, ``hi``, ``scale`` (float32) and whether the cell holds +-inf."""
         T, D = self.source.shape
         if self.source.transform == "tanh":  # tanh values lie in [-1, 1]: no pass needed
@@ -128,79 +146,83 @@ class CodeIndex:
                     np.full(D, TOP / 2, np.float32), np.zeros(D, bool))
         lo, hi = np.full(D, np.inf), np.full(D, -np.inf)
         has_inf = np.zeros(D, dtype=bool)
-        step = max(1, min(self.chunk, _BUILD_CELLS // D))
-        for a, b in _progress(chunks(0, T, step), T, step, progress, "index: value ranges"):
+        step = self._build_step()
+        for i, (a, b) in enumerate(chunks(0, T, step)):
             v = read_values(self.source, a, b)
             fin = np.where(np.isfinite(v), v, np.nan)
             with np.errstate(invalid="ignore"), _quiet_nan():
                 lo = np.fmin(lo, np.nanmin(fin, axis=0))
                 hi = np.fmax(hi, np.nanmax(fin, axis=0))
             has_inf |= np.isinf(v).any(0)
+            progress(0.5 * (i + 1) * step / T)
         lo = np.where(np.isfinite(lo), lo, 0.0).astype(np.float32)
         hi = np.where(np.isfinite(hi), hi, 0.0).astype(np.float32)
         span = hi.astype(np.float64) - lo
         scale = np.where(span > 0, TOP / np.where(span > 0, span, 1), 0).astype(np.float32)
         return lo, hi, scale, has_inf
 
-    def build(self, progress: bool = True) -> None:
-        """Write the codes and the manifest (temporary names, then rename)."""
+    def _build_step(self) -> int:
+        """Steps per build chunk: whole checksum blocks, about ``_BUILD_CELLS`` values, and
+        at least 20 chunks when ``T`` allows (the progress shown moves in small steps)."""
         T, D = self.source.shape
-        self.folder.mkdir(parents=True, exist_ok=True)
+        return BLOCK * max(1, min(_BUILD_CELLS // (D * BLOCK), T // (20 * BLOCK)))
+
+    def build(self, progress: Callable[[float], None] | None = None) -> None:
+        """Write the codes, their checksums and the manifest through the storage (atomic:
+        the storage publishes the files only when all are complete)."""
+        progress = progress or (lambda fraction: None)
+        T, D = self.source.shape
         lo, hi, scale, has_inf = self._ranges(progress)
-        name = f"codes-{uuid.uuid4().hex[:12]}.npy"
-        tmp = self.folder / (name + ".tmp")
-        blank = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint16, shape=(D, T))
-        header = int(blank.offset)
-        del blank
-        step = max(1, min(self.chunk, _BUILD_CELLS // D))
-        fd = os.open(tmp, os.O_WRONLY)
+        base = 0.0 if self.source.transform == "tanh" else 0.5
+        nblocks = -(-T // BLOCK)
+        build = self.storage.new_build()
+        try:
+            build.create("codes", 2 * T * D)
+            checks = np.zeros((D, nblocks), np.uint64)
+            step = self._build_step()
 
-        def write_chunk(bounds: tuple[int, int]) -> np.ndarray:
-            a, b = bounds
-            values = read_values(self.source, a, b)
-            codes = np.empty((D, b - a), np.uint16)
-            encode_transposed(values, lo, scale, codes)
-            for c in range(D):
-                os.pwrite(fd, codes[c].data, header + 2 * (c * T + a))
-            with np.errstate(invalid="ignore"):  # inf + -inf: the mean is NaN, as numpy's
-                return np.nansum(values, axis=0, dtype=np.float64)  # for cell_stats' mean
+            def write_chunk(bounds: tuple[int, int]) -> np.ndarray:
+                a, b = bounds
+                values = read_values(self.source, a, b)
+                codes = np.empty((D, b - a), np.uint16)
+                encode_transposed(values, lo, scale, codes)
+                block_checks(codes, BLOCK, checks[:, a // BLOCK : -(-b // BLOCK)])
+                for c in range(D):
+                    build.write("codes", 2 * (c * T + a), codes[c])
+                with np.errstate(invalid="ignore"):  # inf + -inf: the mean is NaN, as numpy's
+                    return np.nansum(values, axis=0, dtype=np.float64)  # for cell_stats' mean
 
-        total = np.zeros(D)
-        try:  # two chunks at a time: reading, tanh and encoding release the GIL
+            total = np.zeros(D)
+            # two chunks at a time: reading, tanh and encoding release the GIL
             with ThreadPoolExecutor(2) as pool:
-                done = pool.map(write_chunk, chunks(0, T, step))
-                for part in _progress(done, T, step, progress, "index: codes"):
+                for i, part in enumerate(pool.map(write_chunk, chunks(0, T, step))):
                     with np.errstate(invalid="ignore"):
                         total += part
-            os.fsync(fd)  # durable before the manifest points at it
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.folder / name)
-        manifest = dict(self._expected(), codes=name, header=header, lo=lo.tolist(), hi=hi.tolist(),
-                        scale=scale.tolist(), has_inf=has_inf.tolist(), sum=total.tolist())
-        mtmp = self.folder / f"manifest.json.{uuid.uuid4().hex[:8]}.tmp"
-        mtmp.write_text(json.dumps(manifest))
-        os.replace(mtmp, self.folder / "manifest.json")
-        for old in self.folder.glob("codes-*.npy"):
-            if old.name != name:
-                old.unlink(missing_ok=True)
-        self._manifest = manifest
+                    progress(base + (1 - base) * min(1.0, (i + 1) * step / T))
+            build.create("checks", checks.nbytes)
+            build.write("checks", 0, checks)
+            build.commit({"version": VERSION, "block": BLOCK, "lo": lo.tolist(),
+                          "hi": hi.tolist(), "scale": scale.tolist(),
+                          "has_inf": has_inf.tolist(), "sum": total.tolist()})
+        except BaseException:
+            build.abort()
+            raise
+        self._checks = None
 
     # --- query -------------------------------------------------------------------
-    def read_codes(self, cell: int) -> np.ndarray:
-        """``uint16[T]``: one cell's codes (index must be fresh)."""
+    def read_codes(self, manifest: dict, cell: int) -> np.ndarray:
+        """``uint16[T]``: one cell's codes, checksums verified."""
         T = self.source.shape[0]
         out = np.empty(T, np.uint16)
-        fd = os.open(self.folder / self._manifest["codes"], os.O_RDONLY)
-        try:
-            _pread(fd, out, self._manifest["header"] + 2 * cell * T)
-        finally:
-            os.close(fd)
+        self.storage.read_into(manifest, "codes", 2 * cell * T, out)
+        sums = np.empty((1, -(-T // BLOCK)), np.uint64)
+        block_checks(out[None], BLOCK, sums)
+        self._verify(manifest, np.array([cell]), 0, sums)
         return out
 
-    def cell_stats(self, cell: int, bins: int) -> CellStats | None:
+    def cell_stats(self, manifest: dict, cell: int, bins: int) -> CellStats | None:
         """Exact :class:`CellStats` from the codes (None: use a scan; see stats_from_codes)."""
-        m = self._manifest
+        m = manifest["layout"]
         batch = max(1, _CHECK_CELLS // self.source.shape[1])
 
         def exact(steps: np.ndarray) -> np.ndarray:
@@ -208,55 +230,59 @@ class CodeIndex:
                      for i in range(0, steps.size, batch)]
             return apply_transform(np.concatenate(parts), self.source.transform)
 
-        return stats_from_codes(cell, self.read_codes(cell), float(m["lo"][cell]),
+        return stats_from_codes(cell, self.read_codes(manifest, cell), float(m["lo"][cell]),
                                 float(m["scale"][cell]), bool(m["has_inf"][cell]),
                                 float(m["sum"][cell]), exact, bins)
 
-    def threshold_code(self, cell: int, threshold: float) -> tuple[int, bool]:
+    @staticmethod
+    def threshold_code(layout: dict, cell: int, threshold: float) -> tuple[int, bool]:
         """``(k, ambiguous)``: on iff ``code > k``, or ``code == k`` and (if ambiguous) the
         exact check says so."""
-        m = self._manifest
-        lo, hi = np.float32(m["lo"][cell]), np.float32(m["hi"][cell])
+        lo, hi = np.float32(layout["lo"][cell]), np.float32(layout["hi"][cell])
         t = threshold32(threshold)
-        if not m["has_inf"][cell]:
+        if not layout["has_inf"][cell]:
             if t <= lo:  # every non-NaN value is on: code >= 1
                 return 0, False
             if t > hi:  # nothing is on
                 return TOP + 1, False
-        k = encode(np.array([t], dtype=np.float32), lo, np.float32(m["scale"][cell]))[0]
+        k = encode(np.array([t], dtype=np.float32), lo, np.float32(layout["scale"][cell]))[0]
         return int(k), True
 
-    def mask_blocks(self, cells: np.ndarray, threshold: float, start: int = 0,
+    def mask_blocks(self, manifest: dict, cells: np.ndarray, threshold: float, start: int = 0,
                     stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """``(lo, uint64[W, n])`` on-bit words of ``cells`` per block of ``start .. stop-1``,
-        ambiguous steps checked exactly."""
+        ambiguous steps checked exactly, every block of codes read checked against its sum."""
         T = self.source.shape[0]
         stop = T if stop is None else stop
+        layout = manifest["layout"]
         m, W = cells.size, (cells.size + 63) // 64
-        block = max(1, min(4 * self.chunk, _CHECK_CELLS // m))
+        span = BLOCK * READ_BLOCKS
         ks = np.empty(m, np.int64)
         amb = np.empty(m, np.uint8)
         for j, c in enumerate(cells):
-            ks[j], amb[j] = self.threshold_code(int(c), threshold)
-        codes = np.empty((m, block), np.uint16)
+            ks[j], amb[j] = self.threshold_code(layout, int(c), threshold)
+        codes = np.empty((m, span), np.uint16)
         amb_steps, amb_cells = np.empty(1 << 12, np.int64), np.empty(1 << 12, np.int64)
-        fd = os.open(self.folder / self._manifest["codes"], os.O_RDONLY)
-        try:
-            for lo, hi in chunks(start, stop, block):
-                part = codes[:, : hi - lo]
+        with self.storage.reader(manifest, "codes") as reader:
+            for ra in range(start - start % BLOCK, stop, span):  # aligned to checksum blocks
+                rb = min(T, ra + span)
+                part = codes[:, : rb - ra]
                 for j, c in enumerate(cells):
-                    _pread(fd, part[j], self._manifest["header"] + 2 * (int(c) * T + lo))
+                    reader.read(2 * (int(c) * T + ra), part[j])
+                sums = np.empty((m, -(-(rb - ra) // BLOCK)), np.uint64)
+                block_checks(part, BLOCK, sums)
+                self._verify(manifest, cells, ra // BLOCK, sums)
+                lo, hi = max(start, ra), min(stop, rb)
+                piece = part[:, lo - ra : hi - ra]
                 masks = np.empty((W, hi - lo), np.uint64)
-                n_amb = sweep.code_masks(part, ks, amb, masks, amb_steps, amb_cells)
+                n_amb = sweep.code_masks(piece, ks, amb, masks, amb_steps, amb_cells)
                 if n_amb > amb_steps.size:
                     amb_steps, amb_cells = np.empty(n_amb, np.int64), np.empty(n_amb, np.int64)
-                    sweep.code_masks(part, ks, amb, masks, amb_steps, amb_cells)
+                    sweep.code_masks(piece, ks, amb, masks, amb_steps, amb_cells)
                 if n_amb:
                     self._check_exact(masks, lo, cells, threshold, amb_steps[:n_amb],
                                       amb_cells[:n_amb])
                 yield lo, masks
-        finally:
-            os.close(fd)
 
     def _check_exact(self, masks, lo, cells, threshold, steps, which) -> None:
         """Read the exact values at the ambiguous (step, cell) entries; clear those that are off."""
@@ -273,16 +299,6 @@ class CodeIndex:
             sweep.clear_bits(masks, steps[off], which[off])
 
 
-def _pread(fd: int, out: np.ndarray, offset: int) -> None:
-    """Fill ``out`` from the file at ``offset`` (pread; no lasting memory map)."""
-    view, done = memoryview(out).cast("B"), 0
-    while done < view.nbytes:
-        n = os.preadv(fd, [view[done:]], offset + done)
-        if n <= 0:
-            raise OSError("the index file is truncated; rebuild it with `hiddenscope index`")
-        done += n
-
-
 class _quiet_nan:
     """Silence numpy's all-NaN-slice warning (a cell whose chunk is all NaN is expected)."""
 
@@ -295,11 +311,3 @@ class _quiet_nan:
 
     def __exit__(self, *exc):
         return self._ctx.__exit__(*exc)
-
-
-def _progress(it, T: int, step: int, progress: bool, desc: str):
-    if not progress:
-        return it
-    from tqdm import tqdm
-
-    return tqdm(it, total=-(-T // step), desc=desc, unit="chunk", file=None)

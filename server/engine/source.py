@@ -53,6 +53,43 @@ class StateSource(Protocol):
         ...
 
 
+@runtime_checkable
+class IndexStorage(Protocol):
+    """Where the match index of one source lives: the store's ``IndexFiles`` implements it.
+
+    The engine decides what the index holds (``layout``, a JSON-able dict, and named binary
+    files) and reads it back; the store owns the folder, the manifest, atomic publication,
+    the record of what the index was built from, and freshness.
+    """
+
+    def manifest(self) -> dict | None:
+        """``{"files": ..., "layout": ...}`` when the index is fresh, else None."""
+        ...
+
+    def state(self) -> str:
+        """``"fresh"``, ``"missing"`` or ``"stale"``."""
+        ...
+
+    def invalidate(self, why: str) -> None:
+        """Mark the current index stale (the engine found it corrupt)."""
+        ...
+
+    def writable(self) -> bool: ...
+
+    def read_into(self, manifest: dict, name: str, offset: int, out: np.ndarray) -> None:
+        """Fill ``out`` with the bytes of file ``name`` from byte ``offset``."""
+        ...
+
+    def reader(self, manifest: dict, name: str):
+        """A context manager whose ``read(offset, out)`` fills ``out`` (many reads, one open)."""
+        ...
+
+    def new_build(self):
+        """An object with ``create(name, nbytes)``, ``write(name, offset, array)``,
+        ``commit(layout)`` and ``abort()``: files become visible only at ``commit``."""
+        ...
+
+
 class ArraySource:
     """A :class:`StateSource` over in-memory arrays (tests, small data, benchmarks)."""
 

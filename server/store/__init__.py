@@ -8,9 +8,11 @@ from .catalog import Catalog, Entry, find_folders
 from .config import ACCEPTED_KEYS, DatasetConfig, MetaConfig, SourceConfig, parse_config
 from .dataset import SCHEMA_VERSION, Dataset, check_dataset, open_dataset
 from .errors import DatasetError, Problem
+from .indexfiles import IndexFiles, index_folder
 from .meta import MetaTrack
 from .search import Hit, SearchError, TokenSearch
 from .source import H5StateSource
+from .workspace import Workspace
 
 __all__ = [
     "ACCEPTED_KEYS",
@@ -22,14 +24,17 @@ __all__ = [
     "Entry",
     "H5StateSource",
     "Hit",
+    "IndexFiles",
     "MetaConfig",
     "MetaTrack",
     "Problem",
     "SearchError",
     "SourceConfig",
     "TokenSearch",
+    "Workspace",
     "check_dataset",
     "find_folders",
+    "index_folder",
     "open_dataset",
     "parse_config",
 ]

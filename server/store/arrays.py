@@ -133,9 +133,13 @@ def read_sorted(array: np.ndarray | h5py.Dataset, ids: np.ndarray) -> np.ndarray
 
 
 def file_fingerprint(path: Path) -> str:
-    """Identity of a file's current contents: path, size and modification time (ns)."""
-    st = os.stat(path)
-    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+    """Identity of a file's current contents: path, device, inode, size, and the modification
+    and change times in ns (a write changes ctime, which no one can set back)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return f"{path}:gone"
+    return f"{path}:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
 def read_vocabulary(path: Path) -> list[str | None]:

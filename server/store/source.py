@@ -42,8 +42,14 @@ class H5StateSource:
         self.shape = (int(length), int(ds.shape[1]))
         self.transform = config.transform
         self.sequence_offsets = sequence_offsets
-        self.fingerprint = (
-            f"{file_fingerprint(file)}:{config.path}:{config.transform}:"
+        self._file = Path(file)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of the numbers: the file's (re-read on every call, one ``stat``), the
+        table path, the transform and the shape. The match index records it."""
+        return (
+            f"{file_fingerprint(self._file)}:{self.config.path}:{self.transform}:"
             f"{self.shape[0]}x{self.shape[1]}"
         )
 

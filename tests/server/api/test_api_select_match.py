@@ -119,11 +119,11 @@ def test_match_errors(client, params, status, expected):
     assert expected in problem(client.get(f"{BASE}/match", params=params), status)
 
 
-def test_match_builds_the_index_on_first_use(app, client, parens):
-    client.get(f"{BASE}/match", params={"source": "layer1-cell", "cells": "0,1"})
-    index = parens.index_dir("layer1-cell")
-    assert index.is_dir() and any(index.iterdir())
-    assert app.handlers.engine(parens, parens.sources["layer1-cell"]).index_state() == "fresh"
+def test_match_never_builds_the_index(app, client, parens):
+    """A request scans until the workspace's background build has made the index fresh."""
+    assert client.get(f"{BASE}/match", params={"source": "layer1-cell", "cells": "0,1"}).is_success
+    assert not app.handlers.workspace.index_files(parens, "layer1-cell").folder.exists()
+    assert app.handlers.engine(parens, parens.sources["layer1-cell"]).index_state() == "missing"
 
 
 def test_cell_stats(client, parens):

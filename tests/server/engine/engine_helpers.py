@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from hiddenscope.server.engine import ArraySource, SourceEngine
+from hiddenscope.server.store import IndexFiles
 from hypothesis import HealthCheck, settings
 
 # One settings object for the property tests (a profile would change other suites too).
@@ -28,10 +29,18 @@ def make_states(seed: int, lengths: list[int], D: int, nan_rate: float = 0.0,
 
 
 def engines(states, offsets, transform, index_dir, chunk=7) -> list[SourceEngine]:
-    """The same source answered by the chunked scan and by a freshly built index."""
+    """The same source answered by the chunked scan, by a freshly built index (the store's
+    files), and by an engine whose index went stale (the states changed after the build:
+    it must scan, never read the old index)."""
     source = ArraySource(states, offsets, transform, fingerprint="test")
     plain = SourceEngine(source, chunk=chunk)
-    indexed = SourceEngine(source, index_dir, chunk=chunk)
-    indexed.build_index(progress=False)
+    indexed = SourceEngine(source, IndexFiles(index_dir, source), chunk=chunk)
+    indexed.build_index()
     assert indexed.index_state() == "fresh"
-    return [plain, indexed]
+    old = ArraySource(-states, offsets, transform, fingerprint="test-old")
+    stale_files = IndexFiles(f"{index_dir}/stale", old)
+    SourceEngine(old, stale_files).build_index()
+    stale_files.source = source  # the same folder, now describing other numbers
+    stale = SourceEngine(source, stale_files, chunk=chunk)
+    assert stale.index_state() == "stale"
+    return [plain, indexed, stale]

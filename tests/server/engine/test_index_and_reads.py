@@ -2,62 +2,149 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
 from engine_helpers import make_states
 from hiddenscope.server.engine import ArraySource, EngineError, SourceEngine, apply_transform
-from hiddenscope.server.engine.index import CodeIndex
+from hiddenscope.server.store import IndexFiles
 
 
-def test_stale_index_is_detected_and_never_used(tmp_path, monkeypatch):
+def indexed(states, offsets, folder, transform="tanh", fingerprint="v1", chunk=7):
+    source = ArraySource(states, offsets, transform, fingerprint=fingerprint)
+    engine = SourceEngine(source, IndexFiles(folder, source), chunk=chunk)
+    engine.build_index()
+    assert engine.index_state() == "fresh"
+    return engine
+
+
+def test_stale_index_is_detected_and_never_used(tmp_path):
     states, offsets = make_states(20, [50, 40], 6)
-    old = SourceEngine(ArraySource(states, offsets, "tanh", fingerprint="v1"), tmp_path)
-    old.build_index(progress=False)
-    assert old.index_state() == "fresh"
-
+    indexed(states, offsets, tmp_path)
     changed = -states  # different numbers, so a different fingerprint
     source = ArraySource(changed, offsets, "tanh", fingerprint="v2")
-    engine = SourceEngine(source, tmp_path)
+    engine = SourceEngine(source, IndexFiles(tmp_path, source))
     assert engine.index_state() == "stale"
-    monkeypatch.setattr(CodeIndex, "writable", lambda self: False)
     expected = SourceEngine(source).match([0, 2, 3], 0.2, limit=20)
     assert engine.match([0, 2, 3], 0.2, limit=20) == expected
-    assert engine.index_state() == "stale"  # not rebuilt, not used
-    monkeypatch.undo()
-    assert engine.match([0, 2, 3], 0.2, limit=20) == expected  # rebuilt on first match
+    assert engine.index_state() == "stale"  # a query never builds
+    engine.build_index()
     assert engine.index_state() == "fresh"
+    assert engine.match([0, 2, 3], 0.2, limit=20) == expected
 
 
-@pytest.mark.parametrize("change", ["shape", "transform", "version", "codes"])
+def test_same_fingerprint_other_numbers_is_stale(tmp_path):
+    """States edited in place behind an unchanged fingerprint: the content sample differs."""
+    states, offsets = make_states(29, [64], 5)
+    indexed(states, offsets, tmp_path, fingerprint="same")
+    edited = states.copy()
+    edited[::7] += 1.0  # rows the sample reads (first, last and spread ones) change
+    source = ArraySource(edited, offsets, "tanh", fingerprint="same")
+    engine = SourceEngine(source, IndexFiles(tmp_path, source))
+    assert engine.index_state() == "stale"
+    assert engine.match([1, 2], 0.3) == SourceEngine(source).match([1, 2], 0.3)
+
+
+@pytest.mark.parametrize("change", ["shape", "transform", "version", "checksum"])
 def test_manifest_mismatch_is_stale(tmp_path, change):
     states, offsets = make_states(21, [30], 4)
-    engine = SourceEngine(ArraySource(states, offsets, "tanh", fingerprint="same"), tmp_path)
-    engine.build_index(progress=False)
+    engine = indexed(states, offsets, tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    if change == "codes":
-        (tmp_path / manifest["codes"]).write_bytes(b"short")
+    body = manifest["body"]
+    if change == "shape":
+        body["source"]["shape"] = [1, 1]
+    elif change == "transform":
+        body["source"]["transform"] = "none"
+    elif change == "version":
+        body["layout"]["version"] = -1
     else:
-        manifest[change] = {"shape": [1, 1], "transform": "none", "version": -1}[change]
+        body["layout"]["lo"][0] = 0.5  # an edit the manifest's own checksum catches
+        (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    if change != "checksum":
+        from hiddenscope.server.store.indexfiles import _body_checksum
+
+        manifest["checksum"] = _body_checksum(body)
         (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert engine.index_state() == "stale"
 
 
-def test_missing_index_is_built_on_first_match(tmp_path):
+def _codes_file(folder):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return folder / manifest["body"]["files"]["codes"]["name"]
+
+
+@pytest.mark.parametrize("keep_times", [False, True])
+def test_index_overwritten_with_random_bytes_never_answers_wrong(tmp_path, keep_times):
+    states, offsets = make_states(30, [300, 200], 9)
+    engine = indexed(states, offsets, tmp_path)
+    plain = SourceEngine(engine.source)
+    codes = _codes_file(tmp_path)
+    before = os.stat(codes)
+    noise = np.random.default_rng(0).integers(0, 256, before.st_size, dtype=np.uint8)
+    with open(codes, "r+b") as f:  # same size, same inode
+        f.write(noise.tobytes())
+    if keep_times:  # as if nothing had changed: only the block checksums can tell
+        os.utime(codes, ns=(before.st_atime_ns, before.st_mtime_ns))
+        engine.index.storage._check = lambda: ("fresh", engine.index.storage._read(
+            tmp_path / "manifest.json"))  # and the file identity check is fooled too
+    for cells in ([0, 3, 5], [1]):
+        assert engine.match(cells, 0.3, limit=30) == plain.match(cells, 0.3, limit=30)
+        got, want = engine.cell_stats(cells[0], 7), plain.cell_stats(cells[0], 7)
+        assert (got.min, got.max, got.median) == (want.min, want.max, want.median)
+        np.testing.assert_array_equal(got.counts, want.counts)
+    if not keep_times:
+        assert engine.index_state() == "stale"
+
+
+def test_cell_stats_never_come_from_a_corrupt_index(tmp_path):
+    states, offsets = make_states(31, [400], 3)
+    engine = indexed(states, offsets, tmp_path)
+    codes = _codes_file(tmp_path)
+    st = os.stat(codes)
+    with open(codes, "r+b") as f:
+        f.seek(2 * 400 + 10)  # inside cell 1
+        f.write(b"\x00\x01\x02\x03")
+    os.utime(codes, ns=(st.st_atime_ns, st.st_mtime_ns))
+    files = engine.index.storage
+    files._check = lambda: ("fresh", files._read(tmp_path / "manifest.json"))
+    got, want = engine.cell_stats(1, 9), SourceEngine(engine.source).cell_stats(1, 9)
+    assert (got.min, got.max, got.median) == (want.min, want.max, want.median)
+    np.testing.assert_array_equal(got.counts, want.counts)
+    invalid = []
+    files.invalidate = invalid.append
+    engine.cell_stats(1, 9)
+    assert invalid and "checksum" in invalid[0]
+
+
+def test_leftovers_of_a_killed_build_are_removed(tmp_path):
+    tmp_path.mkdir(exist_ok=True)
+    dead = tmp_path / "codes-abc.999999999.tmp"  # no such process
+    mine = tmp_path / f"codes-def.{os.getpid()}.tmp"  # a build of this process
+    dead.write_bytes(b"x" * 100)
+    mine.write_bytes(b"y")
+    states, offsets = make_states(32, [30], 3)
+    files = IndexFiles(tmp_path, ArraySource(states, offsets, "tanh"))
+    assert not dead.exists() and mine.exists()
+    assert files.state() == "missing"
+
+
+def test_missing_index_is_never_built_by_a_query(tmp_path):
     states, offsets = make_states(22, [30, 30], 5)
-    engine = SourceEngine(ArraySource(states, offsets, "tanh"), tmp_path / "idx")
+    source = ArraySource(states, offsets, "tanh")
+    engine = SourceEngine(source, IndexFiles(tmp_path / "idx", source))
     assert engine.index_state() == "missing"
     result = engine.match([1, 2], 0.1)
-    assert engine.index_state() == "fresh"
+    assert engine.index_state() == "missing"
     assert result == SourceEngine(ArraySource(states, offsets, "tanh")).match([1, 2], 0.1)
-    assert not list((tmp_path / "idx").glob("*.tmp"))
+    assert not (tmp_path / "idx").exists()
 
 
-def test_no_index_folder():
+def test_no_index_storage():
     engine = SourceEngine(ArraySource(np.zeros((3, 2), np.float32)))
     assert engine.index_state() == "missing"
-    with pytest.raises(EngineError, match="index_dir"):
-        engine.build_index(progress=False)
+    with pytest.raises(EngineError, match="index"):
+        engine.build_index()
 
 
 @pytest.mark.parametrize("transform", ["tanh", "none"])
@@ -66,19 +153,18 @@ def test_index_built_in_tiny_chunks_is_identical(tmp_path, transform):
     files = []
     for chunk in (3, 1 << 16):
         folder = tmp_path / str(chunk)
-        SourceEngine(ArraySource(states, offsets, transform, fingerprint="x"), folder,
-                     chunk=chunk).build_index(progress=False)
-        manifest = json.loads((folder / "manifest.json").read_text())
-        files.append(((folder / manifest["codes"]).read_bytes(), manifest["lo"], manifest["hi"]))
+        indexed(states, offsets, folder, transform, "x", chunk)
+        manifest = json.loads((folder / "manifest.json").read_text())["body"]
+        files.append((_codes_file(folder).read_bytes(), manifest["layout"]))
     assert files[0] == files[1]
 
 
-def test_rebuild_replaces_the_codes_file(tmp_path):
+def test_rebuild_replaces_the_files(tmp_path):
     states, offsets = make_states(24, [20], 3)
-    engine = SourceEngine(ArraySource(states, offsets, "tanh"), tmp_path)
-    engine.build_index(progress=False)
-    engine.build_index(progress=False)
-    assert len(list(tmp_path.glob("codes-*.npy"))) == 1
+    engine = indexed(states, offsets, tmp_path)
+    engine.build_index()
+    assert len(list(tmp_path.glob("codes-*.bin"))) == 1
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_on_count_and_values_follow_the_rule():
@@ -134,8 +220,8 @@ def test_cell_stats_from_the_index_equal_the_scan(tmp_path, transform, coarse, n
     states, offsets = make_states(27, [300, 200], 4, nan_rate=nan_rate, coarse=coarse)
     states[:, 3] = 0.25  # a constant cell
     source = ArraySource(states, offsets, transform, fingerprint="x")
-    indexed = SourceEngine(source, tmp_path)
-    indexed.build_index(progress=False)
+    indexed = SourceEngine(source, IndexFiles(tmp_path, source))
+    indexed.build_index()
     plain = SourceEngine(source)
     for cell in range(4):
         for bins in (1, 7, 50):
@@ -152,8 +238,8 @@ def test_cell_stats_with_infinite_values(tmp_path):
     states, offsets = make_states(28, [100], 2)
     states[5, 0], states[9, 0] = np.inf, -np.inf
     source = ArraySource(states, offsets, "none", fingerprint="x")
-    indexed = SourceEngine(source, tmp_path)
-    indexed.build_index(progress=False)
+    indexed = SourceEngine(source, IndexFiles(tmp_path, source))
+    indexed.build_index()
     got, want = indexed.cell_stats(0, 10), SourceEngine(source).cell_stats(0, 10)
     assert (got.min, got.max) == (-np.inf, np.inf) == (want.min, want.max)
     np.testing.assert_array_equal(got.counts, want.counts)
