@@ -18,7 +18,7 @@ from . import errors
 from .guard import Guard
 from .handlers import Handlers
 from .params import ListURIParser, NamingParameterValidator
-from .payloads import jsonifier
+from .payloads import json_response, jsonifier
 
 CLIENT_FILES = {
     ".html",
@@ -70,18 +70,53 @@ def create_app(
         validator_map={**VALIDATOR_MAP, "parameter": NamingParameterValidator},
         server_args={"static_folder": None},  # the client has its own route below
     )
+    own = {"rescanDatasets": _rescan(catalog)}  # operations on the catalog itself
     app.add_api(
         spec.name,
-        resolver=lambda operation_id: getattr(handlers, operation_id),
+        resolver=lambda operation_id: own.get(operation_id) or getattr(handlers, operation_id),
         strict_validation=True,
         swagger_ui_options=SwaggerUIOptions(swagger_ui=True, swagger_ui_path="/ui"),
     )
     errors.register(app)
     app.add_middleware(Guard, position=MiddlewarePosition.BEFORE_EXCEPTION, hosts=hosts)
     _add_client_routes(app)
+    catalog.add_listener(lambda id: _forget(handlers, id))
     app.catalog = catalog
     app.handlers = handlers
     return app
+
+
+def _rescan(catalog: Catalog):
+    def rescanDatasets():
+        """POST /rescan: find data set folders again; report what changed."""
+        report = catalog.rescan()
+        entries = sorted(catalog.entries.items())
+        return json_response(
+            {
+                **report,
+                "available": [id for id, e in entries if e.available],
+                "unavailable": [id for id, e in entries if not e.available],
+            }
+        )
+
+    return rescanDatasets
+
+
+def _forget(handlers: Handlers, id: str) -> None:
+    """Drop what was computed from data set ``id`` after the catalog replaced or removed it:
+    its search text and its engines (which hold the old files' sources)."""
+    searches = getattr(handlers, "_searches", {})
+    searches.pop(id, None)
+    workspace = getattr(handlers, "workspace", None)
+    forget = getattr(workspace, "forget", None)
+    if forget is not None:
+        forget(id)
+        return
+    for name in ("_engines", "_files"):  # until the workspace has forget(): its caches by key
+        cache = getattr(workspace, name, None)
+        if isinstance(cache, dict):
+            for key in [k for k in cache if isinstance(k, tuple) and k[0] == id]:
+                cache.pop(key, None)
 
 
 def _add_client_routes(app: FlaskApp) -> None:

@@ -42,11 +42,17 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
 
     # --- look-ups ------------------------------------------------------------------
     def dataset(self, id: str) -> Dataset:
-        entry = self.catalog.entries.get(id)
+        """The loaded data set ``id``; loaded again first when its files changed (a data set
+        whose folder is not valid now is a 503 until it is)."""
+        entry = self.catalog.current(id)
         if entry is None:
             raise not_found("data set", id, sorted(self.catalog.entries))
         if entry.dataset is None:
-            raise ApiError(404, f"data set {id!r} is unavailable: {entry.public_error}")
+            raise ApiError(
+                503,
+                f"data set {id!r} is unavailable: {entry.public_error}; it is served again "
+                "as soon as its folder is valid (no restart needed)",
+            )
         return entry.dataset
 
     def source(self, ds: Dataset, id: str) -> H5StateSource:

@@ -65,12 +65,45 @@ def test_index_takes_a_data_set_id_under_datasets(tmp_path, monkeypatch):
     assert "tiny / layer0-cell: index built" in result.output
 
 
-def test_extract_commands_say_how_to_install_when_missing(monkeypatch):
-    monkeypatch.setattr(cli, "_extract_commands", lambda: (None, cli.EXTRACT_HINT))
-    result = run("build", "datasets/parens")
-    assert result.exit_code == 2
-    assert "install the extract extra: pip install 'hiddenscope[extract]'" in result.output
-    assert "build" in run("--help").output
+# runs the hiddenscope command in a Python where torch, spacy and mambapy cannot be imported
+WITHOUT_EXTRA = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "spacy", "mambapy"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Block())
+from hiddenscope.server.cli import main
+main(sys.argv[1:], prog_name="hiddenscope")
+"""
+
+
+def without_extra(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXTRA, *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_without_the_extra_build_says_how_to_install_and_exits_2(tmp_path):
+    done = without_extra("build", str(tmp_path / "folder"))
+    assert done.returncode == 2, done.stderr
+    assert "install the extract extra: pip install 'hiddenscope[extract]'" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    helped = without_extra("--help")
+    assert helped.returncode == 0
+    assert "build and extract are unavailable: torch, spacy, mambapy missing" in " ".join(
+        helped.stdout.split()
+    )
+
+
+def test_with_the_extra_the_entry_points_bring_build_and_extract():
+    from importlib.metadata import entry_points
+
+    declared = {ep.name: ep.value for ep in entry_points(group=cli.COMMAND_GROUP)}
+    assert declared["build"] == "hiddenscope.extract.cli:build_command [extract]"
+    output = run("--help").output
+    assert "Train the model of FOLDER/dataset.yml" in output and "unavailable" not in output
+    assert "Extract the states of MODEL_FILE" in output
 
 
 def test_demo_without_extractor_serves_a_generated_data_set(tmp_path, monkeypatch):
@@ -103,6 +136,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def raw_get(port: int, target: str, host: str = "127.0.0.1") -> tuple[int, dict, bytes]:
+    """GET ``target`` as written (no client-side URL checks or escaping), with ``host``."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.putrequest("GET", target, skip_host=True)
+    conn.putheader("Host", host)
+    conn.endheaders()
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+
+
+def assert_hardened(port: int) -> None:
+    """What only the real server shows: uvicorn's own limits and the default Host allowlist."""
+    status, headers, body = raw_get(port, "/api/v1/datasets?x=" + "a" * 100_000)
+    assert status == 414 and headers["content-type"] == "application/problem+json", body[:200]
+    assert b"over the bound of 65,536" in body and headers["x-content-type-options"] == "nosniff"
+    status, headers, body = raw_get(port, "/api/v1/datasets", host="evil.example")
+    assert status == 400 and b"is not served here" in body
+    assert raw_get(port, "/api/v1/datasets", host=f"localhost:{port}")[0] == 200
+    status, headers, body = raw_get(port, "/client/index.html%00.js")
+    assert status == 404 and headers["content-type"] == "application/problem+json"
+    status, _, _ = raw_get(port, "/client/" + "b" * 300 + ".js")
+    assert status == 404
+
+
 @pytest.mark.slow
 def test_serve_answers_on_localhost(synthetic_root):
     port = free_port()
@@ -128,6 +189,7 @@ def test_serve_answers_on_localhost(synthetic_root):
         assert response.status_code == 200 and response.json()["datasets"][0]["id"] == "parens"
         error = httpx.get(f"http://127.0.0.1:{port}/api/v1/datasets/nope")
         assert error.headers["content-type"] == "application/problem+json"
+        assert_hardened(port)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
