@@ -78,7 +78,7 @@ export function selectCells(dataset, params, opts) {
   return request(`/datasets/${enc(dataset)}/select`, params, opts);
 }
 
-/** GET /datasets/{dataset}/match?source&cells&threshold&pad_left&pad_right&min_overlap&min_len&max_len&limit&left&right&meta */
+/** GET /datasets/{dataset}/match?source&cells&threshold&pad_left&pad_right&min_overlap&min_len&max_len&limit&left&right&meta&summary */
 export function matchCells(dataset, params, opts) {
   return request(`/datasets/${enc(dataset)}/match`, params, opts);
 }
@@ -91,4 +91,34 @@ export function searchTokens(dataset, params, opts) {
 /** GET /datasets/{dataset}/cells/{cell}?source */
 export function getCellStats(dataset, cell, params, opts) {
   return request(`/datasets/${enc(dataset)}/cells/${enc(cell)}`, params, opts);
+}
+
+/** GET /datasets/{dataset}/correlation?source&feature&method&limit -> {feature, method, n, cells: [{cell, score, p, n}]} */
+export function getCorrelation(dataset, params, opts) {
+  return request(`/datasets/${enc(dataset)}/correlation`, params, opts);
+}
+
+/** GET /datasets/{dataset}/cells/{cell}/top?source&limit&left&right -> {cell, windows} */
+export function getCellTop(dataset, cell, params, opts) {
+  return request(`/datasets/${enc(dataset)}/cells/${enc(cell)}/top`, params, opts);
+}
+
+/** GET /datasets/{dataset}/cells/{cell}/words?source&limit&min_count -> {cell, positive, negative} */
+export function getCellWords(dataset, cell, params, opts) {
+  return request(`/datasets/${enc(dataset)}/cells/${enc(cell)}/words`, params, opts);
+}
+
+/** GET /datasets/{dataset}/projection?source&method&points&n&seed&meta -> {method, points: [{x, y, seq, pos, text}], explained, pca, meta} */
+export function getProjection(dataset, params, opts) {
+  return request(`/datasets/${enc(dataset)}/projection`, params, opts);
+}
+
+/** GET /datasets/{dataset}/coclusters?source&k&words&min_count&seed -> {cell_clusters, word_clusters, links, response} */
+export function getCoclusters(dataset, params, opts) {
+  return request(`/datasets/${enc(dataset)}/coclusters`, params, opts);
+}
+
+/** GET /datasets/{dataset}/align?source&cells&to_source&to_dataset&limit -> {pairs: [{cell, matches: [{cell, r}]}]} */
+export function alignCells(dataset, params, opts) {
+  return request(`/datasets/${enc(dataset)}/align`, params, opts);
 }

@@ -39,10 +39,18 @@
 //   which never fetch); register it below with an import and one entry in PANELS.
 
 import * as api from "./api.js";
+import { cell } from "./panels/cell.js";
+import { correlation } from "./panels/correlation.js";
+import { heatmap } from "./panels/heatmap.js";
+import { summary } from "./panels/summary.js";
 import { registerFields } from "./state.js";
 
 /** The registered panels, in the order of the panel bar. */
 export const PANELS = [
+  correlation,
+  cell,
+  summary,
+  heatmap,
 ];
 
 for (const panel of PANELS) registerFields(panel.urlKeys || {});
