@@ -7,12 +7,13 @@ Connexion has already checked types and bounds against the spec; what depends on
 
 from __future__ import annotations
 
-import math
 import threading
+from dataclasses import asdict
 
 import numpy as np
 
-from ..engine import SourceEngine, warm_up
+from ..engine import MatchQuery, MatchWindow, SelectQuery, SourceEngine, warm_up
+from ..engine.query import check_threshold
 from ..store import Catalog, Dataset, H5StateSource, TokenSearch, Workspace
 from .errors import ApiError, not_found
 from .features import FeatureOps
@@ -96,7 +97,7 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
         _step("pos", pos, ds)
-        threshold = _finite("threshold", threshold)
+        threshold = check_threshold(threshold)
         rows = _cells(cells, src) if cells is not None else None
         names = _meta_names(meta, ds)
         start, end = max(0, pos - left), min(ds.length - 1, pos + right)
@@ -150,33 +151,8 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
     ):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
-        _step("start", start, ds)
-        _step("end", end, ds)
-        if end < start:
-            raise ApiError(
-                400, f"end {end} is before start {start}; pass end >= start (both inclusive)"
-            )
-        first, last = ds.sequence_bounds(start)
-        if end > last:
-            other = ds.sequence_bounds(end)
-            raise ApiError(
-                400,
-                f"the range {start}..{end} crosses a sequence boundary: step {start} is "
-                f"in the sequence {first}..{last} and step {end} in {other[0]}..{other[1]}; "
-                "choose a range inside one sequence",
-            )
-        threshold = _finite("threshold", threshold)
-        chosen = self.engine(ds, src).select(start, end, threshold, pad_left, pad_right)
-        return json_response(
-            {
-                "cells": chosen,
-                "start": start,
-                "end": end,
-                "threshold": threshold,
-                "pad_left": pad_left,
-                "pad_right": pad_right,
-            }
-        )
+        query = SelectQuery(start, end, threshold, pad_left, pad_right)  # checked once, there
+        return json_response({"cells": self.engine(ds, src).select(query), **asdict(query)})
 
     def matchCells(
         self,
@@ -197,69 +173,23 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
     ):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
-        chosen = _cells(cells, src)
-        threshold = _finite("threshold", threshold)
-        if max_len is not None and max_len < min_len:
-            raise ApiError(
-                400, f"max_len {max_len} is below min_len {min_len}; pass max_len >= min_len"
-            )
+        query = MatchQuery(tuple(cells), threshold, pad_left, pad_right, min_overlap, min_len,
+                           max_len, limit)  # checked once, there
         names = _meta_names(meta, ds)
-        result = self.engine(ds, src).match(
-            chosen, threshold, pad_left, pad_right, min_overlap, min_len, max_len, limit
-        )
-        rows = [
-            self._match_row(ds, src, m, chosen, threshold, left, right, names)
-            for m in result.matches
-        ]
+        engine = self.engine(ds, src)
+        result = engine.match(query)
+        windows = engine.align(query, result.matches, left, right, MATCH_WINDOW_MAX)
+        chosen, threshold = query.cell_ids, query.threshold
         return json_response(
             {
-                "matches": rows,
+                "matches": [_match_row(ds, w, names) for w in windows],
                 "candidates": result.candidates,
-                "cells": chosen,
-                "threshold": threshold,
-                "pad_left": pad_left,
-                "pad_right": pad_right,
-                "min_overlap": min_overlap,
-                "min_len": min_len,
-                "max_len": max_len,
-                "limit": limit,
+                **asdict(query),
                 **({"summary": self.match_summary(ds, src, chosen, threshold, pad_left, pad_right,
                                                   min_overlap, min_len, max_len, names)}
                    if summary else {}),
             }
         )
-
-    @staticmethod
-    def _match_window(ds: Dataset, m, left: int, right: int) -> tuple[int, int]:
-        """[start-left, end+right] clipped to the match's sequence and to 400 steps after start."""
-        first, last = ds.sequence_bounds(m.start)
-        return max(first, m.start - left), min(last, m.end + right, m.start + MATCH_WINDOW_MAX)
-
-    def _match_row(
-        self,
-        ds: Dataset,
-        src: H5StateSource,
-        m,
-        cells: np.ndarray,
-        threshold: float,
-        left: int,
-        right: int,
-        names: list[str],
-    ) -> dict:
-        a, b = self._match_window(ds, m, left, right)
-        return {
-            "start": m.start,
-            "end": m.end,
-            "length": m.length,
-            "overlap": m.overlap,
-            "union": m.union,
-            "extra": m.extra,
-            "window_start": a,
-            "window_end": b,
-            "tokens": ds.token_text(a, b),
-            "on_count": self.engine(ds, src).on_count(cells, threshold, a, b),
-            "meta": meta_values(ds, names, a, b),
-        }
 
     # --- search and statistics -------------------------------------------------------
     def searchTokens(self, dataset: str, q: str, regex: bool = False, limit: int = 50):
@@ -282,7 +212,6 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
     def getCellStats(self, dataset: str, cell: int, source: str):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
-        _cells([cell], src, name="cell")
         st = self.engine(ds, src).cell_stats(cell, bins=HISTOGRAM_BINS)
         return json_response(
             {
@@ -309,10 +238,17 @@ def _step(name: str, value: int, ds: Dataset) -> None:
         )
 
 
-def _finite(name: str, value: float) -> float:
-    if not math.isfinite(value):
-        raise ApiError(400, f"{name} {value!r} is not a finite number; pass e.g. 0.3")
-    return float(value)
+def _match_row(ds: Dataset, w: MatchWindow, names: list[str]) -> dict:
+    """A match with its window's tokens, on-counts and meta values (MatchRow of the spec)."""
+    a, b = w.window_start, w.window_end
+    return {
+        **asdict(w.match),
+        "window_start": a,
+        "window_end": b,
+        "tokens": ds.token_text(a, b),
+        "on_count": w.on_count,
+        "meta": meta_values(ds, names, a, b),
+    }
 
 
 def _cells(cells: list[int], src: H5StateSource, name: str = "cells") -> np.ndarray:

@@ -21,17 +21,10 @@ import numpy as np
 
 from . import scan
 from .candidates import CandidateSweep, top_tiers
-from .errors import (
-    EngineError,
-    IndexCorrupt,
-    check_cells,
-    check_int,
-    check_match_args,
-    check_range,
-    check_threshold,
-)
+from .errors import EngineError, IndexCorrupt, check_cells, check_int, check_range
 from .index import CodeIndex
-from .results import CellStats, Match, MatchResult
+from .query import MatchQuery, SelectQuery, check_threshold
+from .results import Candidates, CellStats, Match, MatchResult, MatchWindow
 from .source import IndexStorage, StateSource
 from .stats import stats_of_column
 
@@ -90,34 +83,26 @@ class SourceEngine:
         i = int(np.searchsorted(self.offsets, t, side="right")) - 1
         return int(self.offsets[i]), int(self.offsets[i + 1]) - 1
 
-    def select(self, start, end, threshold, pad_left=0, pad_right=0) -> np.ndarray:
+    def select(self, query: SelectQuery) -> np.ndarray:
         """``int64[k]`` sorted ids of the cells on over ``start .. end`` and off on the padding."""
-        start, end = check_range(start, end, self.T)
-        threshold = check_threshold(threshold)
-        pad_left, pad_right = check_match_args(pad_left, pad_right, 1, 1, None, 1)[:2]
-        first, last = self._sequence(start)
-        if end > last:
-            raise EngineError(
-                "end", f"end: the range {start}..{end} crosses a sequence boundary; "
-                f"step {start} lies "
-                f"in the sequence {first}..{last}, so pass end <= {last}")
-        lo, hi = max(first, start - pad_left), min(last, end + pad_right)
-        on = scan.s2_mask(self.source, threshold, lo, start, end, hi, self.chunk)
+        first, last = query.check_source(self.T, self.offsets)
+        lo, hi = max(first, query.start - query.pad_left), min(last, query.end + query.pad_right)
+        on = scan.s2_mask(self.source, query.threshold, lo, query.start, query.end, hi,
+                          self.chunk)
         return np.flatnonzero(on).astype(np.int64)
 
-    def match(self, cells, threshold, pad_left=0, pad_right=0, min_overlap=1, min_len=1,
-              max_len=None, limit=50) -> MatchResult:
-        """Ranked matches for the cell set ``cells`` over the whole source (exact)."""
-        cells = check_cells(cells, self.D)
-        threshold = check_threshold(threshold)
-        pad_left, pad_right, min_overlap, min_len, max_len, limit = check_match_args(
-            pad_left, pad_right, min_overlap, min_len, max_len, limit)
+    def _sweep(self, query: MatchQuery, limit: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Run the candidate sweep over the whole source (index when fresh, else scan); per
+        segment the candidates of the tiers needed for ``limit`` and the tier histogram."""
+        query.check_source(self.D)
+        cells, threshold = query.cell_ids, query.threshold
+
         def sweep(blocks_of) -> list[tuple[np.ndarray, np.ndarray]]:
             def segment(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
                 start, stop = bounds
                 offsets = self.offsets[(self.offsets >= start) & (self.offsets <= stop)]
-                found = CandidateSweep(cells.size, offsets, pad_left, pad_right, min_len,
-                                       max_len, min_overlap, limit)
+                found = CandidateSweep(cells.size, offsets, query.pad_left, query.pad_right,
+                                       query.min_len, query.max_len, query.min_overlap, limit)
                 for lo, masks in blocks_of(start, stop):
                     found.feed(lo, masks)
                 return found.finish()
@@ -129,13 +114,44 @@ class SourceEngine:
             with ThreadPoolExecutor(len(segments)) as pool:
                 return list(pool.map(segment, segments))
 
-        parts = self._indexed(
+        return self._indexed(
             lambda index, manifest: sweep(
                 lambda a, b: index.mask_blocks(manifest, cells, threshold, a, b)),
             lambda: sweep(
                 lambda a, b: scan.mask_blocks(self.source, cells, threshold, self.chunk, a, b)))
-        a, b, k, total = top_tiers(parts, limit, min_overlap)
-        return self._rank(a, b, k, total, cells.size, threshold, pad_left, pad_right, limit)
+
+    def match(self, query: MatchQuery) -> MatchResult:
+        """The first ``query.limit`` matches in rank order, and how many candidates there are."""
+        parts = self._sweep(query, query.limit)
+        a, b, k, total = top_tiers(parts, query.limit, query.min_overlap)
+        return self._rank(a, b, k, total, query)
+
+    def candidates(self, query: MatchQuery) -> Candidates:
+        """Every candidate of ``query`` (DESIGN.md's definition, the same sweep as
+        :meth:`match`; ``limit`` is ignored), as ``int64`` arrays sorted by start then end:
+        ``start``, ``end`` (inclusive) and ``overlap`` (``|I|``). Unranked: ``|S2|`` is not
+        computed. For summaries over all candidates (lengths, phrases, meta enrichment).
+        Memory: 24 bytes per candidate (at most a few per step)."""
+        parts = self._sweep(query, np.iinfo(np.int64).max)
+        a, b, k, _ = top_tiers(parts, np.iinfo(np.int64).max, query.min_overlap)
+        order = np.lexsort((b, a))
+        return Candidates(start=a[order], end=b[order], overlap=k[order])
+
+    def align(self, query: MatchQuery, matches: list[Match], left: int, right: int,
+              window_max: int = 400) -> list[MatchWindow]:
+        """The window of each match, ``start - left .. end + right`` cut to its sequence and
+        to ``window_max`` steps after its start, with the on-count of ``query.cells`` at each
+        step (each window's rows are read once)."""
+        left, right = check_int("left", left, 0), check_int("right", right, 0)
+        out = []
+        for m in matches:
+            first, last = self._sequence(m.start)
+            a = max(first, m.start - left)
+            b = min(last, m.end + right, m.start + window_max)
+            counts = scan.on_count(self.source, query.cell_ids, query.threshold, a, b,
+                                   self.chunk)
+            out.append(MatchWindow(match=m, window_start=a, window_end=b, on_count=counts))
+        return out
 
     def _segments(self) -> list[tuple[int, int]]:
         """Up to ``threads`` ranges of whole sequences of about equal length."""
@@ -145,17 +161,17 @@ class SourceEngine:
         bounds = np.concatenate([[0], cuts[(cuts > 0) & (cuts < self.T)], [self.T]])
         return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
 
-    def _rank(self, a, b, k, total, n_cells, threshold, pad_left, pad_right, limit) -> MatchResult:
+    def _rank(self, a, b, k, total, query: MatchQuery) -> MatchResult:
         """Order the top-tier candidates by ``(-|I|, |S ∪ S2|, -length, start)``."""
         if total == 0:
             return MatchResult(matches=[], candidates=0)
         seq = np.searchsorted(self.offsets, a, side="right") - 1
-        lo = np.maximum(self.offsets[seq], a - pad_left)
-        hi = np.minimum(self.offsets[seq + 1] - 1, b + pad_right)
-        s2 = scan.count_s2(self.source, threshold, a, b, lo, hi, self.chunk)
-        union = n_cells + s2 - k
+        lo = np.maximum(self.offsets[seq], a - query.pad_left)
+        hi = np.minimum(self.offsets[seq + 1] - 1, b + query.pad_right)
+        s2 = scan.count_s2(self.source, query.threshold, a, b, lo, hi, self.chunk)
+        union = len(query.cells) + s2 - k
         length = b - a + 1
-        order = np.lexsort((a, -length, union, -k))[:limit]
+        order = np.lexsort((a, -length, union, -k))[: query.limit]
         matches = [
             Match(start=int(a[i]), end=int(b[i]), length=int(length[i]), overlap=int(k[i]),
                   union=int(union[i]), extra=int(s2[i] - k[i]))

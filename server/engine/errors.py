@@ -5,8 +5,7 @@ so the API layer can turn it into a problem+json answer without rewording it.
 """
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 
@@ -30,17 +29,6 @@ def check_int(param: str, value, minimum: int | None = None) -> int:
     return value
 
 
-def check_threshold(value) -> float:
-    """Return the threshold as a float64; NaN and non-numbers are refused, +-inf allowed."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
-        raise EngineError("threshold", f"threshold: {value!r} is not a number; pass e.g. 0.3")
-    value = float(value)
-    if math.isnan(value):
-        raise EngineError("threshold",
-                          "threshold: NaN is not a threshold; pass a number such as 0.3")
-    return value
-
-
 def check_step(param: str, value, T: int) -> int:
     """Return a step position within ``0 .. T-1``."""
     value = check_int(param, value)
@@ -59,8 +47,9 @@ def check_range(start, end, T: int) -> tuple[int, int]:
     return start, end
 
 
-def check_cells(cells, D: int) -> np.ndarray:
-    """Return ``int64[k]`` sorted unique cell ids within ``0 .. D-1``; empty sets are refused."""
+def check_cells(cells, D: int | None = None) -> np.ndarray:
+    """Return ``int64[k]`` sorted unique cell ids within ``0 .. D-1`` (``D`` None: any
+    non-negative id); empty sets are refused."""
     if isinstance(cells, (Integral, np.integer)) and not isinstance(cells, bool):
         cells = [cells]
     try:
@@ -76,28 +65,15 @@ def check_cells(cells, D: int) -> np.ndarray:
         else:
             raise EngineError("cells", f"cells: {cells!r} is not a flat list of integer cell ids")
     arr = arr.astype(np.int64)
-    bad = arr[(arr < 0) | (arr >= D)]
-    if bad.size:
+    if (arr < 0).any():
+        raise EngineError("cells", f"cells: {int(arr[arr < 0][0])} is negative; "
+                          "cell ids start at 0")
+    if D is not None and (arr >= D).any():
         raise EngineError(
-            "cells", f"cells: {int(bad[0])} is out of range; this source has {D} cells (0..{D - 1})"
+            "cells", f"cells: {int(arr[arr >= D][0])} is out of range; "
+            f"this source has {D} cells (0..{D - 1})"
         )
     return np.unique(arr)
-
-
-def check_match_args(pad_left, pad_right, min_overlap, min_len, max_len, limit) -> tuple[int, ...]:
-    """Validate the match parameters other than cells and threshold; return them as ints."""
-    pad_left = check_int("pad_left", pad_left, 0)
-    pad_right = check_int("pad_right", pad_right, 0)
-    min_overlap = check_int("min_overlap", min_overlap, 1)
-    min_len = check_int("min_len", min_len, 1)
-    limit = check_int("limit", limit, 1)
-    if max_len is not None:
-        max_len = check_int("max_len", max_len, 1)
-        if min_len > max_len:
-            raise EngineError(
-                "max_len", f"max_len: {max_len} is below min_len {min_len}; pass max_len >= min_len"
-            )
-    return pad_left, pad_right, min_overlap, min_len, max_len, limit
 
 
 class IndexCorrupt(RuntimeError):

@@ -31,6 +31,29 @@ class MatchResult:
 
 
 @dataclass(frozen=True)
+class Candidates:
+    """Every candidate of a match, sorted by start then end: ``int64[n]`` arrays."""
+
+    start: np.ndarray = field(repr=False)
+    end: np.ndarray = field(repr=False)
+    overlap: np.ndarray = field(repr=False)
+
+    def __len__(self) -> int:
+        return int(self.start.size)
+
+
+@dataclass(frozen=True)
+class MatchWindow:
+    """A returned match with its window ``window_start .. window_end`` (inclusive) and the
+    on-count ``int32[window_end - window_start + 1]`` of the query's cells at each step."""
+
+    match: Match
+    window_start: int
+    window_end: int
+    on_count: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
 class CellStats:
     """Distribution of one cell's transformed values over the whole source.
 

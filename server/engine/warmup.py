@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .engine import SourceEngine
+from .query import MatchQuery, SelectQuery
 from .source import ArraySource
 
 
@@ -89,9 +90,10 @@ def warm_up() -> None:
         indexed.build_index()
         for engine in (SourceEngine(source), indexed):
             for pads in ((0, 0), (1, 0), (0, 1), (1, 1)):
-                engine.match(list(range(0, 70, 3)), 0.3, *pads, limit=5)
-                engine.match([1, 2], 0.3, *pads, limit=5)
-            engine.select(10, 12, 0.3, 1, 1)
+                query = MatchQuery(tuple(range(0, 70, 3)), 0.3, *pads, limit=5)
+                engine.align(query, engine.match(query).matches, 3, 20)
+                engine.match(MatchQuery((1, 2), 0.3, *pads, limit=5))
+            engine.select(SelectQuery(10, 12, 0.3, 1, 1))
             engine.cell_stats(3)
             engine.on_count([1, 2], 0.3, 0, 50)
 

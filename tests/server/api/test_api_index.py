@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 from hiddenscope.server.api import create_app
-from hiddenscope.server.engine import SourceEngine
+from hiddenscope.server.engine import MatchQuery, SourceEngine
 from hiddenscope.server.store import Catalog
 from hiddenscope.server.store.synthetic import write_dataset
 
@@ -92,7 +92,7 @@ def test_states_edited_in_place_make_the_index_stale(big_app):
     np.testing.assert_array_equal(src.read_rows(100, 200), edited)
     assert index_of(client)["state"] == "stale"
     fresh_answer = answer(client)  # scanned from the edited numbers, never the old index
-    plain = SourceEngine(src).match([0, 1, 2, 5], 0.3, limit=20)
+    plain = SourceEngine(src).match(MatchQuery([0, 1, 2, 5], 0.3, limit=20))
     assert [(m["start"], m["end"], m["union"]) for m in fresh_answer["matches"]] == [
         (m.start, m.end, m.union) for m in plain.matches]
     workspace.build(ds, "layer0-cell")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from api_helpers import problem
-from hiddenscope.server.engine import SourceEngine
+from hiddenscope.server.engine import MatchQuery, SelectQuery, SourceEngine
 
 BASE = "/api/v1/datasets/parens"
 
@@ -18,7 +18,7 @@ def engine(parens):
 def test_select_is_the_engines_selection(client, engine):
     params = {"source": "layer0-cell", "start": 200, "end": 204, "threshold": 0.4, "pad_left": 1}
     body = client.get(f"{BASE}/select", params=params).json()
-    assert body["cells"] == engine.select(200, 204, 0.4, 1, 0).tolist()
+    assert body["cells"] == engine.select(SelectQuery(200, 204, 0.4, 1, 0)).tolist()
     assert body == {
         **body,
         "start": 200,
@@ -44,8 +44,8 @@ def test_select_across_a_sequence_boundary_names_both_sequences(client, parens):
 @pytest.mark.parametrize(
     "params, expected",
     [
-        ({"start": 10, "end": 5}, "end 5 is before start 10"),
-        ({"start": 10, "end": 5000}, "end 5000 is out of range"),
+        ({"start": 10, "end": 5}, "end: 5 is before start 10"),
+        ({"start": 10, "end": 5000}, "end: 5000 is out of range"),
         ({"start": 1, "end": 2, "pad_left": 1001}, "pad_left 1001 is over the bound"),
     ],
 )
@@ -66,7 +66,7 @@ def test_match_is_the_engines_ranking_with_windows(client, engine, parens):
         "meta": "depth",
     }
     body = client.get(f"{BASE}/match", params=params).json()
-    expected = engine.match([0, 1, 2], 0.3, limit=7)
+    expected = engine.match(MatchQuery([0, 1, 2], 0.3, limit=7))
     assert body["cells"] == [0, 1, 2] and body["candidates"] == expected.candidates
     assert body["max_len"] is None and body["min_overlap"] == 1 and body["limit"] == 7
     got = [
@@ -97,11 +97,11 @@ def test_match_window_is_cut_at_400_steps(client):
 @pytest.mark.parametrize(
     "params, status, expected",
     [
-        ({"cells": "0", "min_len": 5, "max_len": 2}, 400, "max_len 2 is below min_len 5"),
+        ({"cells": "0", "min_len": 5, "max_len": 2}, 400, "max_len: 2 is below min_len 5"),
         (
             {"cells": "24"},
             400,
-            "cells: 24 is out of range; source layer0-cell has 24 cells (0..23)",
+            "cells: 24 is out of range; this source has 24 cells (0..23)",
         ),
         ({"cells": ""}, 400, "cells is empty"),
         (
@@ -139,8 +139,17 @@ def test_cell_stats(client, parens):
 
 def test_cell_stats_errors(client):
     detail = problem(client.get(f"{BASE}/cells/99", params={"source": "layer0-cell"}), 400)
-    assert detail == "cell: 99 is out of range; source layer0-cell has 24 cells (0..23)"
+    assert detail == "cell: 99 is out of range; this source has 24 cells (0..23)"
     # the route only matches whole numbers: anything else is no such path
     assert "no such path '/api/v1/datasets/parens/cells/x'" in problem(
         client.get(f"{BASE}/cells/x", params={"source": "layer0-cell"}), 404
     )
+
+
+@pytest.mark.parametrize("op, extra", [("select", {"start": 1, "end": 2}), ("match", {"cells": "0"})])
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_threshold_must_be_finite_everywhere(client, op, extra, value):
+    """One rule, one message, for select, match and context alike."""
+    params = {"source": "layer0-cell", "threshold": value, **extra}
+    detail = problem(client.get(f"{BASE}/{op}", params=params), 400)
+    assert detail.startswith(f"threshold: {float(value)} is not a finite number")

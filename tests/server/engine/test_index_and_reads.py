@@ -7,7 +7,13 @@ import os
 import numpy as np
 import pytest
 from engine_helpers import make_states
-from hiddenscope.server.engine import ArraySource, EngineError, SourceEngine, apply_transform
+from hiddenscope.server.engine import (
+    ArraySource,
+    EngineError,
+    MatchQuery,
+    SourceEngine,
+    apply_transform,
+)
 from hiddenscope.server.store import IndexFiles
 
 
@@ -26,12 +32,12 @@ def test_stale_index_is_detected_and_never_used(tmp_path):
     source = ArraySource(changed, offsets, "tanh", fingerprint="v2")
     engine = SourceEngine(source, IndexFiles(tmp_path, source))
     assert engine.index_state() == "stale"
-    expected = SourceEngine(source).match([0, 2, 3], 0.2, limit=20)
-    assert engine.match([0, 2, 3], 0.2, limit=20) == expected
+    expected = SourceEngine(source).match(MatchQuery([0, 2, 3], 0.2, limit=20))
+    assert engine.match(MatchQuery([0, 2, 3], 0.2, limit=20)) == expected
     assert engine.index_state() == "stale"  # a query never builds
     engine.build_index()
     assert engine.index_state() == "fresh"
-    assert engine.match([0, 2, 3], 0.2, limit=20) == expected
+    assert engine.match(MatchQuery([0, 2, 3], 0.2, limit=20)) == expected
 
 
 def test_same_fingerprint_other_numbers_is_stale(tmp_path):
@@ -43,7 +49,8 @@ def test_same_fingerprint_other_numbers_is_stale(tmp_path):
     source = ArraySource(edited, offsets, "tanh", fingerprint="same")
     engine = SourceEngine(source, IndexFiles(tmp_path, source))
     assert engine.index_state() == "stale"
-    assert engine.match([1, 2], 0.3) == SourceEngine(source).match([1, 2], 0.3)
+    query = MatchQuery([1, 2], 0.3)
+    assert engine.match(query) == SourceEngine(source).match(query)
 
 
 @pytest.mark.parametrize("change", ["shape", "transform", "version", "checksum"])
@@ -89,7 +96,8 @@ def test_index_overwritten_with_random_bytes_never_answers_wrong(tmp_path, keep_
         engine.index.storage._check = lambda: ("fresh", engine.index.storage._read(
             tmp_path / "manifest.json"))  # and the file identity check is fooled too
     for cells in ([0, 3, 5], [1]):
-        assert engine.match(cells, 0.3, limit=30) == plain.match(cells, 0.3, limit=30)
+        query = MatchQuery(cells, 0.3, limit=30)
+        assert engine.match(query) == plain.match(query)
         got, want = engine.cell_stats(cells[0], 7), plain.cell_stats(cells[0], 7)
         assert (got.min, got.max, got.median) == (want.min, want.max, want.median)
         np.testing.assert_array_equal(got.counts, want.counts)
@@ -134,9 +142,10 @@ def test_missing_index_is_never_built_by_a_query(tmp_path):
     source = ArraySource(states, offsets, "tanh")
     engine = SourceEngine(source, IndexFiles(tmp_path / "idx", source))
     assert engine.index_state() == "missing"
-    result = engine.match([1, 2], 0.1)
+    result = engine.match(MatchQuery([1, 2], 0.1))
     assert engine.index_state() == "missing"
-    assert result == SourceEngine(ArraySource(states, offsets, "tanh")).match([1, 2], 0.1)
+    plain = SourceEngine(ArraySource(states, offsets, "tanh"))
+    assert result == plain.match(MatchQuery([1, 2], 0.1))
     assert not (tmp_path / "idx").exists()
 
 

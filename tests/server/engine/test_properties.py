@@ -6,7 +6,7 @@ import tempfile
 
 import numpy as np
 from engine_helpers import PROPERTY, engines, make_states
-from hiddenscope.server.engine import apply_transform
+from hiddenscope.server.engine import MatchQuery, SelectQuery, apply_transform
 from hypothesis import given
 from hypothesis import strategies as st
 from oracle import match as oracle_match
@@ -43,14 +43,19 @@ def test_match_equals_oracle(scenario, data):
     max_len = data.draw(st.one_of(st.none(), st.integers(min_len, 10)))
     min_overlap = data.draw(st.integers(1, 3))
     limit = data.draw(st.sampled_from([1, 2, 5, 10, 10**6]))
-    expected, total = oracle_match(states, offsets, transform, threshold, cells, zl, zr,
-                                   min_overlap, min_len, max_len, limit)
+    everything, total = oracle_match(states, offsets, transform, threshold, cells, zl, zr,
+                                     min_overlap, min_len, max_len, 10**9)
+    expected = everything[:limit]
+    query = MatchQuery(cells, threshold, zl, zr, min_overlap, min_len, max_len, limit)
     with tempfile.TemporaryDirectory() as folder:
         for engine in engines(states, offsets, transform, folder):
-            got = engine.match(cells, threshold, zl, zr, min_overlap, min_len, max_len, limit)
+            got = engine.match(query)
             assert got.candidates == total
             rows = [(m.start, m.end, m.length, m.overlap, m.union, m.extra) for m in got.matches]
             assert rows == expected
+            every = engine.candidates(query)
+            assert list(zip(every.start.tolist(), every.end.tolist(), every.overlap.tolist(),
+                            strict=True)) == sorted((r[0], r[1], r[3]) for r in everything)
 
 
 @PROPERTY
@@ -65,4 +70,4 @@ def test_select_equals_oracle(scenario, data):
     expected = oracle_select(states, offsets, transform, threshold, start, end, zl, zr)
     with tempfile.TemporaryDirectory() as folder:
         for engine in engines(states, offsets, transform, folder):
-            assert engine.select(start, end, threshold, zl, zr).tolist() == expected
+            assert engine.select(SelectQuery(start, end, threshold, zl, zr)).tolist() == expected
