@@ -75,9 +75,11 @@ def test_unavailable_data_set_summary_carries_its_error(client):
     assert body["available"] is False and "data.h5' does not exist" in body["error"]
 
 
-def test_unavailable_data_set_is_404_with_its_error(client):
-    detail = problem(client.get("/api/v1/datasets/broken/context?source=x&pos=0"), 404)
+def test_unavailable_data_set_is_503_with_its_error(client):
+    response = client.get("/api/v1/datasets/broken/context?source=x&pos=0")
+    detail = problem(response, 503)
     assert "data set 'broken' is unavailable" in detail and "data.h5" in detail
+    assert response.headers["retry-after"] == "5"
 
 
 def test_unknown_path_and_method(client):
@@ -121,7 +123,7 @@ def test_an_unexpected_error_is_a_plain_500(app, client, monkeypatch, caplog):
 def test_errors_never_show_where_the_server_keeps_its_files(client, app):
     folder = app.catalog.entries["broken"].folder
     summary = client.get("/api/v1/datasets/broken").json()["error"]
-    detail = problem(client.get("/api/v1/datasets/broken/context?source=x&pos=0"), 404)
+    detail = problem(client.get("/api/v1/datasets/broken/context?source=x&pos=0"), 503)
     for text in (summary, detail):
         assert str(folder.parent) not in text and str(folder.resolve().parent) not in text
         assert "broken/" in text  # still names the file, relative to the data set's parent
