@@ -1,93 +1,88 @@
-"""Benchmark the engine's match on structured synthetic data (prints figures; not a test).
+"""Benchmark the engine's match through the real store (prints figures; not a test).
 
 Data: the bracket language of hiddenscope.server.store.synthetic (depth-tracking cells,
-the rest smoothed noise through tanh), written once under bench/data/ (gitignored).
+the rest smoothed noise through tanh), written once under bench/data/ (gitignored), read
+through the store (H5StateSource, pread) with its index in the store's IndexFiles.
 
-    python bench/bench_engine.py --small   # T = 200k x D = 128 (`make bench`)
-    python bench/bench_engine.py --full    # T = 2M x D = 128 and T = 5M x D = 650 (~13 GB disk)
+    python bench/bench_engine.py --small          # T = 200k x D = 128 (`make bench`)
+    python bench/bench_engine.py --size 1000000,650
+    python bench/bench_engine.py --full           # T = 5M x D = 650 (13 GB of states)
 
-For each size: one sequential read of the states, the index build (time, size), then,
-in a subprocess (so its peak RSS is the query phase's own), match for |S| = 5, 20, 60,
-thresholds 0.3 and 0.6, padding 0/0 and 1/1: median and p95 latency warm (same engine,
-page cache warm) and cold (fresh engine, index files dropped from the page cache with
-posix_fadvise DONTNEED), the floor (numpy threshold-compare-and-sum over the |S| rows
-held cell-major in memory) and the ratio to it.
+Printed in one run, for each size: one sequential read of the states beside the index
+build (time, ratio; peak anonymous memory while building), the index size beside the
+states' size, then for the grid (|S| = 5, 20, 60; thresholds 0.3, 0.6; padding 0/0, 1/1)
+the warm median and p95 (same engine, page cache warm) and cold (fresh engine, index and
+states dropped from the page cache) of ``match`` plus its ``align`` step, beside the floor:
+a numpy compare-and-sum over the |S| rows held cell-major in memory. The query phase runs
+in a subprocess so its anonymous memory (RssAnon: the server's own pages, not the page
+cache) is its own.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
-from hiddenscope.server.engine import SourceEngine, apply_transform
+from hiddenscope.server.engine import MatchQuery, SourceEngine, apply_transform
+from hiddenscope.server.store import IndexFiles, index_folder, open_dataset
 from hiddenscope.server.store.synthetic import ensure_dataset
 
 HERE = Path(__file__).resolve().parent
-SIZES = {"small": [(200_000, 128)], "full": [(2_000_000, 128), (5_000_000, 650)]}
+SIZES = {"small": (200_000, 128), "full": (5_000_000, 650)}
 SET_SIZES = (5, 20, 60)
 THRESHOLDS = (0.3, 0.6)
 PADS = ((0, 0), (1, 1))
 DEPTH_CELLS = 8
+SOURCE = "layer0-cell"
 
 
-class FileSource:
-    """A StateSource over the contiguous ``states/layer0/cell`` dataset of data.h5.
+class AnonPeak:
+    """Samples this process's anonymous resident memory (RssAnon) every 10 ms; ``peak`` MiB."""
 
-    Everything is read with pread, one call per run of consecutive steps, so the peak RSS
-    of the query phase is the engine's own (a lasting memmap, as the store uses, also
-    counts the file pages it touched; they are clean and reclaimable).
-    """
+    def __init__(self) -> None:
+        self.peak, self._stop = 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __init__(self, folder: Path, path: str = "states/layer0/cell") -> None:
-        self.file = folder / "data.h5"
-        with h5py.File(self.file, "r") as f:
-            ds = f[path]
-            self.offset = ds.id.get_offset()
-            self.shape = tuple(int(x) for x in ds.shape)
-            self.sequence_offsets = f["sequences"][()].astype(np.int64)
-        st = self.file.stat()
-        self.transform = "tanh"
-        self.fingerprint = f"{self.file}:{st.st_size}:{st.st_mtime_ns}:{path}:tanh"
-        self.fd = os.open(self.file, os.O_RDONLY)
+    @staticmethod
+    def now() -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
 
-    def read_rows(self, start: int, stop: int) -> np.ndarray:
-        D = self.shape[1]
-        out = np.empty((stop - start, D), dtype=np.float32)
-        view, done = memoryview(out).cast("B"), 0
-        while done < view.nbytes:
-            done += os.preadv(self.fd, [view[done:]], self.offset + 4 * start * D + done)
-        return out
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.now())
+            self._stop.wait(0.01)
 
-    def read_steps(self, steps: np.ndarray) -> np.ndarray:
-        steps = np.asarray(steps, dtype=np.int64)
-        out = np.empty((steps.size, self.shape[1]), dtype=np.float32)
-        breaks = np.flatnonzero(np.diff(steps) != 1) + 1
-        for i, j in zip(np.r_[0, breaks], np.r_[breaks, steps.size], strict=True):
-            out[i:j] = self.read_rows(int(steps[i]), int(steps[i]) + (j - i))
-        return out
+    def __enter__(self) -> AnonPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.now())
 
 
-def drop_cache(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
+def drop_cache(*paths: Path) -> None:
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
 
 
 def pick_cells(n: int, D: int, seed: int = 7) -> np.ndarray:
-    """The depth cells first (what a user would select), then random noise cells.
-
-    Nested: the cells for a smaller n are a subset of those for a larger one.
-    """
+    """The depth cells first (what a user would select), then random noise cells (nested)."""
     order = np.concatenate([np.arange(min(DEPTH_CELLS, D)),
                             np.random.default_rng(seed).permutation(np.arange(DEPTH_CELLS, D))])
     return np.sort(order[: min(n, D)].astype(np.int64))
@@ -98,44 +93,58 @@ def stats_ms(times: list[float]) -> tuple[float, float]:
     return statistics.median(ms), ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
 
 
-def query_phase(folder: Path, index_dir: Path, reps: int, cold_reps: int) -> dict:
-    """Run in a subprocess: warm and cold latencies of every query; peak RSS."""
-    source = FileSource(folder)
-    warm = SourceEngine(source, index_dir)
-    assert warm.index_state() == "fresh", warm.index_state()
-    rows = []
-    for n in SET_SIZES:
-        cells = pick_cells(n, source.shape[1])
-        for thr in THRESHOLDS:
-            for pl, pr in PADS:
-                res = warm.match(cells, thr, pl, pr)  # warm-up
-                times = []
-                for _ in range(reps):
-                    t0 = time.perf_counter()
-                    warm.match(cells, thr, pl, pr)
-                    times.append(time.perf_counter() - t0)
-                cold = []
-                for _ in range(cold_reps):
-                    for f in index_dir.glob("codes-*.npy"):
-                        drop_cache(f)
-                    t0 = time.perf_counter()
-                    SourceEngine(source, index_dir).match(cells, thr, pl, pr)
-                    cold.append(time.perf_counter() - t0)
-                rows.append({"n": n, "thr": thr, "pad": f"{pl}/{pr}", "warm": stats_ms(times),
-                             "cold": stats_ms(cold), "candidates": res.candidates,
-                             "top": res.matches[0].overlap if res.matches else 0})
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": rows, "peak_rss_mb": rss}
+def open_source(folder: Path):
+    ds = open_dataset(folder)
+    src = ds.sources[SOURCE]
+    return ds, src, IndexFiles(index_folder(ds.folder, ds.id, SOURCE), src)
 
 
-def floors_ms(source: FileSource, reps: int) -> dict[tuple[int, float], float]:
+def query_phase(folder: Path, reps: int, cold_reps: int) -> dict:
+    """In a subprocess: warm and cold latency of every query of the grid; peak RssAnon."""
+    ds, src, files = open_source(folder)
+    data_file = folder / "data.h5"
+    with AnonPeak() as anon:
+        warm = SourceEngine(src, files)
+        assert warm.index_state() == "fresh", warm.index_state()
+        rows = []
+        for n in SET_SIZES:
+            for thr in THRESHOLDS:
+                for pl, pr in PADS:
+                    query = MatchQuery(tuple(pick_cells(n, src.shape[1]).tolist()), thr, pl, pr)
+
+                    def run(engine, query=query):
+                        result = engine.match(query)
+                        engine.align(query, result.matches, 3, 20)
+                        return result
+
+                    res = run(warm)  # warm-up
+                    times = []
+                    for _ in range(reps):
+                        t0 = time.perf_counter()
+                        run(warm)
+                        times.append(time.perf_counter() - t0)
+                    cold = []
+                    for _ in range(cold_reps):
+                        drop_cache(data_file, *files.folder.glob("*.bin"))
+                        t0 = time.perf_counter()
+                        run(SourceEngine(src, IndexFiles(files.folder, src)))
+                        cold.append(time.perf_counter() - t0)
+                    rows.append({"n": n, "thr": thr, "pad": f"{pl}/{pr}",
+                                 "warm": stats_ms(times), "cold": stats_ms(cold),
+                                 "candidates": res.candidates,
+                                 "top": res.matches[0].overlap if res.matches else 0})
+    ds.close()
+    return {"rows": rows, "anon_mb": anon.peak}
+
+
+def floors_ms(src, reps: int) -> dict[tuple[int, float], float]:
     """The floor: numpy compare-and-sum over the |S| rows held cell-major in memory."""
-    T, D = source.shape
+    T, D = src.shape
     cells = pick_cells(max(SET_SIZES), D)
     held = np.empty((cells.size, T), dtype=np.float32)
     for lo in range(0, T, 1 << 16):
         hi = min(T, lo + (1 << 16))
-        held[:, lo:hi] = apply_transform(source.read_rows(lo, hi)[:, cells], "tanh").T
+        held[:, lo:hi] = apply_transform(src.read_rows(lo, hi)[:, cells], src.transform).T
     out = {}
     for n in SET_SIZES:
         rows = np.ascontiguousarray(held[np.isin(cells, pick_cells(n, D))])
@@ -152,28 +161,34 @@ def floors_ms(source: FileSource, reps: int) -> dict[tuple[int, float], float]:
 def run_size(T: int, D: int, reps: int, cold_reps: int) -> None:
     folder = ensure_dataset(HERE / "data" / f"T{T}_D{D}", T=T, D=D, layers=1, kinds=("cell",),
                             sequences=max(1, T // 10_000), depth_cells=DEPTH_CELLS, progress=True)
-    source = FileSource(folder)
-    drop_cache(source.file)
+    ds, src, files = open_source(folder)
+    drop_cache(folder / "data.h5")
     t0 = time.perf_counter()
     for lo in range(0, T, 1 << 16):
-        source.read_rows(lo, min(T, lo + (1 << 16)))
+        src.read_rows(lo, min(T, lo + (1 << 16)))
     read_s = time.perf_counter() - t0
-    drop_cache(source.file)
-    index_dir = folder / ".index" / "layer0-cell"
-    engine = SourceEngine(source, index_dir)
-    t0 = time.perf_counter()
-    engine.build_index(progress=True)
-    build_s = time.perf_counter() - t0
-    size_mb = sum(f.stat().st_size for f in index_dir.iterdir()) / 2**20
-    out = subprocess.run([sys.executable, __file__, "--query-phase", str(folder), str(index_dir),
-                          str(reps), str(cold_reps)], check=True, capture_output=True, text=True)
+    drop_cache(folder / "data.h5")
+    engine = SourceEngine(src, files)
+    base = AnonPeak.now()
+    with AnonPeak() as anon:
+        t0 = time.perf_counter()
+        engine.build_index()
+        build_s = time.perf_counter() - t0
+    index_mb = sum(f.stat().st_size for f in files.folder.glob("*.bin")) / 2**20
+    states_mb = T * D * 4 / 2**20
+    out = subprocess.run([sys.executable, __file__, "--query-phase", str(folder), str(reps),
+                          str(cold_reps)], check=True, capture_output=True, text=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    floors = floors_ms(source, reps)
-    print(f"\nT = {T:,} x D = {D} float32 ({T * D * 4 / 2**30:.2f} GiB), "
-          f"{len(source.sequence_offsets) - 1} sequences")
+    floors = floors_ms(src, reps)
+    ds.close()
+    print(f"\nT = {T:,} x D = {D} float32 ({states_mb / 1024:.2f} GiB), "
+          f"{len(src.sequence_offsets) - 1} sequences")
     print(f"one sequential read of the states: {read_s:.2f} s; index build: {build_s:.2f} s "
-          f"({build_s / read_s:.2f}x the read), index size {size_mb:,.0f} MiB")
-    print(f"peak RSS of the query phase: {result['peak_rss_mb']:,.0f} MiB")
+          f"({build_s / read_s:.2f}x the read)")
+    print(f"index size {index_mb:,.0f} MiB = {100 * index_mb / states_mb:.0f}% of the states "
+          f"({states_mb:,.0f} MiB)")
+    print(f"anonymous memory (RssAnon): building {anon.peak - base:,.0f} MiB above the "
+          f"{base:,.0f} MiB before; query phase peak {result['anon_mb']:,.0f} MiB")
     print(f"{'|S|':>4} {'thr':>4} {'pad':>4} {'warm med':>9} {'warm p95':>9} {'cold med':>9} "
           f"{'cold p95':>9} {'floor':>7} {'ratio':>6} {'cands':>10} {'top|I|':>6}")
     for r in result["rows"]:
@@ -186,21 +201,23 @@ def run_size(T: int, D: int, reps: int, cold_reps: int) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--query-phase":
-        folder, index_dir, reps, cold_reps = sys.argv[2:6]
-        print(json.dumps(query_phase(Path(folder), Path(index_dir), int(reps), int(cold_reps))))
+        folder, reps, cold_reps = sys.argv[2:5]
+        print(json.dumps(query_phase(Path(folder), int(reps), int(cold_reps))))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--small", action="store_true", help="T=200k x D=128 (default)")
-    size.add_argument("--full", action="store_true", help="T=2M x D=128 and T=5M x D=650")
-    parser.add_argument("--only", metavar="T,D", help="one size of the set, e.g. 5000000,650")
+    size.add_argument("--full", action="store_true", help="T=5M x D=650 (13 GB of states)")
+    size.add_argument("--size", metavar="T,D", help="any size, e.g. 1000000,650")
     parser.add_argument("--reps", type=int, default=7, help="warm repetitions per query")
     parser.add_argument("--cold-reps", type=int, default=3, help="cold repetitions per query")
     args = parser.parse_args()
-    print("timings are wall-clock on a shared 2-core machine; other jobs may add noise")
-    for T, D in SIZES["full" if args.full else "small"]:
-        if args.only in (None, f"{T},{D}"):
-            run_size(T, D, args.reps, args.cold_reps)
+    print("timings are wall-clock; on a shared machine other jobs add noise")
+    if args.size:
+        T, D = (int(x) for x in args.size.split(","))
+    else:
+        T, D = SIZES["full" if args.full else "small"]
+    run_size(T, D, args.reps, args.cold_reps)
 
 
 if __name__ == "__main__":
