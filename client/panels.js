@@ -40,8 +40,11 @@
 
 import * as api from "./api.js";
 import { cell } from "./panels/cell.js";
+import { coclusters } from "./panels/coclusters.js";
+import { compare } from "./panels/compare.js";
 import { correlation } from "./panels/correlation.js";
 import { heatmap } from "./panels/heatmap.js";
+import { projection } from "./panels/projection.js";
 import { summary } from "./panels/summary.js";
 import { registerFields } from "./state.js";
 
@@ -51,6 +54,9 @@ export const PANELS = [
   cell,
   summary,
   heatmap,
+  projection,
+  coclusters,
+  compare,
 ];
 
 for (const panel of PANELS) registerFields(panel.urlKeys || {});

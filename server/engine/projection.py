@@ -88,7 +88,9 @@ def sample_steps(offsets: np.ndarray, points: str, n: int, seed: int) -> np.ndar
 def read_points(source: StateSource, steps: np.ndarray) -> tuple[np.ndarray, int]:
     """Transformed ``float64[len(steps), D]`` at ``steps`` (any order) and the non-finite count."""
     uniq, back = np.unique(steps, return_inverse=True)
-    raw = np.asarray(source.read_steps(uniq))
+    # one small read per row: for a few hundred rows spread over the corpus this was 15-40x
+    # faster than read_steps, which gathers through a map of the whole span they cover
+    raw = np.stack([np.asarray(source.read_rows(int(t), int(t) + 1))[0] for t in uniq])
     values = apply_transform(raw, source.transform).astype(np.float64)[back]
     bad = ~np.isfinite(values)
     values[bad] = 0.0
