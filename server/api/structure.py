@@ -23,14 +23,31 @@ from .payloads import json_response
 EMBED_MAX = 1000  # isomap / t-SNE / UMAP points per request (PCA: the spec's 5000)
 TEXT_TOKENS = 16  # tokens of a point's text: the point's own and those just before it
 CACHE_ENTRIES = 48
+CACHE_BYTES = 512 << 20  # arrays kept by the structure cache
+
+
+def _nbytes(value) -> int:
+    """Rough memory of a cached answer: the bytes of the numpy arrays it holds."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v) for v in value)
+    if hasattr(value, "__dataclass_fields__"):
+        return sum(_nbytes(getattr(value, f)) for f in value.__dataclass_fields__)
+    return 64
 
 
 class ResultCache:
-    """A small LRU of computed answers; one computation per key at a time (a second request
-    for the same key waits for the first instead of repeating a pass over the corpus)."""
+    """A small LRU of computed answers, bounded in entries and in array bytes (a co-clustering
+    of 4096 cells x 2000 words holds 65 MB); one computation per key at a time (a second
+    request for the same key waits for the first instead of repeating a pass over the corpus)."""
 
-    def __init__(self, size: int = CACHE_ENTRIES) -> None:
+    def __init__(self, size: int = CACHE_ENTRIES, max_bytes: int = CACHE_BYTES) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self._bytes: dict[tuple, int] = {}
         self._items: OrderedDict[tuple, object] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
@@ -45,12 +62,18 @@ class ResultCache:
             with self._lock:
                 if key in self._items:
                     return self._items[key]
-            value = compute()
+            try:
+                value = compute()
+            finally:
+                with self._lock:
+                    self._key_locks.pop(key, None)
             with self._lock:
                 self._items[key] = value
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
-                self._key_locks.pop(key, None)
+                self._bytes[key] = _nbytes(value)
+                while len(self._items) > 1 and (len(self._items) > self.size
+                                                or sum(self._bytes.values()) > self.max_bytes):
+                    old, _ = self._items.popitem(last=False)
+                    self._bytes.pop(old, None)
             return value
 
 

@@ -250,3 +250,16 @@ def test_align_errors_name_the_value(client):
     detail = problem(client.get(f"{BASE}/align", params={"source": "layer0-cell",
                                                           "to_source": "layer1-cell"}), 400)
     assert "cells" in detail
+
+
+def test_the_cache_drops_the_oldest_answers_past_its_byte_bound():
+    cache = S.ResultCache(size=10, max_bytes=2000)
+    for i in range(4):
+        assert cache.get(("k", i), lambda i=i: np.full(100, i, np.float64)).tolist() == [i] * 100
+    assert list(cache._items) == [("k", 2), ("k", 3)]  # 800 bytes each: three would pass 2000
+    calls = []
+    cache.get(("k", 3), lambda: calls.append(1))
+    assert calls == []  # a hit
+    with pytest.raises(ZeroDivisionError):
+        cache.get(("bad",), lambda: 1 / 0)
+    assert ("bad",) not in cache._items and ("bad",) not in cache._key_locks
