@@ -55,9 +55,9 @@ def models() -> list[tuple[str, torch.nn.Module, dict, str]]:
     mixers = {f"mixer{i}": f"mamba.layers.{i}.mixer" for i in range(2)}
     return [
         (
-            "minGRU 2x64, h of each layer",
-            MinGRULM(len(VOCAB), 16, 64, 2).eval(),
-            {"mingru0": "layers.0", "mingru1": "layers.1"},
+            "minGRU 3x64, h of each layer",
+            MinGRULM(len(VOCAB), 16, 64, 3).eval(),
+            {f"mingru{i}": f"layers.{i}" for i in range(3)},
             "none",
         ),
         ("Mamba 2x32, mixer outputs", mamba, mixers, "none"),
@@ -100,7 +100,7 @@ def hooked(model, seqs, modules, ssm_state, out: Path) -> tuple[float, float]:
     return time.perf_counter() - began, time.process_time() - cpu
 
 
-def speed(rounds: int, tokens: int) -> None:
+def speed(rounds: int, tokens: int, only: str | None) -> None:
     seqs, _ = parens_sequences(max(1, tokens // 250), 250, 4, 0)
     ids = to_ids(seqs, VOCAB, None)
     T = sum(map(len, ids))
@@ -111,6 +111,8 @@ def speed(rounds: int, tokens: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-hooks-"))
     try:
         for label, model, modules, ssm_state in models():
+            if only and only not in label:
+                continue
             walls, cpus = [], []
             for r in range(rounds):
                 plain, plain_cpu = plain_forward(model, ids, 32, 256)
@@ -196,6 +198,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--tokens", type=int, default=40_000)
     p.add_argument("--depth", nargs="+", type=Path, help="built parens data set folders")
+    p.add_argument("--only", help="run the models whose label contains this text")
     p.add_argument("--phrases", type=int, default=5)
     p.add_argument("--thresholds", default="0.1,0.3,0.5")
     a = p.parse_args()
@@ -203,7 +206,7 @@ def main() -> None:
         for folder in a.depth:
             lstmvis_61(folder.resolve(), a.phrases, [float(x) for x in a.thresholds.split(",")])
     else:
-        speed(a.rounds, a.tokens)
+        speed(a.rounds, a.tokens, a.only)
 
 
 if __name__ == "__main__":
