@@ -4,8 +4,11 @@ cell statistics). Prints p50/p95/max latency, requests per second and every stat
 not 200 (a 5xx is a failure of the server). Measured, not asserted.
 
     .venv/bin/python bench/bench_load.py [--clients 1,8,32] [--requests 240] [--T 50000]
+    .venv/bin/python bench/bench_load.py --against 8888,8889 --rounds 2
 
-Talks to 127.0.0.1 only: the server is started here on a free port and stopped at the end.
+Talks to 127.0.0.1 only: the server is started here on a free port and stopped at the end,
+or ``--against PORT,...`` measures servers already running there over bench/data/load (for
+a before/after comparison, the levels alternate between them, ``--rounds`` times).
 The clients run in this process (threads), so on a small machine they share its cores
 with the server: compare figures measured side by side.
 """
@@ -93,25 +96,36 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--requests", type=int, default=240, help="per level, all clients")
     parser.add_argument("--T", type=int, default=50_000)
+    parser.add_argument("--against", default="", help="ports of running servers (comma-separated)")
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     requests = min(args.requests, MAX_REQUESTS)
     folder = ROOT / "bench" / "data" / "load"
     ensure_dataset(folder / "parens", T=args.T, D=48, layers=2, sequences=20, name="parens")
-    server = Server(folder, log=ROOT / "bench" / "data" / "load-serve.log")
+    server = None
+    if args.against:
+        ports = [int(p) for p in args.against.split(",")]
+    else:
+        server = Server(folder, log=ROOT / "bench" / "data" / "load-serve.log")
+        ports = [server.port]
     try:
-        for path in (mix(args.T, 3), mix(args.T, 4)):  # index built, search text joined
-            client(server.port, [path], [])
-        print(f"hiddenscope serve on 127.0.0.1:{server.port}, parens T={args.T:,} D=48")
-        print("clients  requests   p50 ms   p95 ms   max ms    req/s  non-200")
-        for level in [int(c) for c in args.clients.split(",")]:
-            r = run(server.port, args.T, level, requests)
-            other = {s: n for s, n in r["statuses"].items() if s != 200}
-            print(
-                f"{level:7d}  {r['n']:8d}  {r['p50']:7.1f}  {r['p95']:7.1f}  {r['max']:7.1f}"
-                f"  {r['rps']:7.1f}  {other or 'none'}"
-            )
+        for port in ports:
+            for path in (mix(args.T, 3), mix(args.T, 4)):  # index built, search text joined
+                client(port, [path], [])
+        print(f"parens T={args.T:,} D=48 on 127.0.0.1 ports {', '.join(map(str, ports))}")
+        print(" port  clients  requests   p50 ms   p95 ms   max ms    req/s  non-200")
+        for _ in range(max(1, min(args.rounds, 5))):
+            for level in [int(c) for c in args.clients.split(",")]:
+                for port in ports:
+                    r = run(port, args.T, level, requests)
+                    other = {s: n for s, n in r["statuses"].items() if s != 200}
+                    print(
+                        f"{port:5d}  {level:7d}  {r['n']:8d}  {r['p50']:7.1f}  {r['p95']:7.1f}"
+                        f"  {r['max']:7.1f}  {r['rps']:7.1f}  {other or 'none'}"
+                    )
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
 
 
 if __name__ == "__main__":
