@@ -95,6 +95,57 @@ def block_checks(codes, block, out):
             out[j, s] = h
 
 
+@nb.njit(cache=True, nogil=True)
+def masks_and_checks(codes, ks, ambiguous, block, masks, sums, amb_steps, amb_cells):
+    """One pass over ``codes: uint16[m, n]`` (cell-major): the on-bit words ``masks:
+    uint64[W, n]`` against per-cell threshold codes ``ks`` and the checksum of every block
+    (as :func:`block_checks`) into ``sums: uint64[m, ceil(n / block)]``.
+
+    A cell is on where ``code > k``; where ``ambiguous[j]`` and ``code == k`` it is set on
+    and the position recorded in ``amb_steps``/``amb_cells`` for the exact check. Returns
+    the number of ambiguous entries (may exceed the buffers; then call again with larger).
+    """
+    m, n = codes.shape
+    masks[:] = 0
+    na = 0
+    cap = amb_steps.size
+    for j in range(m):
+        word = masks[j >> 6]
+        shift = np.uint64(j & 63)
+        row = codes[j]
+        never = ks[j] > 65535  # nothing is on
+        k = np.uint16(min(ks[j], 65535))
+        amb = ambiguous[j] and not never
+        for s in range(sums.shape[1]):
+            base = s * block
+            stop = min(n, base + block)
+            h = np.uint64(0)
+            hits = 0
+            if never:
+                for i in range(base, stop):
+                    h += (np.uint64(row[i]) + np.uint64(1)) * np.uint64(i - base + 1)
+            elif not amb:
+                for i in range(base, stop):  # branch-free, vectorised
+                    x = row[i]
+                    h += (np.uint64(x) + np.uint64(1)) * np.uint64(i - base + 1)
+                    word[i] |= np.uint64(x > k) << shift
+            else:
+                for i in range(base, stop):
+                    x = row[i]
+                    h += (np.uint64(x) + np.uint64(1)) * np.uint64(i - base + 1)
+                    word[i] |= np.uint64(x >= k) << shift
+                    hits += x == k
+            sums[j, s] = h
+            if hits:
+                for i in range(base, stop):
+                    if row[i] == k:
+                        if na < cap:
+                            amb_steps[na] = i
+                            amb_cells[na] = j
+                        na += 1
+    return na
+
+
 class CodeIndex:
     """The index of one source, stored through ``storage``."""
 
@@ -270,18 +321,18 @@ class CodeIndex:
                 for j, c in enumerate(cells):
                     reader.read(2 * (int(c) * T + ra), part[j])
                 sums = np.empty((m, -(-(rb - ra) // BLOCK)), np.uint64)
-                block_checks(part, BLOCK, sums)
+                masks = np.empty((W, rb - ra), np.uint64)
+                n_amb = masks_and_checks(part, ks, amb, BLOCK, masks, sums, amb_steps, amb_cells)
                 self._verify(manifest, cells, ra // BLOCK, sums)
-                lo, hi = max(start, ra), min(stop, rb)
-                piece = part[:, lo - ra : hi - ra]
-                masks = np.empty((W, hi - lo), np.uint64)
-                n_amb = sweep.code_masks(piece, ks, amb, masks, amb_steps, amb_cells)
                 if n_amb > amb_steps.size:
                     amb_steps, amb_cells = np.empty(n_amb, np.int64), np.empty(n_amb, np.int64)
-                    sweep.code_masks(piece, ks, amb, masks, amb_steps, amb_cells)
+                    masks_and_checks(part, ks, amb, BLOCK, masks, sums, amb_steps, amb_cells)
                 if n_amb:
-                    self._check_exact(masks, lo, cells, threshold, amb_steps[:n_amb],
+                    self._check_exact(masks, ra, cells, threshold, amb_steps[:n_amb],
                                       amb_cells[:n_amb])
+                lo, hi = max(start, ra), min(stop, rb)
+                if (lo, hi) != (ra, rb):  # a segment's first or last block
+                    masks = np.ascontiguousarray(masks[:, lo - ra : hi - ra])
                 yield lo, masks
 
     def _check_exact(self, masks, lo, cells, threshold, steps, which) -> None:

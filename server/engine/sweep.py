@@ -410,44 +410,6 @@ def finish(T, offsets, cfg, st, prev, cs, gs, ring, tmp, hist, out):
 
 
 @nb.njit(**_JIT)
-def code_masks(codes, ks, ambiguous, masks, amb_steps, amb_cells):
-    """Bit words ``masks: uint64[W, n]`` of ``codes: uint16[m, n]`` (cell-major) against
-    per-cell threshold codes ``ks``.
-
-    A cell is on where ``code > k``; where ``ambiguous[j]`` and ``code == k`` it is set on
-    and the position recorded in ``amb_steps``/``amb_cells`` for the exact check. Returns
-    the number of ambiguous entries (may exceed the buffers; then call again with larger).
-    """
-    m, n = codes.shape
-    masks[:] = 0
-    na = 0
-    cap = amb_steps.size
-    for j in range(m):
-        if ks[j] > 65535:
-            continue  # nothing is on
-        word = masks[j >> 6]
-        shift = np.uint64(j & 63)
-        row = codes[j]
-        k = np.uint16(ks[j])
-        if not ambiguous[j]:
-            for i in range(n):  # branch-free, vectorised
-                word[i] |= np.uint64(row[i] > k) << shift
-            continue
-        hits = 0
-        for i in range(n):
-            word[i] |= np.uint64(row[i] >= k) << shift
-            hits += row[i] == k
-        if hits:
-            for i in range(n):
-                if row[i] == k:
-                    if na < cap:
-                        amb_steps[na] = i
-                        amb_cells[na] = j
-                    na += 1
-    return na
-
-
-@nb.njit(**_JIT)
 def clear_bits(masks, steps, cells):
     """Turn off cell ``cells[i]`` at block step ``steps[i]`` in ``masks: uint64[W, n]``."""
     for i in range(steps.size):

@@ -253,3 +253,33 @@ def test_cell_stats_with_infinite_values(tmp_path):
     assert (got.min, got.max) == (-np.inf, np.inf) == (want.min, want.max)
     np.testing.assert_array_equal(got.counts, want.counts)
     assert got.counts.sum() == 98  # the histogram holds the finite values
+
+
+def test_many_blocks_and_segments_equal_the_scan(tmp_path):
+    """Several checksum blocks per read, reads not aligned with sequences, two segments."""
+    from hiddenscope.server.engine.index import BLOCK
+
+    lengths = [BLOCK + 17, 5, 2 * BLOCK - 40, 3 * BLOCK // 2]
+    states, offsets = make_states(33, lengths, 7, nan_rate=0.01, coarse=True)
+    engine = indexed(states, offsets, tmp_path, "none", chunk=1 << 16)
+    plain = SourceEngine(engine.source)
+    for query in (MatchQuery([0, 2, 5], 0.25, limit=40), MatchQuery([1, 6], 0.0, 1, 2, limit=9),
+                  MatchQuery([3], 10.0), MatchQuery([4], -10.0, limit=3)):
+        assert engine.match(query) == plain.match(query)
+        got, want = engine.candidates(query), plain.candidates(query)
+        assert np.array_equal(got.start, want.start) and np.array_equal(got.overlap, want.overlap)
+    # one flipped code in the third block of cell 5: the match on cell 5 notices, scans
+    codes = _codes_file(tmp_path)
+    st = os.stat(codes)
+    T = states.shape[0]
+    with open(codes, "r+b") as f:
+        f.seek(2 * (5 * T + 2 * BLOCK + 3))
+        f.write(b"\xff\xff")
+    os.utime(codes, ns=(st.st_atime_ns, st.st_mtime_ns))
+    files = engine.index.storage
+    files._check = lambda: ("fresh", files._read(tmp_path / "manifest.json"))
+    invalid = []
+    files.invalidate = invalid.append
+    query = MatchQuery([5, 6], 0.1, limit=30)
+    assert engine.match(query) == plain.match(query)
+    assert invalid and "cell 5, block 2" in invalid[0]
