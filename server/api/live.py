@@ -1,8 +1,92 @@
 """Operations that run the data set's model on the user's own text (``run``).
-Mixed into :class:`Handlers`; torch is imported lazily, never by the server at start-up."""
+Mixed into :class:`Handlers`; torch is imported lazily, never by the server at start-up.
+
+The model of a data set is its ``model:`` section (store/models.py). A loaded checkpoint is
+kept per (data set, checkpoint) and used by one request at a time (its recurrent modules
+are tapped while it runs, as in the extractor). Without torch installed ``run`` answers 503
+naming the ``extract`` extra; every other operation works as before.
+"""
 
 from __future__ import annotations
+
+import importlib
+import threading
+
+from ..store.models import UnsafeModelFile
+from .errors import ApiError, not_found
+from .payloads import json_response
+
+EXTRA_HINT = "install the extract extra: pip install 'hiddenscope[extract]'"
+_LOAD_LOCK = threading.Lock()
 
 
 class LiveOps:
     """Handlers for run."""
+
+    def runModel(
+        self,
+        dataset: str,
+        text: str,
+        checkpoint: str | None = None,
+        sources: list[str] | None = None,
+    ):
+        ds = self.dataset(dataset)
+        config = ds.config.model
+        if config is None:
+            raise ApiError(
+                400,
+                f"data set {ds.id!r} carries no model (its dataset.yml has no model: section), "
+                "so there is nothing to run; use a data set built with one, e.g. "
+                "`hiddenscope build datasets/sentiment`",
+            )
+        chosen = config.checkpoint(checkpoint)
+        if chosen is None:
+            raise not_found(
+                f"checkpoint of data set {ds.id!r}:", checkpoint, [c.id for c in config.checkpoints]
+            )
+        live, lock = self._live_model(ds, config, chosen)
+        live_module = _live_module()
+        with lock:
+            try:
+                result = live.run(text, sources)
+            except live_module.RunError as exc:
+                raise ApiError(400, str(exc)) from None
+        result.update(
+            dataset=ds.id,
+            checkpoint={
+                "id": chosen.id,
+                "label": chosen.label,
+                "model": chosen.model,
+                "step": chosen.step,
+                "extracted": chosen.id == (config.extracted or config.checkpoints[-1].id),
+            },
+        )
+        return json_response(result)
+
+    def _live_model(self, ds, config, chosen):
+        """The loaded checkpoint and its lock, loaded once per (data set, checkpoint)."""
+        with _LOAD_LOCK:
+            cache = self.__dict__.setdefault("_live_models", {})
+            key = (ds.id, chosen.id)
+            if key not in cache:
+                live_module = _live_module()
+                try:
+                    cache[key] = (live_module.LiveModel(config, chosen, ds.vocab), threading.Lock())
+                except UnsafeModelFile as exc:
+                    raise ApiError(
+                        503,
+                        f"checkpoint {chosen.id!r} of data set {ds.id!r} was refused: {exc}; "
+                        "re-save it with torch.save(model.state_dict()) or torch.jit.save",
+                    ) from None
+            return cache[key]
+
+
+def _live_module():
+    """``hiddenscope.extract.live`` (imports torch), or a 503 naming the extra to install."""
+    try:
+        live = importlib.import_module("hiddenscope.extract.live")
+    except ImportError as exc:
+        raise ApiError(
+            503, f"run needs torch, which this server cannot import ({exc}); {EXTRA_HINT}"
+        ) from None
+    return live

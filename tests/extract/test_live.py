@@ -1,0 +1,188 @@
+"""The live run (extract/live.py) against direct computations: each prefix run alone,
+torch.autograd.grad, the variance formula, the recurrent module itself; and the loader's
+refusal of pickled objects."""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hiddenscope.extract.classifier import SequenceClassifier
+from hiddenscope.extract.live import LiveModel, RunError, load_checkpoint, tokenize
+from hiddenscope.extract.train import TokenLM
+from hiddenscope.server.store.models import (
+    CheckpointConfig,
+    ModelConfig,
+    UnsafeModelFile,
+    check_weights_file,
+)
+
+VOCAB = ["<unk>", "the", "movie", "was", "not", "good", "bad", "very", "but", ".", ","]
+
+
+def classifier_files(tmp_path: Path, cell: str = "lstm", seed: int = 0):
+    torch.manual_seed(seed)
+    arch = {"classes": 2, "embedding": 6, "hidden": 9, "layers": 2, "cell": cell}
+    model = SequenceClassifier.from_config({"vocab_size": len(VOCAB), **arch}).eval()
+    path = tmp_path / f"{cell}.pt"
+    torch.save(model.state_dict(), path)
+    cp = CheckpointConfig(cell, cell, cell, 1, "sequence-classifier", "state_dict", path, arch)
+    config = ModelConfig("classifier", ("negative", "positive"), "words", True, "<unk>", cell, (cp,))
+    return model, config, cp
+
+
+@pytest.fixture(params=["lstm", "gru"])
+def live(request, tmp_path):
+    model, config, cp = classifier_files(tmp_path, request.param)
+    return model, LiveModel(config, cp, VOCAB)
+
+
+TEXT = "The movie was not very good, but the MOVIE was bad ."
+
+
+def test_impact_equals_each_prefix_run_alone(live):
+    model, runner = live
+    out = runner.run(TEXT)
+    ids = torch.as_tensor(out["token_ids"])
+    with torch.no_grad():
+        p = [torch.softmax(model.decoder(torch.zeros(model.rnn.hidden_size)), -1)]
+        p += [torch.softmax(model(ids[None, : i + 1])[0, -1], -1) for i in range(len(ids))]
+    p = torch.stack(p).numpy()
+    c = int(np.argmax(p[-1]))
+    assert out["output"]["predicted"] == c
+    np.testing.assert_allclose(out["output"]["probs"], p[-1], atol=1e-6)
+    np.testing.assert_allclose(out["impact"], [p[i + 1, c] - p[i, c] for i in range(len(ids))],
+                               atol=1e-6)  # fmt: skip
+    assert out["impact"].sum() == pytest.approx(p[-1, c] - p[0, c], abs=1e-5)
+
+
+def test_saliency_equals_autograd_on_the_same_model(live):
+    model, runner = live
+    out = runner.run(TEXT)
+    ids = torch.as_tensor(out["token_ids"])
+    c = out["output"]["predicted"]
+    emb = model.embed.weight[ids].detach().clone().requires_grad_(True)
+    score = model.decoder(model.rnn(emb[None])[0])[0, -1, c]
+    (grad,) = torch.autograd.grad(score, emb)
+    np.testing.assert_allclose(out["saliency_dims"], grad.abs().numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(out["saliency"], grad.norm(dim=1).numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_variance_equals_the_formula(live):
+    model, runner = live
+    out = runner.run(TEXT)
+    e = model.embed.weight.detach().numpy()[out["token_ids"]].astype(np.float64)
+    n, E = e.shape
+    want = np.empty((n, E))
+    for i in range(n):
+        for j in range(E):
+            want[i, j] = (e[i, j] - sum(e[k, j] for k in range(n)) / n) ** 2
+    np.testing.assert_allclose(out["variance"], want, rtol=1e-5, atol=1e-8)
+
+
+def test_states_equal_the_recurrent_module_run_directly(tmp_path):
+    model, config, cp = classifier_files(tmp_path, "lstm")
+    out = LiveModel(config, cp, VOCAB).run(TEXT)
+    ids = torch.as_tensor(out["token_ids"])
+    with torch.no_grad():
+        top = model.rnn(model.embed(ids[None]))[0][0].numpy()  # layer 1's hidden, every step
+        # each prefix alone: the final (h, c) of every layer is the state after its last token
+        finals = [model.rnn(model.embed(ids[None, : i + 1]))[1] for i in range(len(ids))]
+    np.testing.assert_allclose(out["sources"]["layer1-hidden"], top.T, atol=1e-5)
+    for layer in (0, 1):
+        cells = np.stack([f[1][layer, 0].numpy() for f in finals], axis=1)
+        np.testing.assert_allclose(out["sources"][f"layer{layer}-cell"], cells, atol=1e-5)
+    assert out["sources"]["layer0-hidden"].shape == (9, len(ids))
+    picked = LiveModel(config, cp, VOCAB).run(TEXT, sources=["layer0-cell"])
+    assert list(picked["sources"]) == ["layer0-cell"]
+
+
+def test_tokens_unknown_words_and_bad_input(tmp_path):
+    _, config, cp = classifier_files(tmp_path)
+    runner = LiveModel(config, cp, VOCAB)
+    out = runner.run("The movie was AWFUL!")
+    assert out["tokens"] == ["the", "movie", "was", "awful", "!"]
+    assert out["unknown"] == [{"index": 3, "token": "awful"}, {"index": 4, "token": "!"}]
+    assert out["token_ids"].tolist() == [1, 2, 3, 0, 0]
+    with pytest.raises(RunError, match="no tokens"):
+        runner.run("   ")
+    with pytest.raises(RunError, match="layer9-hidden"):
+        runner.run("the movie", sources=["layer9-hidden"])
+    strict = ModelConfig("classifier", config.classes, "words", True, None, cp.id, (cp,))
+    with pytest.raises(RunError, match="'awful'"):
+        LiveModel(strict, cp, VOCAB).run("the movie was awful")
+    chars = ModelConfig("classifier", config.classes, "characters", False, None, cp.id, (cp,))
+    assert tokenize("a (b", chars) == ["a", " ", "(", "b"]
+
+
+def test_language_model_output_and_surprisal(tmp_path):
+    torch.manual_seed(1)
+    cfg = {"embedding": 5, "hidden": 7, "layers": 1}
+    model = TokenLM.from_recipe(len(VOCAB), cfg).eval()
+    path = tmp_path / "lm.pt"
+    torch.save(model.state_dict(), path)
+    cp = CheckpointConfig("lm", "lm", "lm", 1, "token-lm", "state_dict", path, cfg)
+    config = ModelConfig("language_model", (), "words", True, "<unk>", "lm", (cp,))
+    out = LiveModel(config, cp, VOCAB).run("the movie was good")
+    ids = torch.as_tensor(out["token_ids"])
+    with torch.no_grad():
+        probs = torch.softmax(model(ids[None])[0][0], -1).numpy()
+    o = out["output"]
+    assert o["kind"] == "language_model" and o["predicted"] == int(probs[-1].argmax())
+    assert o["top_ids"].tolist() == np.argsort(-probs[-1])[:5].tolist()
+    assert math.isnan(o["surprisal"][0])
+    want = [-math.log2(probs[t - 1, ids[t]]) for t in range(1, len(ids))]
+    np.testing.assert_allclose(o["surprisal"][1:], want, rtol=1e-4)
+
+
+class _Payload:
+    """Unpickling this would create the marker file (a stand-in for arbitrary code)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_loading_refuses_a_pickled_object_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    _, config, cp = classifier_files(tmp_path)
+    evil = tmp_path / "evil.pt"
+    torch.save({"weights": _Payload(marker)}, evil)  # a torch.save zip whose pickle calls os.system
+    raw = tmp_path / "raw.pt"
+    raw.write_bytes(pickle.dumps(_Payload(marker), protocol=4))  # a bare pickle, STACK_GLOBAL
+    for path in (evil, raw):
+        with pytest.raises(UnsafeModelFile, match="evil.pt names posix.system|raw.pt is not a"):
+            check_weights_file(path)
+        bad = CheckpointConfig("x", "x", "x", 1, "sequence-classifier", "state_dict", path,
+                               cp.config)  # fmt: skip
+        with pytest.raises(UnsafeModelFile):
+            load_checkpoint(bad, len(VOCAB))
+    assert not marker.exists()
+    check_weights_file(cp.file)  # a real state dict passes
+
+
+def test_a_memoized_global_name_is_refused(tmp_path):
+    """STACK_GLOBAL whose names come from the memo (not pushed just before) is refused even
+    when the last two pushed strings look harmless."""
+    ops = (
+        b"\x80\x04"  # PROTO 4
+        b"\x8c\x05posix\x94"  # "posix", memoized as 0
+        b"\x8c\x06system\x94"  # "system", memoized as 1
+        b"\x8c\x0bcollections\x8c\x0bOrderedDict0"  # harmless names, then POP
+        b"0h\x00h\x01\x93"  # POP, BINGET 0, BINGET 1, STACK_GLOBAL
+        b"\x8c\x04true\x85R."  # ("true",) REDUCE STOP
+    )
+    import zipfile
+
+    path = tmp_path / "memo.pt"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("memo/data.pkl", ops)
+    with pytest.raises(UnsafeModelFile, match="computed names"):
+        check_weights_file(path)

@@ -1,0 +1,120 @@
+"""GET /datasets/{dataset}/run over the quick sentiment build: the answer, its errors, and a
+server that cannot import torch (503 on run, 200 elsewhere)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from api_helpers import problem
+from hiddenscope.server.api import create_app
+from hiddenscope.server.store.synthetic import write_dataset
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def run_root(tmp_path_factory) -> Path:
+    from hiddenscope.extract.build import build
+
+    root = tmp_path_factory.mktemp("run-datasets")
+    folder = root / "sentiment"
+    folder.mkdir()
+    shutil.copy(ROOT / "datasets" / "sentiment" / "dataset.yml", folder / "dataset.yml")
+    build(folder, quick=True, progress=False, echo=lambda *_: None)
+    write_dataset(root / "plain", T=200, D=8, sequences=2)
+    return root
+
+
+@pytest.fixture(scope="module")
+def app(run_root):
+    app = create_app([run_root])
+    yield app
+    app.catalog.close()
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return app.test_client()
+
+
+def url(text: str, **params) -> str:
+    from urllib.parse import urlencode
+
+    return "/api/v1/datasets/sentiment/run?" + urlencode({"text": text, **params})
+
+
+def test_run_answers_every_field_for_the_extracted_checkpoint(client, app):
+    ds = app.catalog.entries["sentiment"].dataset
+    r = client.get(url("The movie was not good, but the cast was great."))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    n = len(body["tokens"])
+    assert body["tokens"][:5] == ["the", "movie", "was", "not", "good"]
+    assert body["checkpoint"]["id"] == ds.config.model.extracted and body["checkpoint"]["extracted"]
+    assert set(body["sources"]) == set(ds.sources)
+    for sid, values in body["sources"].items():
+        assert np.asarray(values).shape == (ds.sources[sid].shape[1], n)
+    out = body["output"]
+    assert out["kind"] == "classifier" and out["classes"] == ["negative", "positive"]
+    assert sum(out["probs"]) == pytest.approx(1, abs=1e-5)
+    assert len(body["impact"]) == len(body["saliency"]) == n
+    assert np.asarray(body["saliency_dims"]).shape == np.asarray(body["variance"]).shape
+    assert np.allclose(np.linalg.norm(body["saliency_dims"], axis=1), body["saliency"], rtol=1e-4)
+
+
+def test_a_corpus_sentence_reads_the_stored_states(client, app):
+    """The extracted checkpoint on a corpus sentence gives the data set's own rows."""
+    ds = app.catalog.entries["sentiment"].dataset
+    a, b = int(ds.sequence_offsets[3]), int(ds.sequence_offsets[4])
+    text = " ".join(ds.token_text(a, b - 1))
+    body = client.get(url(text, sources="layer0-cell")).json()
+    engine = app.handlers.engine(ds, ds.sources["layer0-cell"])
+    stored = engine.values(a, b - 1, None)
+    np.testing.assert_allclose(np.asarray(body["sources"]["layer0-cell"]), stored, atol=1e-5)
+
+
+def test_every_checkpoint_runs_and_other_models_have_their_own_states(client, app):
+    config = app.catalog.entries["sentiment"].dataset.config.model
+    for c in config.checkpoints:
+        body = client.get(url("the plot was very dull .", checkpoint=c.id)).json()
+        assert body["checkpoint"]["id"] == c.id and body["checkpoint"]["model"] == c.model
+        want = {"layer0-hidden", "layer0-cell"} if c.model == "lstm" else {"layer0-hidden"}
+        assert set(body["sources"]) == want
+
+
+def test_unknown_tokens_are_reported(client):
+    body = client.get(url("the movie was zzyzx")).json()
+    assert body["unknown"] == [{"index": 3, "token": "zzyzx"}]
+    assert body["token_ids"][3] == 0
+
+
+def test_bad_requests_name_the_value(client):
+    assert "'nope'" in problem(client.get(url("good", checkpoint="nope")), 404)
+    assert "layer7-cell" in problem(client.get(url("good", sources="layer7-cell")), 400)
+    assert "text" in problem(client.get(url("x" * 1001)), 400)
+    assert "no tokens" in problem(client.get(url("   ")), 400)
+    detail = problem(client.get("/api/v1/datasets/plain/run?text=hello"), 400)
+    assert "'plain' carries no model" in detail
+    problem(client.get("/api/v1/datasets/missing/run?text=hello"), 404)
+
+
+def test_without_torch_run_is_503_and_the_rest_still_works(run_root, monkeypatch):
+    """A server whose `import torch` fails (simulated): run names the extra; others are 200."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    for name in [m for m in sys.modules if m.startswith("hiddenscope.extract.")]:
+        monkeypatch.delitem(sys.modules, name)
+    app = create_app([run_root])
+    try:
+        client = app.test_client()
+        detail = problem(client.get(url("the movie was good")), 503)
+        assert "pip install 'hiddenscope[extract]'" in detail and "torch" in detail
+        assert client.get("/api/v1/datasets").status_code == 200
+        assert client.get("/api/v1/datasets/sentiment").status_code == 200
+        r = client.get("/api/v1/datasets/sentiment/context?source=layer0-cell&pos=5")
+        assert r.status_code == 200
+    finally:
+        app.catalog.close()
