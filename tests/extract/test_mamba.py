@@ -144,3 +144,17 @@ def test_quick_build_of_the_parens_mamba_recipe(tmp_path):
     assert yaml.safe_load((folder / "dataset.yml").read_text()) == committed
     check = CliRunner().invoke(main, ["check", str(folder)])
     assert check.exit_code == 0, check.output
+    # select and match work on the new source kinds unchanged (in-process API)
+    from hiddenscope.server.api import create_app
+
+    app = create_app([tmp_path])
+    try:
+        client, base = app.test_client(), "/api/v1/datasets/parens-mamba"
+        for source in ("layer0-output", "layer1-state"):
+            q = f"source={source}&threshold=0.01"
+            cells = client.get(f"{base}/select?{q}&start=3&end=5").json()["cells"]
+            assert cells, source
+            got = client.get(f"{base}/match?{q}&cells={','.join(map(str, cells[:5]))}")
+            assert got.status_code == 200 and got.json()["matches"], got.text
+    finally:
+        app.catalog.close()
