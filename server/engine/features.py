@@ -36,6 +36,7 @@ import numba as nb
 import numpy as np
 from scipy import stats as sps
 
+from .ranks import binned_joint, rank_sums
 from .scan import chunks, read_values
 from .source import StateSource
 
@@ -196,29 +197,25 @@ def _spearman(x, f, frank, finite):
         x, frank = x[finite], sps.rankdata(f[finite])
     if k < 2 or x.min() == x.max() or frank.min() == frank.max():
         return np.nan, np.nan, k
-    # Pearson of the average ranks, centred at the mean rank (n + 1) / 2. One sort of the
-    # cell; a tie group g of the sorted values (positions a_g .. b_g - 1) shares the rank
-    # (a_g + b_g + 1) / 2, so sum(rank_x * rank_f) = sum_g rank_g * (sum of rank_f in g).
-    order = np.argsort(x)
-    xs = x[order]
-    starts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1]]))
-    sizes = np.diff(np.append(starts, k))
-    middle = (k + 1) / 2.0
-    rank = (2 * starts + sizes + 1) / 2.0 - middle
-    rf = frank - middle
-    cov = float(rank @ np.add.reduceat(rf[order], starts))
-    vx = float((rank * rank) @ sizes)
+    # Pearson of the average ranks, both centred at the mean rank (n + 1) / 2; one radix
+    # sort of the cell (ranks.py). Adding +0.0 turns -0.0 into 0.0, its equal.
+    rf = frank - (k + 1) / 2.0
+    cov, vx = rank_sums(np.ascontiguousarray(x + np.float32(0.0)), rf)
     r = float(np.clip(cov / np.sqrt(vx * float(rf @ rf)), -1.0, 1.0))
     return r, float(_t_pvalue(np.array([r]), np.array([k]))[0]), k
+
+
+def _edges(x: np.ndarray, bins: int = MI_BINS) -> np.ndarray:
+    """The ``bins - 1`` edges ``s[max(floor(k n / bins) - 1, 0)]``, ``s`` the sorted values
+    (found by partition, without a full sort)."""
+    at = np.maximum((np.arange(1, bins) * x.size) // bins - 1, 0)
+    return np.partition(x, np.unique(at))[at]
 
 
 def equal_frequency_bins(x: np.ndarray, bins: int = MI_BINS) -> np.ndarray:
     """``int64[n]`` bin of each value: ``#{k : s[max(floor(k n / bins) - 1, 0)] < x}``,
     ``s`` the sorted values (ties share a bin; see the module docstring)."""
-    at = np.unique(np.maximum((np.arange(1, bins) * x.size) // bins - 1, 0))
-    part = np.partition(x, at)  # the order statistics at `at`, without a full sort
-    edges = part[np.maximum((np.arange(1, bins) * x.size) // bins - 1, 0)]
-    return np.searchsorted(edges, x, side="left").astype(np.int64)
+    return np.searchsorted(_edges(x, bins), x, side="left").astype(np.int64)
 
 
 def _categories(f: np.ndarray, categorical: bool) -> np.ndarray:
@@ -235,14 +232,20 @@ def _mi(x, fcat, finite):
         x, fcat = x[finite], fcat[finite]
     if k < 2 or x.min() == x.max() or fcat.min() == fcat.max():
         return np.nan, np.nan, k
-    return mutual_information(equal_frequency_bins(x), fcat), np.nan, k
+    joint = binned_joint(x, _edges(x), fcat, int(fcat.max()) + 1)
+    return _mi_of_joint(joint), np.nan, k
 
 
 def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
     """Mutual information in bits of two ``int64[n]`` label arrays."""
-    nb = int(b.max()) + 1
-    joint = np.bincount(a * nb + b, minlength=(int(a.max()) + 1) * nb).reshape(-1, nb)
-    pj = joint / a.size
+    nb_ = int(b.max()) + 1
+    joint = np.bincount(a * nb_ + b, minlength=(int(a.max()) + 1) * nb_).reshape(-1, nb_)
+    return _mi_of_joint(joint)
+
+
+def _mi_of_joint(joint: np.ndarray) -> float:
+    """Mutual information in bits of a table of joint counts."""
+    pj = joint / joint.sum()
     pa, pb = pj.sum(1, keepdims=True), pj.sum(0, keepdims=True)
     nz = pj > 0
     return float(max(0.0, (pj[nz] * np.log2(pj[nz] / (pa @ pb)[nz])).sum()))

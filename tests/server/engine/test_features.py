@@ -137,3 +137,24 @@ def test_the_cache_keeps_the_newest():
     assert cache.get(("x",)) is a  # x is now the newest
     cache.put(("z",), a)
     assert cache.get(("y",)) is None and cache.get(("x",)) is a
+
+
+def test_radix_order_and_rank_sums_against_numpy():
+    from hiddenscope.server.engine.ranks import binned_joint, radix_order, rank_sums
+
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.standard_normal(500), [np.inf, -np.inf, 0.0, 1e-40, -1e-40, 3.5, 3.5],
+                        np.round(rng.standard_normal(300), 1)]).astype(np.float32)
+    order = radix_order(x)
+    assert np.array_equal(x[order], np.sort(x))
+    rf = sps.rankdata(rng.random(x.size)) - (x.size + 1) / 2
+    rx = sps.rankdata(x) - (x.size + 1) / 2  # average ranks, ties included
+    cov, var = rank_sums(x, rf)
+    assert cov == pytest.approx(float(rx @ rf), rel=1e-12)
+    assert var == pytest.approx(float(rx @ rx), rel=1e-12)
+    edges = np.array([-1.0, 0.0, 0.0, 3.5], np.float32)
+    cats = rng.integers(0, 3, x.size)
+    want = np.zeros((5, 3), np.int64)
+    for v, c in zip(x, cats, strict=True):
+        want[int((edges < v).sum()), c] += 1
+    assert np.array_equal(binned_joint(x, edges, cats, 3), want)
