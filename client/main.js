@@ -218,7 +218,7 @@ function renderMatch() {
       state: { ...s, cells: shownCells(s) }, result: data.match, busy, left: MATCH_LEFT, trackInfo: data.trackInfo,
     }));
   }
-  if (scrollToMatch) {
+  if (scrollToMatch && data.match && !busy) { // once its rows are in: the page is tall enough then
     scrollToMatch = false;
     views.match.node.scrollIntoView({ block: "start", behavior: "instant" });
   }
