@@ -13,6 +13,7 @@ An ASGI middleware placed at the front of Connexion's stack:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_QUERY_BYTES = 64 * 1024  # the longest valid query (4096 cells of 10 digits) is ~45 KB
 MAX_PATH_BYTES = 2048
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+_SLASHES, _RAW_SLASHES = re.compile("/{2,}"), re.compile(b"/{2,}")
 CLIENT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
@@ -66,6 +68,12 @@ class Guard:
             await self._answer(send, *refusal)
             return
         path = scope.get("path", "")
+        if "//" in path:
+            # Connexion's router and Flask's (which merges slashes) must see the same path:
+            # else Flask runs an operation that Connexion never validated
+            path = _SLASHES.sub("/", path)
+            raw = _RAW_SLASHES.sub(b"/", scope.get("raw_path") or path.encode())
+            scope = {**scope, "path": path, "raw_path": raw}
         csp = CLIENT_CSP if path == "/" or path.startswith("/client") else API_CSP
         if path.startswith("/api/v1/ui"):
             csp = None  # Swagger UI's page needs inline script; it shows no data set text

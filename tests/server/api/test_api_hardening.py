@@ -184,3 +184,43 @@ def test_rescan_finds_added_and_removed_folders(live):
     report = client.post("/api/v1/rescan").json()
     assert report["removed"] == ["later"] and report["available"] == ["live"]
     problem(client.get("/api/v1/datasets/later"), 404)
+
+
+def asgi_get(app, raw_path: bytes) -> tuple[int, bytes]:
+    """One GET straight through the ASGI app, the path exactly as given (no client parsing)."""
+    import asyncio
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": raw_path.decode("latin-1"),
+        "raw_path": raw_path,
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    out: dict = {"body": b""}
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            out["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            out["body"] += message.get("body", b"")
+
+    asyncio.run(app(scope, receive, send))
+    return out["status"], out["body"]
+
+
+@pytest.mark.parametrize("raw", [b"//api/v1/datasets", b"/api/v1//datasets"])
+def test_doubled_slashes_reach_the_same_operation(app, raw):
+    """Flask merges slashes and Connexion did not: Flask ran an unvalidated operation (500)."""
+    status, body = asgi_get(app, raw)
+    assert status == 200 and b'"datasets"' in body
