@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .errors import ExtractError
-from .model_call import logits_of
+from .model_call import ModelCaller, logits_of
 from .recurrent import RECURRENT_TYPES, StateKey
 
 SSM_STATE_MODES = ("auto", "full", "channel", "none")
@@ -139,8 +139,9 @@ def state_tap_for(module: nn.Module, key: ModuleKey, mode: str):
     return MambaStateTap(module, key, mode) if is_mamba_block(module) else None
 
 
-class HookCaller:
-    """Runs the model on whole padded batches; the same interface as model_call.ModelCaller."""
+class HookCaller(ModelCaller):
+    """Runs the model on whole padded batches with its hooks; ModelCaller's probe, sources
+    and logits check are inherited (there are no recurrent taps here)."""
 
     def __init__(
         self,
@@ -160,6 +161,7 @@ class HookCaller:
                 "{'mixer0': 'layers.0.mixer'}; got " + repr(modules)
             )
         self.model, self.forward_fn = model, forward_fn
+        self.taps = []  # no recurrent taps: ModelCaller.sources() reads the probe's tables
         self.hooks = [
             ModuleHook(model, name, path, layer, ssm_state)
             for layer, (name, path) in enumerate(modules.items())
@@ -185,23 +187,6 @@ class HookCaller:
     def enter(self, stack: ExitStack) -> None:
         for hook in self.hooks:
             stack.enter_context(hook)
-
-    def _probe(self, seq: np.ndarray) -> tuple:
-        if self._probe_out is None:
-            ids = seq[None, : min(len(seq), 4)]
-            with ExitStack() as stack, torch.inference_mode():
-                self.enter(stack)
-                states, logits, _ = self.call(ids, np.array([ids.shape[1]]), None)
-            self._probe_out = (states, logits, ids.shape)
-        return self._probe_out
-
-    def sources(self, seq: np.ndarray) -> list[tuple[StateKey, int]]:
-        states, _, _ = self._probe(seq)
-        return [(key, int(value.shape[-1])) for key, value in states.items()]
-
-    def has_logits(self, seq: np.ndarray, vocab_size: int) -> bool:
-        _, logits, shape = self._probe(seq)
-        return logits is not None and tuple(logits.shape) == (*shape, vocab_size)
 
     def size_note(self, sources: list[tuple[StateKey, int]], steps: int) -> str:
         """What will be stored and its size, printed before extraction starts."""
