@@ -1,7 +1,8 @@
 // The projection panel: sampled states of the source in 2-D (GET /projection), coloured by a
-// track; a lasso lists points and one opens in the select view. Where a "your text" run of the
-// model is loaded (session.data.run with this source's states), PCA places it as one more
-// point: its last state at (h - mean) @ axes^T.
+// track; a lasso lists points and one opens in the select view. Your own text (proj_text) runs
+// through the data set's model (GET /run, where the data set carries one) and PCA places its
+// last state as one more point, at (transform(h) - mean) @ axes^T; so does a run another panel
+// loaded (session.data.run).
 import { categoryColor, OKABE_ITO, sequential } from "../colors.js";
 import { projectionPlot } from "../views/projectionPlot.js";
 
@@ -13,10 +14,15 @@ export function colourTracks(dataset) {
   return (dataset?.meta ?? []).filter((m) => m.kind === "categorical" || m.kind === "scalar");
 }
 
-/** Where the last state of a run (values[cells][steps]) falls on a PCA plot, or null. */
-export function placeRun(values, pca) {
+/**
+ * Where the last state of a run falls on a PCA plot, or null.
+ * @param {number[][]} values cells x steps as the model computes them (before the transform)
+ * @param {{mean: number[], axes: number[][]}} pca  @param {string} transform "tanh" or "none"
+ */
+export function placeRun(values, pca, transform = "none") {
   if (!values?.length || !pca) return null;
-  const last = values.map((row) => row[row.length - 1]);
+  const f = transform === "tanh" ? Math.tanh : (v) => v;
+  const last = values.map((row) => (row[row.length - 1] === null ? null : f(row[row.length - 1])));
   if (last.length !== pca.mean.length || last.some((v) => v === null)) return null;
   const centred = last.map((v, i) => v - pca.mean[i]);
   const [x, y] = pca.axes.map((axis) => axis.reduce((s, a, i) => s + a * centred[i], 0));
@@ -49,11 +55,14 @@ export const projection = {
     proj_points: { kind: "enum", values: POINTS, default: "sequence_end" },
     proj_n: { kind: "int", min: 1, max: 5000, default: 500 },
     proj_color: { kind: "string", default: null },
+    proj_text: { kind: "string", default: null },
   },
   mount(container, { session, api, loaders, status, actions }) {
     let asked = null;
     let result = null;
     let busy = false;
+    let runKey = null;
+    let run = null; // the run of proj_text: {sources: {id: cells x steps}}
     const form = document.createElement("form");
     form.className = "projection-form";
     form.innerHTML = `
@@ -61,6 +70,7 @@ export const projection = {
       <label>points <select name="points">${POINTS.map((m) => `<option>${m}</option>`).join("")}</select></label>
       <label>n <input name="n" type="number" min="1" max="5000"></label>
       <label>colour by <select name="color"></select></label>
+      <label>your text <input name="text" type="text" size="28" maxlength="1000" placeholder="PCA: drawn as one more point"></label>
       <button type="submit">Project</button>`;
     const field = (name) => form.elements.namedItem(name);
     form.addEventListener("submit", (event) => {
@@ -70,6 +80,7 @@ export const projection = {
         proj_points: field("points").value,
         proj_n: Math.max(1, Math.min(5000, Number(field("n").value) || 500)),
         proj_color: field("color").value || null,
+        proj_text: field("text").value.trim() || null,
       }, "push");
     });
     const view = projectionPlot({ onOpen: (p) => actions.jump(p.pos) });
@@ -94,8 +105,31 @@ export const projection = {
       });
     }
 
+    function loadRun(s) {
+      const key = s.proj_text && s.proj_method === "pca" ? JSON.stringify([s.dataset, s.source, s.proj_text]) : null;
+      if (key === runKey) return;
+      runKey = key;
+      run = null;
+      if (!key) return;
+      if (!api.runModel) {
+        status.error("Your text:", "this client has no run operation", "projection:run");
+        return;
+      }
+      loaders.load("projection:run", (o) => api.runModel(s.dataset, { text: s.proj_text, sources: [s.source] }, o),
+        { key, label: "running the model on your text" }).then((r) => {
+        if (runKey !== key) return;
+        run = r;
+        status.clear("projection:run");
+        update(session.state, session.data);
+      }, (err) => {
+        if (err.name === "AbortError" || runKey !== key) return;
+        status.error("Your text could not be run:", err.detail || err.message, "projection:run");
+      });
+    }
+
     function update(s, data) {
       if (!data.dataset || !s.source) return;
+      loadRun(s);
       const tracks = colourTracks(data.dataset);
       const sel = field("color");
       const options = [["", "nothing"], ...tracks.map((m) => [m.id, m.id])];
@@ -106,6 +140,7 @@ export const projection = {
       field("points").value = s.proj_points;
       field("n").value = String(s.proj_n);
       sel.value = s.proj_color ?? "";
+      if (document.activeElement !== field("text")) field("text").value = s.proj_text ?? "";
       const key = JSON.stringify([s.dataset, s.source, s.proj_method, s.proj_points, s.proj_n, s.proj_color]);
       if (key !== asked) {
         asked = key;
@@ -113,12 +148,13 @@ export const projection = {
         load(s, key);
       }
       const { colorOf, legend } = colouring(result?.meta?.[s.proj_color]);
-      const run = data.run?.sources?.[s.source]?.values;
-      const spot = result?.pca ? placeRun(run, result.pca) : null;
+      const states = run?.sources?.[s.source] ?? data.run?.sources?.[s.source];
+      const transform = data.dataset.sources.find((x) => x.id === s.source)?.transform;
+      const spot = result?.pca ? placeRun(states, result.pca, transform) : null;
       const explained = result?.explained ? ` — axes explain ${result.explained.map((e) => `${(100 * e).toFixed(1)}%`).join(" and ")} of the variance` : "";
       const note = busy ? "projecting…" : result
         ? `${result.points.length} points (${result.sampling}), ${result.method}${explained}` +
-          (run && !result.pca ? "; your text is placed on PCA plots only" : "") +
+          (s.proj_text && !result.pca ? "; your text is placed on PCA plots only" : "") +
           (result.nonfinite ? `; ${result.nonfinite} non-finite values counted as 0` : "")
         : "";
       view.update({ points: result?.points ?? [], colorOf, legend, note, busy,
@@ -129,6 +165,7 @@ export const projection = {
       update,
       destroy() {
         loaders.cancel("projection");
+        loaders.cancel("projection:run");
         view.destroy();
         form.remove();
       },

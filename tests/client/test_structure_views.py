@@ -191,10 +191,13 @@ def test_run_placed_on_the_pca_plot_and_carried_cells(module_page):
     rng = np.random.default_rng(2)
     mean, axes = rng.normal(size=5), rng.normal(size=(2, 5))
     values = rng.normal(size=(5, 4))  # cells x steps of a run
-    got = run_module(module_page, "panels/projection.js", "return m.placeRun(arg.v, arg.p);",
-                     {"v": values.tolist(), "p": {"mean": mean.tolist(), "axes": axes.tolist()}})
-    want = (values[:, -1] - mean) @ axes.T
-    assert [got["x"], got["y"]] == pytest.approx(want.tolist())
+    for transform, f in (("none", lambda v: v), ("tanh", np.tanh)):
+        got = run_module(module_page, "panels/projection.js",
+                         "return m.placeRun(arg.v, arg.p, arg.t);",
+                         {"v": values.tolist(), "t": transform,
+                          "p": {"mean": mean.tolist(), "axes": axes.tolist()}})
+        want = (f(values[:, -1]) - mean) @ axes.T
+        assert [got["x"], got["y"]] == pytest.approx(want.tolist())
     pairs = [{"cell": 0, "matches": [{"cell": 5, "r": 0.9}]},
              {"cell": 1, "matches": [{"cell": 5, "r": 0.8}, {"cell": 2, "r": 0.1}]},
              {"cell": 2, "matches": [{"cell": 7, "r": 0.5}]}, {"cell": 3, "matches": []}]
