@@ -43,7 +43,7 @@ class Workspace:
         self.catalog = catalog
         self.engine_factory = engine_factory
         self.warm_up = warm_up
-        self._engines: dict[tuple[str, str], object] = {}
+        self._engines: dict[tuple[str, str], tuple[IndexFiles, object]] = {}
         self._files: dict[tuple[str, str], IndexFiles] = {}
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()  # one build at a time, in this process
@@ -54,21 +54,26 @@ class Workspace:
 
     # --- look-ups --------------------------------------------------------------------
     def index_files(self, ds: Dataset, source_id: str) -> IndexFiles:
-        key = (ds.id, source_id)
+        """The index files of a source; made anew when the catalog reloaded the data set
+        (a new source object), so nothing keeps reading through a closed file."""
+        key, source = (ds.id, source_id), ds.sources[source_id]
         with self._lock:
-            if key not in self._files:
-                folder = index_folder(ds.folder, ds.id, source_id)
-                self._files[key] = IndexFiles(folder, ds.sources[source_id])
-            return self._files[key]
+            files = self._files.get(key)
+            if files is None or files.source is not source:
+                files = self._files[key] = IndexFiles(
+                    index_folder(ds.folder, ds.id, source_id), source)
+            return files
 
     def engine(self, ds: Dataset, source_id: str):
-        """The kept engine of a source (created on first use; never builds its index)."""
+        """The kept engine of a source (created on first use or after a reload of the data
+        set; it never builds its index)."""
         files = self.index_files(ds, source_id)
         key = (ds.id, source_id)
         with self._lock:
-            if key not in self._engines:
-                self._engines[key] = self.engine_factory(ds.sources[source_id], files)
-            return self._engines[key]
+            kept = self._engines.get(key)
+            if kept is None or kept[0] is not files:
+                kept = self._engines[key] = (files, self.engine_factory(files.source, files))
+            return kept[1]
 
     def index_status(self, ds: Dataset) -> dict[str, dict]:
         """Per source: ``{"state": fresh|missing|stale|building|unavailable, "percent"}``
