@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import ArraySource
+from ..engine import ArraySource, IndexCorrupt, apply_transform
 from ..engine import features as corr
 from ..engine import summary as msum
-from ..engine.contexts import top_windows
+from ..engine.contexts import top_windows, top_windows_from_codes
 from ..engine.response import response_matrix, top_words
 from ..engine.scan import values as column_values
 from ..store import Dataset
@@ -24,6 +24,7 @@ from .structure import ResultCache
 
 FEATURE_PREFIXES = ("meta:", "regex:", "words:")
 COLUMNS_KEPT = 4  # whole cell columns kept (20 MB each at T = 5M)
+EXACT_VALUES = 1 << 22  # values per scattered read when checking index codes exactly
 
 
 class FeatureOps:
@@ -69,17 +70,50 @@ class FeatureOps:
                    right: int = 10):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
-        column = self._column(ds, src, cell)
-        windows = top_windows(column, ds.sequence_offsets, limit, left, right)
+        windows = self._top_from_index(ds, src, cell, limit, left, right)
+        if windows is None:  # no fresh index (or a flat cell): the whole column, read once
+            column = self._column(ds, src, cell)
+            windows = top_windows(column, ds.sequence_offsets, limit, left, right)
+
+            def values(w):
+                return column[w.start : w.end + 1]
+        else:
+            def values(w):
+                return self.engine(ds, src).values(w.start, w.end, [cell])[0]
+
         return json_response({
             "dataset": ds.id, "source": src.id, "cell": cell,
             "windows": [
                 {"pos": w.pos, "value": w.value, "start": w.start, "end": w.end,
-                 "tokens": ds.token_text(w.start, w.end),
-                 "values": column[w.start : w.end + 1]}
+                 "tokens": ds.token_text(w.start, w.end), "values": values(w)}
                 for w in windows
             ],
         })
+
+    def _top_from_index(self, ds: Dataset, src, cell: int, limit: int, left: int, right: int):
+        """The top windows from the cell's index codes plus a few exact reads, when the
+        match index is fresh; None otherwise (the answer is the same either way)."""
+        D = src.shape[1]
+        if not 0 <= cell < D:
+            raise ApiError(400, f"cell {cell} is out of range; source {src.id} has {D} cells "
+                           f"(0..{D - 1})")
+        index = self.engine(ds, src).index
+        manifest = index.fresh() if index is not None else None
+        if manifest is None:
+            return None
+        batch = max(1, EXACT_VALUES // D)
+
+        def exact(steps: np.ndarray) -> np.ndarray:
+            parts = [np.asarray(src.read_steps(steps[i : i + batch]))[:, cell]
+                     for i in range(0, steps.size, batch)]
+            raw = np.concatenate(parts) if parts else np.empty(0, np.float32)
+            return apply_transform(raw, src.transform)
+
+        try:
+            codes = index.read_codes(manifest, cell)
+        except IndexCorrupt:
+            return None  # the workspace rebuilds it; meanwhile the column answers
+        return top_windows_from_codes(codes, exact, ds.sequence_offsets, limit, left, right)
 
     def getCellWords(self, dataset: str, cell: int, source: str, limit: int = 20,
                      min_count: int = 5):

@@ -169,3 +169,38 @@ def test_match_summary_over_all_candidates(client, parens, h):
     assert summary["meta"]["position"][0]["label"] == "mean"
     plain = client.get(f"{BASE}/match", params={**params, "summary": "false"}).json()
     assert "summary" not in plain and plain["matches"] == body["matches"]
+
+
+def test_top_contexts_from_a_fresh_index_are_the_same(tmp_path):
+    """With the match index fresh, top windows come from the cell's codes plus a few exact
+    reads; the answer equals the rule applied to the whole column."""
+    from hiddenscope.server.api import create_app
+    from hiddenscope.server.store import Catalog
+    from hiddenscope.server.store.synthetic import write_dataset
+
+    write_dataset(tmp_path / "p", T=3000, D=8, layers=1, kinds=("cell",), sequences=3)
+    app = create_app([tmp_path], catalog=Catalog([tmp_path]))
+    try:
+        ds = app.catalog.entries["p"].dataset
+        app.handlers.workspace.build(ds, SRC)
+        engine = app.handlers.engine(ds, ds.sources[SRC])
+        assert engine.index_state() == "fresh"
+        src = ds.sources[SRC]
+        x = apply_transform(src.read_rows(0, src.shape[0]), src.transform).astype(np.float64)
+        client = app.test_client()
+
+        def no_column(*args):
+            raise AssertionError("the whole column was read although the index is fresh")
+
+        app.handlers._column = no_column
+        for cell, limit, left, right in [(0, 7, 2, 3), (5, 4, 0, 0), (3, 10, 8, 1)]:
+            body = client.get(f"/api/v1/datasets/p/cells/{cell}/top", params={
+                "source": SRC, "limit": limit, "left": left, "right": right}).json()
+            want = direct_top(x[:, cell], ds.sequence_offsets, limit, left, right)
+            assert [w["pos"] for w in body["windows"]] == want
+            for w in body["windows"]:
+                np.testing.assert_allclose(w["values"], x[w["start"] : w["end"] + 1, cell],
+                                           rtol=1e-6)
+    finally:
+        app.handlers.workspace.stop(timeout=30)
+        app.catalog.close()

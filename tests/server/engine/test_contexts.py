@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from hiddenscope.server.engine.contexts import Window, top_windows
+from hiddenscope.server.engine.contexts import Window, top_windows, top_windows_from_codes
 
 
 def direct(column, offsets, limit, left, right):
@@ -54,3 +54,27 @@ def test_a_flat_cell_and_all_nan():
     assert [w.pos for w in got] == [0, 3, 6, 9]  # ties: the earliest step not excluded
     assert (got[-1].start, got[-1].end) == (8, 9)  # clipped to its sequence
     assert top_windows(np.full(5, np.nan, np.float32), np.array([0, 5]), 3, 1, 1) == []
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_from_codes_equals_the_column(seed):
+    """Any monotone coding (coarse bins, many ties per code) gives the same windows."""
+    rng = np.random.default_rng(100 + seed)
+    T = int(rng.integers(20, 400))
+    column = np.round(rng.standard_normal(T), 2).astype(np.float32)
+    column[rng.random(T) < 0.05] = np.nan
+    edges = np.sort(rng.uniform(-2, 2, int(rng.integers(1, 30))))
+    codes = np.where(np.isnan(column), 0, 1 + np.searchsorted(edges, column)).astype(np.uint16)
+    offsets = np.unique(np.concatenate([[0, T], rng.integers(1, T, 3)])).astype(np.int64)
+    reads = []
+
+    def exact(steps):
+        assert np.all(np.diff(steps) > 0)
+        reads.append(steps.size)
+        return column[steps]
+
+    limit, left, right = int(rng.integers(1, 8)), int(rng.integers(0, 4)), int(rng.integers(0, 4))
+    got = top_windows_from_codes(codes, exact, offsets, limit, left, right)
+    assert got == top_windows(column, offsets, limit, left, right)
+    assert top_windows_from_codes(codes, exact, offsets, limit, left, right, max_reads=0) in (
+        None, [])
