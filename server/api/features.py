@@ -24,6 +24,7 @@ from .structure import ResultCache
 
 FEATURE_PREFIXES = ("meta:", "regex:", "words:")
 COLUMNS_KEPT = 4  # whole cell columns kept (20 MB each at T = 5M)
+WORDS_ALL_CELLS = 1 << 22  # words x cells up to which one pass answers every cell's words
 EXACT_VALUES = 1 << 22  # values per scattered read when checking index codes exactly
 
 
@@ -56,12 +57,16 @@ class FeatureOps:
                               "method": method, "n": scores.steps, "cells": cells})
 
     # --- one cell ------------------------------------------------------------------------
-    def _column(self, ds: Dataset, src, cell: int) -> np.ndarray:
-        """Transformed ``float32[T]`` of one cell (one streamed read of the source, kept)."""
+    @staticmethod
+    def _column_bounds(src, cell: int) -> None:
         D = src.shape[1]
         if not 0 <= cell < D:
             raise ApiError(400, f"cell {cell} is out of range; source {src.id} has {D} cells "
                            f"(0..{D - 1})")
+
+    def _column(self, ds: Dataset, src, cell: int) -> np.ndarray:
+        """Transformed ``float32[T]`` of one cell (one streamed read of the source, kept)."""
+        self._column_bounds(src, cell)
         key = ("column", ds.id, src.fingerprint, cell)
         return self._feature_cache("columns", COLUMNS_KEPT).get(
             key, lambda: column_values(src, 0, ds.length - 1, np.array([cell]))[0])
@@ -93,10 +98,8 @@ class FeatureOps:
     def _top_from_index(self, ds: Dataset, src, cell: int, limit: int, left: int, right: int):
         """The top windows from the cell's index codes plus a few exact reads, when the
         match index is fresh; None otherwise (the answer is the same either way)."""
+        self._column_bounds(src, cell)
         D = src.shape[1]
-        if not 0 <= cell < D:
-            raise ApiError(400, f"cell {cell} is out of range; source {src.id} has {D} cells "
-                           f"(0..{D - 1})")
         index = self.engine(ds, src).index
         manifest = index.fresh() if index is not None else None
         if manifest is None:
@@ -119,17 +122,25 @@ class FeatureOps:
                      min_count: int = 5):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
-        key = ("words", ds.id, src.fingerprint, cell)
+        self._column_bounds(src, cell)
+        ids = np.unique(ds.tokens).astype(np.int64)
+        if ids.size * src.shape[1] <= WORDS_ALL_CELLS:
+            # one pass for every cell at once: the next cell's words cost a dictionary hit
+            key = ("words-all", ds.id, src.fingerprint)
+            r = self._feature_cache("results").get(
+                key, lambda: response_matrix(src, ds.tokens, ds.sequence_offsets, ids))
+            mean, counts = r.mean()[:, cell], r.counts[:, cell]
+        else:  # a large vocabulary: this cell alone, from its column
 
-        def compute():
-            column = self._column(ds, src, cell)
-            ids = np.unique(ds.tokens).astype(np.int64)
-            # the column is already transformed: a one-cell source with transform none
-            one = ArraySource(column[:, None], ds.sequence_offsets, "none", fingerprint="cell")
-            r = response_matrix(one, ds.tokens, ds.sequence_offsets, ids)
-            return ids, r.mean()[:, 0], r.counts[:, 0]
+            def compute():
+                column = self._column(ds, src, cell)
+                # the column is already transformed: a one-cell source with transform none
+                one = ArraySource(column[:, None], ds.sequence_offsets, "none", fingerprint="c")
+                r = response_matrix(one, ds.tokens, ds.sequence_offsets, ids)
+                return r.mean()[:, 0], r.counts[:, 0]
 
-        ids, mean, counts = self._feature_cache("results").get(key, compute)
+            mean, counts = self._feature_cache("results").get(
+                ("words", ds.id, src.fingerprint, cell), compute)
         positive, negative = top_words(mean, counts, ids, limit, min_count)
 
         def rows(found):

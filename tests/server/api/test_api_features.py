@@ -120,7 +120,12 @@ def test_top_contexts(client, parens, h):
         assert w["value"] == pytest.approx(h[w["pos"], 2], rel=1e-6)
 
 
-def test_words_expected_response(client, parens, h):
+@pytest.mark.parametrize("all_cells", [True, False], ids=["one-pass-all-cells", "one-column"])
+def test_words_expected_response(client, parens, h, all_cells, monkeypatch):
+    from hiddenscope.server.api import features as api_features
+
+    if not all_cells:  # as for a large vocabulary: this cell alone, from its column
+        monkeypatch.setattr(api_features, "WORDS_ALL_CELLS", 0)
     r = client.get(f"{BASE}/cells/1/words", params={"source": SRC, "limit": 3, "min_count": 5})
     assert r.status_code == 200, r.text
     body = r.json()
