@@ -56,7 +56,9 @@ export function matchMatrix({ onOpen = () => {}, onMap = () => {}, onHover = () 
       .attr("class", (c) => c.cls)
       .attr("data-col", (c) => c.col ?? null)
       .attr("rowspan", (c) => c.rowspan ?? null)
-      .attr("style", (c) => (c.bg ? `background:${c.bg};color:${textOn(c.bg)}` : null))
+      // CSSOM, not a style attribute: the page's Content-Security-Policy allows no inline styles
+      .style("background", (c) => c.bg)
+      .style("color", (c) => (c.bg ? textOn(c.bg) : null))
       .filter((c) => !c.keep)
       .text((c) => c.text ?? "");
     const hmCell = tbody.select("td.heatmaps-cell").node();

@@ -101,11 +101,14 @@ function label(c, zoom) {
   return `${cut(c.text, zoom - 22)} ${d3.format(".2f")(c.prob).replace(/^0/, "")}`;
 }
 
+// "depth 0", "depth 1" -> "0", "1": a prefix shared by every label is dropped up to its last
+// word break only, so "Comment", "Code" stay whole
 function withoutCommonPrefix(labels) {
   if (labels.length < 2) return labels;
   let n = 0;
   while (labels.every((l) => l.length > n + 1 && l[n] === labels[0][n])) n += 1;
-  return labels.map((l) => l.slice(n));
+  const cut = Math.max(...[" ", "_", "-", ":", "/", "="].map((c) => labels[0].lastIndexOf(c, n - 1))) + 1;
+  return labels.map((l) => l.slice(cut));
 }
 
 function cut(text, zoom) {

@@ -159,6 +159,8 @@ export function wordRow({ onBrush = () => {}, onPadding = () => {}, onHover = ()
       brushKey = key;
       brush.extent([[0, 0], [width, WORD_H]]);
       brushG.call(brush);
+      // a drag on the old selection starts a new brush instead of moving or resizing it
+      brushG.selectAll(".selection, .handle").style("pointer-events", "none");
       const inView = br && br[1] >= d.start && br[0] < d.start + d.tokens.length;
       brushG.call(brush.move, inView
         ? [Math.max(0, (br[0] - d.start) * d.zoom), Math.min(width, (br[1] - d.start + 1) * d.zoom)]

@@ -370,3 +370,56 @@ def test_line_plot_lifts_the_pen_over_missing_values(module_page):
     }""")
     # zero line and threshold line: one moveTo + lineTo each; the cell: 0.1 | 0.3 - 0.4
     assert gaps == {"moveTo": 2 + 2, "lineTo": 2 + 1}
+
+
+def test_word_row_starts_a_new_brush_on_top_of_the_old_and_keeps_every_token_touched(module_page):
+    page = module_page
+    data = {
+        "tokens": list("abcdefghij"),
+        "start": 100,
+        "zoom": 20,
+        "brush": [101, 104],
+        "pad": [0, 0],
+        "sequenceStarts": [],
+        "hovered": None,
+        "marked": [106, 107],
+    }
+    mount(page, "wordRow", "wordRow", ["onBrush", "onPadding", "onHover"], data)
+    box = page.locator("svg.word-row").bounding_box()
+    y = box["y"] + 10
+    # from the middle of token 3 (inside the old brush) to the middle of token 7
+    page.mouse.move(box["x"] + 70, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 110, y, steps=3)
+    page.mouse.move(box["x"] + 150, y, steps=3)
+    page.mouse.up()
+    assert calls(page, "onBrush") == [[103, 107]]  # a new range, the last token included
+    mark = page.locator("g.mark rect")
+    assert (mark.get_attribute("x"), mark.get_attribute("width")) == ("121", "38")
+
+
+def test_meta_track_labels_a_run_of_one_category_once_and_whole(module_page):
+    page = module_page
+    values = {"kind": "categorical", "values": [0, 0, 0, 1, 1, 1, 1, 0], "labels": ["Comment", "Code"]}
+    track = {"id": "kind", "kind": "categorical", "labels": ["Comment", "Code"], "range": None}
+    mount(
+        page,
+        "metaTrack",
+        "metaTrack",
+        ["onHover"],
+        {"track": track, "values": values, "start": 0, "zoom": 18, "hovered": None},
+    )
+    texts = page.locator("g.cell text").evaluate_all("(ts) => ts.map((t) => t.textContent)")
+    assert sorted(t for t in texts if t) == sorted(["C…", "Code", "Comment"])  # the lone last step is cut
+    assert page.locator("g.cell title").count() == 8  # every step keeps its own tooltip
+
+
+def test_step_axis_numbers_steps_at_round_intervals(module_page):
+    page = module_page
+    mount(page, "stepAxis", "stepAxis", [], {"start": 37, "steps": 70, "zoom": 18})
+    texts = page.locator("g.tick text").evaluate_all("(ts) => ts.map((t) => t.textContent)")
+    assert texts == [str(t) for t in range(40, 107, 5)]  # 5 steps = 90 px apart at 18 px a step
+    every = page.evaluate(
+        "async () => { const m = await import('/views/stepAxis.js'); return [4, 10, 18, 48, 80].map(m.tickEvery); }"
+    )
+    assert every == [20, 5, 5, 1, 1]
