@@ -81,6 +81,44 @@ def test_hooked_outputs_equal_each_sequence_run_alone(tmp_path, batch_first):
             np.testing.assert_allclose(got, value.numpy(), atol=2e-5, err_msg=f"{i} {source}")
 
 
+class CausalTransformer(nn.Module):
+    """One causal self-attention layer; hooks go on its MLP (``layer.linear2``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(len(VOCAB), 16)
+        self.layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+        self.out = nn.Linear(16, len(VOCAB))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        mask = nn.Transformer.generate_square_subsequent_mask(ids.shape[1])
+        return self.out(self.layer(self.emb(ids), src_mask=mask, is_causal=True))
+
+
+def test_hooked_transformer_mlp_equals_each_sequence_run_alone(tmp_path):
+    torch.manual_seed(5)
+    model = CausalTransformer().eval()
+    seqs = random_sequences(seed=8, n=9, max_len=25)
+    modules = {"mlp": "layer.linear2", "block": "layer"}
+    folder = extract(
+        model, seqs, VOCAB, tmp_path / "ds", modules=modules, batch_size=4, progress=False
+    )
+    stored, offsets, _ = _stored(folder)
+    captured = {}
+    hooks = [
+        model.layer.linear2.register_forward_hook(lambda m, a, o: captured.update(mlp=o)),
+        model.layer.register_forward_hook(lambda m, a, o: captured.update(block=o)),
+    ]
+    for i, seq in enumerate(seqs):
+        with torch.no_grad():
+            model(torch.tensor([seq]))
+        for layer, name in enumerate(("mlp", "block")):
+            got = stored[f"layer{layer}-output"][offsets[i] : offsets[i + 1]]
+            np.testing.assert_allclose(got, captured[name][0].numpy(), atol=2e-5, err_msg=name)
+    for hook in hooks:
+        hook.remove()
+
+
 def test_a_module_whose_output_is_not_per_step_gets_a_clear_error(tmp_path):
     with pytest.raises(ExtractError) as err:
         extract(
