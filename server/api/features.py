@@ -151,12 +151,11 @@ class FeatureOps:
                               "negative": rows(negative)})
 
     # --- match summary (called by matchCells) --------------------------------------------
-    def match_summary(self, ds: Dataset, src, cells: np.ndarray, threshold: float,
-                      pad_left: int, pad_right: int, min_overlap: int, min_len: int,
-                      max_len: int | None, names: list[str]) -> dict:
-        """The ``summary`` of a match over ALL its candidates (checked arguments)."""
-        starts, ends = msum.candidate_ranges(src, cells, threshold, pad_left, pad_right,
-                                             min_overlap, min_len, max_len)
+    def match_summary(self, ds: Dataset, engine, query, names: list[str]) -> dict:
+        """The ``summary`` of a match over ALL its candidates (``engine.candidates``, the
+        same sweep as the match, every tier kept)."""
+        found = engine.candidates(query)
+        starts, ends = found.start, found.end
         meta = {}
         cover = msum.coverage(ds.length, starts, ends) if names else None
         for name in names:

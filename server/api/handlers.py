@@ -179,15 +179,12 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
         engine = self.engine(ds, src)
         result = engine.match(query)
         windows = engine.align(query, result.matches, left, right, MATCH_WINDOW_MAX)
-        chosen, threshold = query.cell_ids, query.threshold
         return json_response(
             {
                 "matches": [_match_row(ds, w, names) for w in windows],
                 "candidates": result.candidates,
                 **asdict(query),
-                **({"summary": self.match_summary(ds, src, chosen, threshold, pad_left, pad_right,
-                                                  min_overlap, min_len, max_len, names)}
-                   if summary else {}),
+                **({"summary": self.match_summary(ds, engine, query, names)} if summary else {}),
             }
         )
 

@@ -2,7 +2,7 @@
 ALL candidates of a match, not only the rows returned (``match?summary=true``).
 
 Pure functions over the candidates' ``starts``/``ends`` (``int64[n]``, inclusive ranges)
-and the data set's tokens and meta values; the engine supplies the candidates.
+and the data set's tokens and meta values; ``SourceEngine.candidates`` supplies them.
 
 - ``lengths``: ``[[length, count], ...]`` by length ascending.
 - ``phrases``: the ``PHRASES`` most frequent token strings of the candidate ranges (tokens
@@ -27,30 +27,8 @@ import weakref
 import numba as nb
 import numpy as np
 
-from . import scan
-from .candidates import CandidateSweep
-from .source import StateSource
-
 PHRASES = 20
 _HASHES = ((1_000_003, 2_147_483_629), (911_382_323, 2_147_483_587))  # (base, prime < 2^31)
-
-
-def candidate_ranges(source: StateSource, cells: np.ndarray, threshold: float, pad_left: int,
-                     pad_right: int, min_overlap: int, min_len: int, max_len: int | None,
-                     chunk: int = scan.CHUNK) -> tuple[np.ndarray, np.ndarray]:
-    """``(starts, ends)`` ``int64[n]`` of every candidate of a match, in no particular order.
-
-    One sweep of the exact scan (no index) that keeps every tier: the same candidates the
-    engine counts in ``candidates`` (arguments already checked, ``cells`` sorted unique).
-    """
-    offsets = np.asarray(source.sequence_offsets, np.int64)
-    T = int(source.shape[0])
-    found = CandidateSweep(cells.size, offsets, pad_left, pad_right, min_len, max_len,
-                           min_overlap, limit=T * (T + 1) // 2 + 1)  # never cut a tier
-    for lo, masks in scan.mask_blocks(source, cells, threshold, chunk, 0, T):
-        found.feed(lo, masks)
-    rows, _ = found.finish()
-    return rows[:, 0].copy(), rows[:, 1].copy()
 
 
 def lengths(starts: np.ndarray, ends: np.ndarray) -> list[list[int]]:

@@ -9,8 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from api_helpers import problem
-from hiddenscope.server.engine import apply_transform
-from hiddenscope.server.engine.summary import candidate_ranges
+from hiddenscope.server.engine import MatchQuery, SourceEngine, apply_transform
 from scipy import stats as sps
 
 BASE = "/api/v1/datasets/parens"
@@ -157,7 +156,8 @@ def test_match_summary_over_all_candidates(client, parens, h):
     body = r.json()
     summary = body["summary"]
     src = parens.sources[SRC]
-    a, b = candidate_ranges(src, np.arange(4), 0.3, 0, 0, 1, 1, None)
+    found = SourceEngine(src).candidates(MatchQuery((0, 1, 2, 3), 0.3))  # tested on the oracle
+    a, b = found.start, found.end
     assert a.size == body["candidates"]
     assert summary["lengths"] == [[int(k), int(v)] for k, v in
                                   sorted(Counter((b - a + 1).tolist()).items())]

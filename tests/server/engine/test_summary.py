@@ -6,7 +6,6 @@ from collections import Counter
 import numpy as np
 import pytest
 from engine_helpers import make_states
-from hiddenscope.server.engine import ArraySource
 from hiddenscope.server.engine import summary as S
 from oracle import match as oracle_match
 
@@ -93,15 +92,3 @@ def test_no_candidates():
         ("x", 0.0, 1 / 3), ("y", 0.0, 2 / 3)]
     assert S.scalar_enrichment(np.array([1.0, 2.0, 3.0]), cover)[0]["in_matches"] is None
 
-
-@pytest.mark.parametrize("seed,zl,zr,min_overlap,min_len,max_len", [
-    (1, 0, 0, 1, 1, None), (2, 1, 1, 1, 1, None), (3, 0, 2, 2, 2, 6), (5, 2, 0, 1, 1, 3)])
-def test_candidate_ranges_are_the_oracle_candidates(seed, zl, zr, min_overlap, min_len, max_len):
-    states, offsets = make_states(seed, [40, 25, 33], 6, nan_rate=0.02)
-    cells = np.array([0, 2, 5])
-    rows, total = oracle_match(states, offsets, "tanh", 0.3, cells, zl, zr, min_overlap,
-                               min_len, max_len, limit=None)
-    src = ArraySource(states, offsets, "tanh")
-    a, b = S.candidate_ranges(src, cells, 0.3, zl, zr, min_overlap, min_len, max_len, chunk=7)
-    assert sorted(zip(a.tolist(), b.tolist(), strict=True)) == sorted((r[0], r[1]) for r in rows)
-    assert a.size == total
