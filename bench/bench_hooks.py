@@ -16,8 +16,8 @@ process's CPU time (all threads), which a loaded machine disturbs less.
 ``--depth FOLDER...`` reproduces LSTMVis §6.1 on built parens data sets (any source
 kind) through the in-process API: for the first ``--phrases`` depth-4 phrases of the
 data set (an opening bracket to depth 4 and the digits after it), select the cells on
-over the phrase (padding 1/1), match them, and count how many of the top 50 matches lie
-wholly at depth 4, per source and threshold.
+over the phrase (padding 1/1, or ``--pad``), match them, and count how many of the top 50
+matches lie wholly at depth 4, per source and threshold.
 
     .venv/bin/python bench/bench_hooks.py [--rounds 3] [--tokens 40000]
     .venv/bin/python bench/bench_hooks.py --depth datasets/parens-mamba datasets/parens-mingru
@@ -148,7 +148,7 @@ def depth4_phrases(depth: np.ndarray, tokens: np.ndarray, vocab: list[str], offs
     return found
 
 
-def lstmvis_61(folder: Path, phrases: int, thresholds: list[float]) -> None:
+def lstmvis_61(folder: Path, phrases: int, thresholds: list[float], pad: int) -> None:
     import h5py
     import yaml
     from hiddenscope.server.api import create_app
@@ -169,7 +169,7 @@ def lstmvis_61(folder: Path, phrases: int, thresholds: list[float]) -> None:
             for threshold in thresholds:
                 hits, cells = [], []
                 for a, b in chosen:
-                    q = f"source={source}&threshold={threshold}&pad_left=1&pad_right=1"
+                    q = f"source={source}&threshold={threshold}&pad_left={pad}&pad_right={pad}"
                     sel = client.get(f"{base}/select?{q}&start={a}&end={b}").json()
                     ids = sel["cells"]
                     cells.append(len(ids))
@@ -200,11 +200,13 @@ def main() -> None:
     p.add_argument("--depth", nargs="+", type=Path, help="built parens data set folders")
     p.add_argument("--only", help="run the models whose label contains this text")
     p.add_argument("--phrases", type=int, default=5)
+    p.add_argument("--pad", type=int, default=1, help="padding left and right (default 1)")
     p.add_argument("--thresholds", default="0.1,0.3,0.5")
     a = p.parse_args()
     if a.depth:
         for folder in a.depth:
-            lstmvis_61(folder.resolve(), a.phrases, [float(x) for x in a.thresholds.split(",")])
+            thresholds = [float(x) for x in a.thresholds.split(",")]
+            lstmvis_61(folder.resolve(), a.phrases, thresholds, a.pad)
     else:
         speed(a.rounds, a.tokens, a.only)
 
