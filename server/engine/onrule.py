@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .source import apply_transform
+
+# Half-width of the band around the threshold, in transformed values, inside which raw
+# values are transformed and compared exactly. numpy's float32 tanh is within a few ulps
+# (< 1e-6 for |y| <= 1) of the true value; 2**-20 leaves room for several times that.
+_BAND = 2.0**-20
+
 
 def threshold32(threshold: float) -> np.float32:
     """The smallest float32 ``f`` with ``float64(f) >= threshold``.
@@ -34,3 +41,52 @@ def pack_on(on: np.ndarray) -> np.ndarray:
     packed = np.zeros((n, 8 * W), dtype=np.uint8)
     packed[:, : (m + 7) // 8] = np.packbits(on, axis=1, bitorder="little")
     return np.ascontiguousarray(packed.view("<u8").T)
+
+
+def _round32(x: float, up: bool) -> np.float32:
+    """The float32 nearest ``x`` on the side ``up`` (rounded up) or down."""
+    with np.errstate(over="ignore"):
+        f = np.float32(x)
+    if up and np.float64(f) < x:
+        f = np.nextafter(f, np.float32(np.inf))
+    elif not up and np.float64(f) > x:
+        f = np.nextafter(f, np.float32(-np.inf))
+    return np.float32(f)
+
+
+def raw_band(threshold: float, transform: str) -> tuple[np.float32, np.float32]:
+    """``(lo, hi)`` over raw (untransformed) float32 values ``r``: ``r < lo`` is off,
+    ``r >= hi`` is on, anything else (``lo <= r < hi``, NaN) is decided by transforming it.
+
+    So a scan compares raw values and transforms only the few near the threshold (tanh costs
+    20x a comparison), with answers identical to transforming everything: for ``tanh``,
+    ``lo``/``hi`` are ``arctanh(t -/+ 2**-20)`` rounded outwards, far wider than the float32
+    tanh's error. For ``none`` the band is empty (NaN compares false both ways: off).
+    """
+    t = float(threshold32(threshold))
+    if transform == "none":
+        return np.float32(t), np.float32(t)
+    if transform != "tanh":
+        raise ValueError(f"unknown transform {transform!r}")
+    if t > 1:  # nothing is on (tanh <= 1), and no raw value is certainly on
+        return np.float32(np.inf), np.float32(np.nan)
+    if t <= -1:  # every non-NaN value is on
+        return np.float32(-np.inf), np.float32(-np.inf)
+    lo = -np.inf if t - _BAND <= -1 else float(np.arctanh(t - _BAND))
+    hi = np.nan if t + _BAND >= 1 else float(np.arctanh(t + _BAND))
+    return _round32(lo, up=False), (np.float32(np.nan) if np.isnan(hi) else _round32(hi, True))
+
+
+def is_on_raw(raw: np.ndarray, threshold: float, transform: str) -> np.ndarray:
+    """``bool`` array: ``on`` of raw float32 values after ``transform`` (:func:`raw_band`);
+    equal to ``is_on(apply_transform(raw, transform), threshold)``."""
+    raw = np.asarray(raw, dtype=np.float32)
+    lo, hi = raw_band(threshold, transform)
+    on = raw >= hi
+    if transform != "none":
+        band = ~(raw < lo)
+        band &= ~on  # NaN lands here too, and stays off
+        where = np.nonzero(band)
+        if where[0].size:
+            on[where] = apply_transform(raw[where], transform) >= threshold32(threshold)
+    return on

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numba as nb
 import numpy as np
 
-from .onrule import is_on, pack_on, threshold32
+from .onrule import is_on_raw, pack_on
 from .source import StateSource, apply_transform
 
 CHUNK = 1 << 16  # steps per read
@@ -25,13 +25,17 @@ def chunks(start: int, stop: int, chunk: int) -> Iterator[tuple[int, int]]:
         yield lo, min(stop, lo + chunk)
 
 
+def read_raw(source: StateSource, lo: int, hi: int,
+             cells: np.ndarray | None = None) -> np.ndarray:
+    """Raw ``float32[hi-lo, k]`` of steps ``lo .. hi-1`` (all cells or ``cells``)."""
+    raw = source.read_rows(lo, hi)
+    return raw if cells is None else np.asarray(raw)[:, cells]
+
+
 def read_values(source: StateSource, lo: int, hi: int,
                 cells: np.ndarray | None = None) -> np.ndarray:
     """Transformed ``float32[hi-lo, k]`` of steps ``lo .. hi-1`` (all cells or ``cells``)."""
-    raw = source.read_rows(lo, hi)
-    if cells is not None:
-        raw = np.asarray(raw)[:, cells]
-    return apply_transform(raw, source.transform)
+    return apply_transform(read_raw(source, lo, hi, cells), source.transform)
 
 
 def mask_blocks(source: StateSource, cells: np.ndarray, threshold: float, chunk: int = CHUNK,
@@ -39,7 +43,7 @@ def mask_blocks(source: StateSource, cells: np.ndarray, threshold: float, chunk:
     """``(lo, uint64[W, n])`` on-bit words of ``cells`` for blocks of ``start .. stop-1``."""
     stop = source.shape[0] if stop is None else stop
     for lo, hi in chunks(start, stop, chunk):
-        yield lo, pack_on(is_on(read_values(source, lo, hi, cells), threshold))
+        yield lo, pack_on(is_on_raw(read_raw(source, lo, hi, cells), threshold, source.transform))
 
 
 def on_count(source: StateSource, cells: np.ndarray, threshold: float, start: int, end: int,
@@ -47,7 +51,8 @@ def on_count(source: StateSource, cells: np.ndarray, threshold: float, start: in
     """``int32[end-start+1]``: how many of ``cells`` are on at each step."""
     out = np.empty(end - start + 1, dtype=np.int32)
     for lo, hi in chunks(start, end + 1, chunk):
-        out[lo - start : hi - start] = is_on(read_values(source, lo, hi, cells), threshold).sum(1)
+        on = is_on_raw(read_raw(source, lo, hi, cells), threshold, source.transform)
+        out[lo - start : hi - start] = on.sum(1)
     return out
 
 
@@ -68,7 +73,7 @@ def s2_mask(source: StateSource, threshold: float, lo: int, a: int, b: int, hi: 
     core = np.ones(D, dtype=bool)
     pad = np.zeros(D, dtype=bool)
     for p, q in chunks(lo, hi + 1, chunk):
-        on = is_on(read_values(source, p, q), threshold)
+        on = is_on_raw(read_raw(source, p, q), threshold, source.transform)
         i0, i1 = max(a, p) - p, min(b + 1, q) - p
         if i1 > i0:
             core &= on[i0:i1].all(0)
@@ -96,7 +101,6 @@ def count_s2(source: StateSource, threshold: float, a: np.ndarray, b: np.ndarray
     order = order[np.argsort(lo[order], kind="stable")]
     if order.size == 0:
         return out
-    t32 = threshold32(threshold)
     budget = max(1, _EVAL_CELLS // source.shape[1])  # a longer single range still fits
     for part in _batches(lo[order], hi[order], budget):
         idx = order[part]
@@ -106,7 +110,7 @@ def count_s2(source: StateSource, threshold: float, a: np.ndarray, b: np.ndarray
             rows, where = source.read_rows(first, last + 1), lo[idx] - first
         else:
             rows, where = source.read_steps(steps), np.searchsorted(steps, lo[idx])
-        on = apply_transform(np.asarray(rows), source.transform) >= t32
+        on = is_on_raw(rows, threshold, source.transform)
         out[idx] = _count_rows(on.view(np.uint8), where, a[idx] - lo[idx], b[idx] - lo[idx],
                                hi[idx] - lo[idx])
     return out

@@ -223,3 +223,20 @@ def test_align_windows_and_on_counts(tmp_path):
             assert (r.window_start, r.window_end) == (a, b)
             on = values[a : b + 1][:, [1, 3, 4]].astype(np.float64) >= 0.1
             assert r.on_count.tolist() == on.sum(1).tolist()
+
+
+@pytest.mark.parametrize("transform", ["tanh", "none"])
+def test_raw_band_decides_like_the_transform(transform):
+    """Scans compare raw values and transform only those near the threshold: the same
+    answer as transforming all, for thresholds near 0, near +-1, beyond, and at values."""
+    from hiddenscope.server.engine.onrule import is_on, is_on_raw
+
+    rng = np.random.default_rng(3)
+    raw = (rng.standard_normal(200_000) * rng.choice([0.01, 1, 5, 30], 200_000)).astype(np.float32)
+    raw[:7] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 9.0, -9.0]
+    values = apply_transform(raw, transform)
+    picks = values[rng.integers(0, raw.size, 40)]
+    for threshold in [*picks.tolist(), 0.0, 1e-30, -1e-30, 0.3, -0.999999, 0.99999994, 1.0,
+                      -1.0, 1.0000001, -1.0000001, 5.0, -5.0, 1e300, -1e300]:
+        np.testing.assert_array_equal(is_on_raw(raw, threshold, transform),
+                                      is_on(values, threshold), err_msg=str(threshold))
