@@ -83,16 +83,24 @@ export function projectionPlot({ onOpen = () => {}, onLasso = () => {} } = {}) {
     nl.selectAll("li").data(near).join("li").text((j) => points[j].text);
     const [x, y] = d3.pointer(event, wrap.node());
     tip.style("left", `${Math.min(x + 12, W - 180)}px`).style("top", `${y + 12}px`);
-    dotsG.selectAll("circle").classed("near", (_, j) => near.includes(j));
+    outline(near);
+  }
+
+  /** Strokes: neighbours of the hovered point in vermillion, lasso points thick black. */
+  function outline(near = []) {
+    dotsG.selectAll("circle")
+      .classed("near", (_, j) => near.includes(j)).classed("caught", (_, j) => caught.includes(j))
+      .attr("stroke", (_, j) => (near.includes(j) ? EXTRA : "#333"))
+      .attr("stroke-width", (_, j) => (near.includes(j) ? 2 : caught.includes(j) ? 1.5 : 0.4));
   }
 
   function hideTip() {
     tip.style("display", "none");
-    dotsG.selectAll("circle").classed("near", false);
+    outline();
   }
 
   function drawCaught() {
-    dotsG.selectAll("circle").classed("caught", (_, j) => caught.includes(j));
+    outline();
     listHead.text(caught.length ? `${caught.length} point${caught.length === 1 ? "" : "s"} in the lasso` +
       (caught.length > LIST_MAX ? ` (first ${LIST_MAX} listed)` : "") + "; click one to open it" : "");
     list.selectAll("li").data(caught.slice(0, LIST_MAX), (i) => i).join("li")
@@ -124,7 +132,7 @@ export function projectionPlot({ onOpen = () => {}, onLasso = () => {} } = {}) {
     dotsG.selectAll("circle").data(points).join("circle")
       .attr("class", "dot").attr("r", R)
       .attr("cx", (p) => sx(p.x)).attr("cy", (p) => sy(p.y))
-      .attr("fill", (_, i) => colorOf(i)).attr("stroke", "#333").attr("stroke-width", 0.4)
+      .attr("fill", (_, i) => colorOf(i))
       .on("pointerenter pointermove", (event, p) => showTip(event, points.indexOf(p)))
       .on("pointerleave", hideTip)
       .on("click", (_, p) => onOpen(p));

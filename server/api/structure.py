@@ -114,7 +114,7 @@ class StructureOps:
                 {"x": float(x), "y": float(y), "seq": int(s), "pos": int(p), "text": _text(ds, p)}
                 for (x, y), s, p in zip(proj.xy, proj.seq, steps, strict=True)
             ],
-            "explained": None if proj.explained is None else proj.explained,
+            "explained": proj.explained,
             "pca": None if proj.mean is None else {"mean": proj.mean, "axes": proj.axes},
             "nonfinite": proj.nonfinite,
             "meta": {name: _values_at(ds.meta[name], steps) for name in tracks},
@@ -139,7 +139,8 @@ class StructureOps:
                            f"{int(np.bincount(ds.tokens).max())} times); lower min_count")
         key = ("response", ds.id, src.fingerprint, words, min_count)
         R = self.structure_cache.get(
-            key, lambda: response_matrix(src, ds.tokens, ds.sequence_offsets, ids).mean().T)
+            key, lambda: np.ascontiguousarray(  # cells x words, ready for orjson
+                response_matrix(src, ds.tokens, ds.sequence_offsets, ids).mean().T))
         cc = cocluster(R, k, seed)
         names = ds.vocab_array[ids]
         return {
