@@ -8,6 +8,7 @@ from pathlib import Path
 
 import flask
 from connexion import FlaskApp
+from connexion.context import _operation
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.validators import VALIDATOR_MAP
@@ -78,6 +79,7 @@ def create_app(
         swagger_ui_options=SwaggerUIOptions(swagger_ui=True, swagger_ui_path="/ui"),
     )
     errors.register(app)
+    app.app.before_request(_routed_by_connexion)
     app.add_middleware(Guard, position=MiddlewarePosition.BEFORE_EXCEPTION, hosts=hosts)
     _add_client_routes(app)
     catalog.add_listener(lambda id: _forget(handlers, id))
@@ -117,6 +119,19 @@ def _forget(handlers: Handlers, id: str) -> None:
         if isinstance(cache, dict):
             for key in [k for k in cache if isinstance(k, tuple) and k[0] == id]:
                 cache.pop(key, None)
+
+
+def _routed_by_connexion() -> None:
+    """An API operation runs only after Connexion routed and validated its request.
+
+    Flask's router and Connexion's can disagree on odd paths (an encoded newline as a data
+    set id); Flask would then run the operation unvalidated. Such a path does not exist."""
+    if flask.request.blueprint is not None and _operation.get(None) is None:
+        raise errors.ApiError(
+            404,
+            f"no such path {flask.request.path[:200]!r}; the API lives under /api/v1 "
+            "(see /api/v1/ui/)",
+        )
 
 
 def _add_client_routes(app: FlaskApp) -> None:

@@ -224,3 +224,11 @@ def test_doubled_slashes_reach_the_same_operation(app, raw):
     """Flask merges slashes and Connexion did not: Flask ran an unvalidated operation (500)."""
     status, body = asgi_get(app, raw)
     assert status == 200 and b'"datasets"' in body
+
+
+@pytest.mark.parametrize("raw", [b"/api/v1/datasets/%0A", b"/api/v1/datasets/%0A/context"])
+def test_paths_only_flask_would_route_are_refused(app, raw):
+    """schemathesis found it: an encoded newline as data set id reached Flask's view without
+    Connexion's routing (a 500 'outside of operation context')."""
+    status, body = asgi_get(app, raw)
+    assert 400 <= status < 500 and b"Traceback" not in body

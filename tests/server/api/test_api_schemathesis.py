@@ -71,7 +71,7 @@ def test_invalid_requests_are_refused_with_problems(operations):
     Not steered: replacing a broken `source` with a real one would make the request valid."""
     statuses: dict[str, set[int]] = {}
     for op in operations:
-        if op.label != "GET /datasets":  # no parameters: nothing to break
+        if op.label not in ("GET /datasets", "POST /rescan"):  # no parameters: nothing to break
             check_operation(op, False, statuses, GenerationMode.NEGATIVE)
     assert all(code < 500 for codes in statuses.values() for code in codes)
     assert 400 in statuses["GET /datasets/{dataset}/context"]
