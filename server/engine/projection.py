@@ -132,9 +132,11 @@ def pca(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 def embed(X: np.ndarray, method: str, seed: int) -> np.ndarray:
     """``float64[k, 2]`` ISOMAP, t-SNE or UMAP coordinates of ``X: float64[k, D]``."""
-    k = X.shape[0]
+    k, D = X.shape
     if k < 3:  # neighbourhood methods need a few points; place one or two on the x axis
         return np.column_stack([np.arange(k, dtype=np.float64), np.zeros(k)])
+    if method in ("isomap", "tsne", "umap") and np.all(X == X[0]):
+        return np.zeros((k, 2))  # one state sampled k times: every point at the origin
     if method == "isomap":
         from scipy.sparse import SparseEfficiencyWarning
         from sklearn.manifold import Isomap
@@ -150,8 +152,9 @@ def embed(X: np.ndarray, method: str, seed: int) -> np.ndarray:
         from sklearn.manifold import TSNE
 
         perplexity = min(TSNE_PERPLEXITY, (k - 1) / 3)
-        model = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-                     max_iter=TSNE_ITERATIONS)
+        # a PCA start needs two dimensions; one cell starts from random positions
+        model = TSNE(n_components=2, perplexity=perplexity, init="pca" if D >= 2 else "random",
+                     random_state=seed, max_iter=TSNE_ITERATIONS)
         return np.asarray(model.fit_transform(X), dtype=np.float64)
     if method == "umap":
         try:

@@ -132,3 +132,19 @@ def test_umap_without_the_extra_names_the_install_command():
             P.embed(np.random.default_rng(0).standard_normal((10, 3)), "umap", 0)
     else:
         pytest.skip("umap-learn is installed")
+
+
+@pytest.mark.parametrize("method", ["pca", "isomap", "tsne"])
+@pytest.mark.parametrize("shape", [(1, 3), (3, 1), (5, 1), (13, 2), (40, 7)])
+@pytest.mark.parametrize("kind", ["random", "constant", "duplicates"])
+def test_small_and_degenerate_inputs_give_finite_points(method, shape, kind):
+    """One cell (no PCA start for t-SNE), one state sampled many times, repeated states."""
+    X = np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
+    if kind == "constant":
+        X[:] = 0.5
+    if kind == "duplicates":
+        X[: shape[0] // 2 + 1] = X[0]
+    proj = P.project(ArraySource(X), method, "steps", 50, 0)
+    assert proj.xy.shape == (shape[0], 2) and np.isfinite(proj.xy).all()
+    if kind == "constant" and shape[0] >= 3:
+        assert np.all(proj.xy == 0)
