@@ -224,13 +224,14 @@ def serve(
     )
 
 
-def _watch(catalog, every: float) -> threading.Thread:
-    """Rescan ``catalog`` every ``every`` seconds in a daemon thread, logging what changed."""
+def _watch(catalog, every: float, stop: threading.Event | None = None) -> threading.Thread:
+    """Rescan ``catalog`` every ``every`` seconds in a daemon thread (until ``stop`` is set),
+    logging what changed."""
     log = logging.getLogger("hiddenscope.watch")
+    stop = stop or threading.Event()
 
     def loop() -> None:
-        while True:
-            time.sleep(every)
+        while not stop.wait(every):
             try:
                 report = catalog.rescan()
             except Exception:  # a failed scan is logged and tried again next time

@@ -75,3 +75,60 @@ def test_public_error_strips_only_absolute_parents(tmp_path, monkeypatch):
     assert relative.public_error == "code/dataset.yml: '../data.h5' is outside"
     absolute = Entry("code", tmp_path / "code", error=f"{tmp_path}/code/dataset.yml: bad")
     assert absolute.public_error == "code/dataset.yml: bad"
+
+
+def test_a_folder_fixed_after_start_is_served_without_restart(tmp_path, monkeypatch):
+    from hiddenscope.server.store import catalog as catalog_module
+
+    monkeypatch.setattr(catalog_module, "RETRY_S", 0.0)
+    folder = write_dataset(tmp_path / "late", T=100, D=4, layers=1)
+    (folder / "data.h5").rename(tmp_path / "aside.h5")
+    catalog = Catalog([tmp_path])
+    try:
+        assert not catalog.entries["late"].available
+        assert catalog.current("late") is catalog.entries["late"]  # nothing changed: no reload
+        (tmp_path / "aside.h5").rename(folder / "data.h5")
+        assert catalog.current("late").available
+    finally:
+        catalog.close()
+
+
+def test_listeners_hear_of_replaced_and_removed_data_sets(tmp_path, monkeypatch):
+    import shutil
+
+    from hiddenscope.server.store import catalog as catalog_module
+
+    monkeypatch.setattr(catalog_module, "RETRY_S", 0.0)
+    folder = write_dataset(tmp_path / "a", T=100, D=4, layers=1)
+    catalog = Catalog([tmp_path])
+    heard: list[str] = []
+    catalog.add_listener(heard.append)
+    try:
+        first = catalog.entries["a"].dataset
+        (folder / "vocab.json").write_text((folder / "vocab.json").read_text() + " ")
+        assert catalog.current("a").dataset is not first and heard == ["a"]
+        shutil.rmtree(folder)
+        assert catalog.rescan()["removed"] == ["a"] and heard == ["a", "a"]
+    finally:
+        catalog.close()
+
+
+def test_watch_rescans_in_the_background(tmp_path):
+    import threading
+    import time
+
+    from hiddenscope.server import cli
+
+    catalog = Catalog([tmp_path])
+    stop = threading.Event()
+    thread = cli._watch(catalog, 0.1, stop)
+    try:
+        write_dataset(tmp_path / "new", T=100, D=4, layers=1)
+        deadline = time.monotonic() + 20
+        while "new" not in catalog.entries and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert catalog.entries["new"].available
+    finally:
+        stop.set()
+        thread.join()
+        catalog.close()
