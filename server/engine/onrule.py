@@ -6,6 +6,7 @@ threshold down and turn a value just below it on; :func:`threshold32` avoids tha
 """
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from .source import apply_transform
@@ -80,13 +81,43 @@ def raw_band(threshold: float, transform: str) -> tuple[np.float32, np.float32]:
 def is_on_raw(raw: np.ndarray, threshold: float, transform: str) -> np.ndarray:
     """``bool`` array: ``on`` of raw float32 values after ``transform`` (:func:`raw_band`);
     equal to ``is_on(apply_transform(raw, transform), threshold)``."""
-    raw = np.asarray(raw, dtype=np.float32)
+    raw = np.ascontiguousarray(raw, dtype=np.float32)
     lo, hi = raw_band(threshold, transform)
-    on = raw >= hi
-    if transform != "none":
-        band = ~(raw < lo)
-        band &= ~on  # NaN lands here too, and stays off
-        where = np.nonzero(band)
-        if where[0].size:
-            on[where] = apply_transform(raw[where], transform) >= threshold32(threshold)
-    return on
+    out = np.empty(raw.shape, np.bool_)
+    if transform == "none":
+        return np.greater_equal(raw, hi, out=out)
+    flat, band = raw.reshape(-1), np.empty(min(raw.size, 1 << 16), np.int64)
+    n = _compare_raw(flat, lo, hi, out.reshape(-1), band)
+    if n > band.size:  # more than the buffer: collect them all
+        band = np.empty(n, np.int64)
+        _compare_raw(flat, lo, hi, out.reshape(-1), band)
+    if n:
+        idx = band[:n]
+        out.reshape(-1)[idx] = apply_transform(flat[idx], transform) >= threshold32(threshold)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _compare_raw(raw, lo, hi, out, band):
+    """``out[i] = raw[i] >= hi``; the positions with ``lo <= raw[i] < hi`` or NaN go to
+    ``band`` (as many as fit). Returns how many there are.
+
+    Pieces of 1024 values: a branch-free (vectorised) pass, and a second look only at the
+    rare pieces that hold a value of the band."""
+    n = 0
+    for p in range(0, raw.size, 1024):
+        q = min(raw.size, p + 1024)
+        hits = 0
+        for i in range(p, q):
+            v = raw[i]
+            on = v >= hi
+            out[i] = on
+            hits += (not on) & (not v < lo)
+        if hits:
+            for i in range(p, q):
+                v = raw[i]
+                if not v >= hi and not v < lo:
+                    if n < band.size:
+                        band[n] = i
+                    n += 1
+    return n
