@@ -122,3 +122,8 @@ export function getCoclusters(dataset, params, opts) {
 export function alignCells(dataset, params, opts) {
   return request(`/datasets/${enc(dataset)}/align`, params, opts);
 }
+
+/** GET /datasets/{dataset}/run?text&checkpoint&sources -> {tokens, token_ids, unknown, sources, output, impact, saliency, saliency_dims, variance, checkpoint, checkpoints} */
+export function runModel(dataset, params, opts) {
+  return request(`/datasets/${enc(dataset)}/run`, params, opts);
+}

@@ -46,6 +46,7 @@ import { correlation } from "./panels/correlation.js";
 import { heatmap } from "./panels/heatmap.js";
 import { projection } from "./panels/projection.js";
 import { summary } from "./panels/summary.js";
+import { yourText } from "./panels/yourText.js";
 import { registerFields } from "./state.js";
 
 /** The registered panels, in the order of the panel bar. */
@@ -57,6 +58,7 @@ export const PANELS = [
   projection,
   coclusters,
   compare,
+  yourText,
 ];
 
 for (const panel of PANELS) registerFields(panel.urlKeys || {});

@@ -60,6 +60,10 @@ class LiveOps:
                 "step": chosen.step,
                 "extracted": chosen.id == (config.extracted or config.checkpoints[-1].id),
             },
+            checkpoints=[
+                {"id": c.id, "label": c.label, "model": c.model, "step": c.step}
+                for c in config.checkpoints
+            ],
         )
         return json_response(result)
 

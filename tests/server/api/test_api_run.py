@@ -55,6 +55,7 @@ def test_run_answers_every_field_for_the_extracted_checkpoint(client, app):
     n = len(body["tokens"])
     assert body["tokens"][:5] == ["the", "movie", "was", "not", "good"]
     assert body["checkpoint"]["id"] == ds.config.model.extracted and body["checkpoint"]["extracted"]
+    assert [c["id"] for c in body["checkpoints"]] == [c.id for c in ds.config.model.checkpoints]
     assert set(body["sources"]) == set(ds.sources)
     for sid, values in body["sources"].items():
         assert np.asarray(values).shape == (ds.sources[sid].shape[1], n)
