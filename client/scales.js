@@ -11,20 +11,54 @@
 //           extremes are squeezed into the edges.
 import d3 from "./d3.js";
 
-const quantiles = new WeakMap(); // values array -> {sorted, abs}
+// Order statistics of a window's values, each computed once (quickselect, O(n)): a new
+// window costs a few selections, not a sort of its 65,000 values.
+const stats = new WeakMap(); // values array -> Map(name -> number)
 
-function sortedOf(values) {
-  if (!quantiles.has(values)) {
-    const sorted = Float32Array.from(values).filter((v) => Number.isFinite(v)).sort();
-    const abs = Float32Array.from(sorted, Math.abs).sort();
-    quantiles.set(values, { sorted, abs });
+function memo(values, name, fn) {
+  let m = stats.get(values);
+  if (!m) {
+    m = new Map();
+    stats.set(values, m);
   }
-  return quantiles.get(values);
+  if (!m.has(name)) m.set(name, fn());
+  return m.get(name);
 }
 
-/** The q-quantile (0..1) of a sorted array, by the nearest lower rank; 0 when empty. */
-export function quantile(sorted, q) {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0;
+function finite(values, abs) {
+  const out = new Float32Array(values.length);
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isFinite(v)) out[n++] = abs ? Math.abs(v) : v;
+  }
+  return out.subarray(0, n);
+}
+
+/** The q-quantile (0..1) of the finite values (of their absolute values with abs), by the
+ * nearest lower rank: the element at floor(q * n) of the sorted values; 0 when none. */
+export function quantile(values, q, abs = false) {
+  return memo(values, `${abs}|${q}`, () => {
+    const a = finite(values, abs);
+    if (!a.length) return 0;
+    const k = Math.min(a.length - 1, Math.floor(q * a.length));
+    d3.quickselect(a, k);
+    return a[k];
+  });
+}
+
+function extentOf(values) {
+  return memo(values, "extent", () => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (!Number.isFinite(v)) continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    return lo > hi ? [0, 0] : [lo, hi];
+  });
 }
 
 /**
@@ -36,10 +70,10 @@ export function quantile(sorted, q) {
  * @returns {number}
  */
 export function defaultThreshold(source, values) {
-  const { sorted } = sortedOf(values);
-  const fits = !sorted.length || (sorted[0] >= -1 && sorted[sorted.length - 1] <= 1);
-  if (source.transform === "tanh" || fits) return 0.3;
-  const v = Number(quantile(sorted, 0.95).toPrecision(2));
+  if (source.transform === "tanh") return 0.3;
+  const [lo, hi] = extentOf(values);
+  if (lo >= -1 && hi <= 1) return 0.3;
+  const v = Number(quantile(values, 0.95).toPrecision(2));
   return v === 0 ? 0 : v;
 }
 
@@ -53,26 +87,24 @@ export function defaultThreshold(source, values) {
  * @returns a d3 scale (domain, range, invert, ticks, tickFormat, copy)
  */
 export function valueScale(kind, source, values, threshold, range) {
-  const { sorted, abs } = sortedOf(values);
-  const lo = sorted.length ? sorted[0] : 0;
-  const hi = sorted.length ? sorted[sorted.length - 1] : 0;
+  const [lo, hi] = extentOf(values);
   const th = Number.isFinite(threshold) ? Math.abs(threshold) : 0;
   const span = (m) => (source.unsigned ? [0, m] : [-m, m]);
   if (kind === "full") {
     return d3.scaleLinear().domain(span(Math.max(1e-9, Math.abs(lo), Math.abs(hi), th))).range(range).nice();
   }
   if (kind === "symlog") {
-    const c = Math.min(1, Math.max(1e-3, quantile(abs, 0.5)));
+    const c = Math.min(1, Math.max(1e-3, quantile(values, 0.5, true)));
     const m = Math.max(1, Math.abs(lo), Math.abs(hi), th);
     return d3.scaleSymlog().constant(c).domain(span(m)).range(range);
   }
   if (kind === "tanh") {
-    const c = Math.max(1e-6, quantile(abs, 0.9) || 1);
+    const c = Math.max(1e-6, quantile(values, 0.9, true) || 1);
     return tanhScale(c, source.unsigned, range);
   }
   // clip: [-1, 1] when the values fit, else the robust range, edges clamped
   let m = Math.max(1, th);
-  if (source.transform !== "tanh" && sorted.length) m = Math.max(m, Math.abs(quantile(sorted, 0.01)), Math.abs(quantile(sorted, 0.99)));
+  if (source.transform !== "tanh" && values.length) m = Math.max(m, Math.abs(quantile(values, 0.01)), Math.abs(quantile(values, 0.99)));
   return d3.scaleLinear().domain(span(m)).range(range).clamp(true);
 }
 
