@@ -28,8 +28,9 @@ MAX_PATTERN_CHARS = 500
 MAX_REPEAT = 1000  # the largest count in {m}, {m,n}
 MAX_EXPANSION = 100_000  # the product of nested counts: what the engine unrolls at compile time
 MAX_DEPTH = 16  # nested groups
-MATCH_TIMEOUT_S = 0.75  # the worker's own limit on a match
-HARD_DEADLINE_S = 0.95  # the server's limit on a reply; past it the worker is killed
+MATCH_TIMEOUT_S = 0.6  # the worker's own limit on a match
+HARD_DEADLINE_S = 0.8  # the server's limit on a reply; past it the worker is killed
+# (both below 1 s: with the request around them, a slow pattern is answered within ~1 s)
 WORKER_BASE_BYTES = 768 << 20  # the worker's address space before its corpus
 WORKERS = 2  # regex requests served at once; more wait for a free worker
 _WORKER_SCRIPT = Path(__file__).with_name("regex_worker.py")
@@ -170,12 +171,20 @@ class _Worker:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def kill(self) -> None:
+    def kill(self, wait: bool = True) -> None:
+        """End the process; ``wait=False`` reaps it in a thread (the request answers now)."""
         if self.proc.poll() is None:
             self.proc.kill()
-        self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            stream.close()
+
+        def reap() -> None:
+            self.proc.wait()
+            for stream in (self.proc.stdin, self.proc.stdout):
+                stream.close()
+
+        if wait:
+            reap()
+        else:
+            threading.Thread(target=reap, name="reap regex worker", daemon=True).start()
 
     def ask(self, request: tuple, deadline: float | None) -> tuple | None:
         """Send ``request``; the reply, or None when the worker died or missed ``deadline``."""
@@ -233,8 +242,8 @@ class WorkerPool:
                 self._retire(worker)
                 worker = None
                 raise SearchError(
-                    f"{param} {pattern!r} took longer than 1 s or needed too much memory; "
-                    "make the pattern more specific",
+                    f"{param} {pattern!r} took longer than {HARD_DEADLINE_S:g} s or needed too "
+                    "much memory; make the pattern more specific",
                     param,
                 )
         finally:
@@ -244,7 +253,9 @@ class WorkerPool:
         kind, text = reply[1], reply[2]
         if kind == "timeout":
             raise SearchError(
-                f"{param} {pattern!r} took longer than 1 s; make the pattern more specific", param
+                f"{param} {pattern!r} took longer than {MATCH_TIMEOUT_S:g} s; make the pattern "
+                "more specific",
+                param,
             )
         if kind == "memory":
             raise SearchError(
@@ -261,7 +272,7 @@ class WorkerPool:
     def _retire(self, worker: _Worker) -> None:
         with self._lock:
             self._all.discard(worker)
-        worker.kill()
+        worker.kill(wait=False)
 
     def close(self) -> None:
         with self._lock:

@@ -105,7 +105,7 @@ def test_a_slow_regex_is_cut_off_while_other_requests_answer(client):
     thread.join()
     assert fast.status_code == 200
     assert done["fast"] < done["slow"]  # answered while the pattern still ran
-    assert "took longer than 1 s" in problem(answers["slow"], 400)
+    assert "took longer than" in problem(answers["slow"], 400)
     assert done["slow"] - began < 3  # about 1 s; generous on a shared machine
     again = client.get("/api/v1/datasets/parens/search", params={"q": r"\(1", "regex": "true"})
     assert again.status_code == 200 and again.json()["results"]

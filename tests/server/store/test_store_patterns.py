@@ -70,7 +70,7 @@ def test_ordinary_patterns_pass_the_bounds(pattern):
 
 def test_a_slow_pattern_is_cut_off_and_the_worker_keeps_serving():
     began = time.perf_counter()
-    with pytest.raises(SearchError, match="took longer than 1 s"):
+    with pytest.raises(SearchError, match="took longer than"):
         vocabulary_matches(["a" * 30 + "!"] * 4, r"^(a|a)+$")
     assert time.perf_counter() - began < 3  # about 1 s; generous on a loaded machine
     assert vocabulary_matches(["ab", "b"], "a").tolist() == [True, False]
@@ -120,7 +120,7 @@ def test_without_the_bounds_the_worker_limits_still_hold(monkeypatch, pattern):
     monkeypatch.setattr(patterns, "MAX_REPEAT", 10**12)
     monkeypatch.setattr(patterns, "MAX_EXPANSION", 10**30)
     began = time.perf_counter()
-    with pytest.raises(SearchError, match="longer than 1 s|too much memory"):
+    with pytest.raises(SearchError, match="longer than 0.8 s|too much memory"):
         vocabulary_matches(["a"], pattern)
     assert time.perf_counter() - began < 3  # about 1 s; generous on a loaded machine
     assert vocabulary_matches(["a"], "a").tolist() == [True]

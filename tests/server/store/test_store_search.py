@@ -96,6 +96,6 @@ def test_regex_is_bounded_in_time(tmp_path):
     ds = open_dataset(folder)
     search = TokenSearch(ds)
     search._text, search._char_starts = "a" * 5000, np.arange(20)
-    with pytest.raises(SearchError, match="took longer than 1 s"):
+    with pytest.raises(SearchError, match="took longer than"):
         search.regex(r"(a+)+b", 10)
     ds.close()
