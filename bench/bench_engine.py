@@ -13,7 +13,9 @@ build (time, ratio; peak anonymous memory while building), the index size beside
 states' size, then for the grid (|S| = 5, 20, 60; thresholds 0.3, 0.6; padding 0/0, 1/1)
 the warm median and p95 (same engine, page cache warm) and cold (fresh engine, index and
 states dropped from the page cache) of ``match`` plus its ``align`` step, beside the floor:
-a numpy compare-and-sum over the |S| rows held cell-major in memory. The query phase runs
+a numpy compare-and-sum over the |S| rows held cell-major in memory, and the CPU time of a
+warm query (all threads; less distorted than wall-clock by other jobs on a shared
+machine, though it counts both threads' work). The query phase runs
 in a subprocess so its anonymous memory (RssAnon: the server's own pages, not the page
 cache) is its own.
 """
@@ -118,11 +120,12 @@ def query_phase(folder: Path, reps: int, cold_reps: int) -> dict:
                         return result
 
                     res = run(warm)  # warm-up
-                    times = []
+                    times, cpu = [], []
                     for _ in range(reps):
-                        t0 = time.perf_counter()
+                        t0, c0 = time.perf_counter(), time.process_time()
                         run(warm)
                         times.append(time.perf_counter() - t0)
+                        cpu.append(time.process_time() - c0)
                     cold = []
                     for _ in range(cold_reps):
                         drop_cache(data_file, *files.folder.glob("*.bin"))
@@ -131,6 +134,7 @@ def query_phase(folder: Path, reps: int, cold_reps: int) -> dict:
                         cold.append(time.perf_counter() - t0)
                     rows.append({"n": n, "thr": thr, "pad": f"{pl}/{pr}",
                                  "warm": stats_ms(times), "cold": stats_ms(cold),
+                                 "cpu": stats_ms(cpu)[0],
                                  "candidates": res.candidates,
                                  "top": res.matches[0].overlap if res.matches else 0})
     ds.close()
@@ -189,12 +193,12 @@ def run_size(T: int, D: int, reps: int, cold_reps: int) -> None:
           f"({states_mb:,.0f} MiB)")
     print(f"anonymous memory (RssAnon): building {anon.peak - base:,.0f} MiB above the "
           f"{base:,.0f} MiB before; query phase peak {result['anon_mb']:,.0f} MiB")
-    print(f"{'|S|':>4} {'thr':>4} {'pad':>4} {'warm med':>9} {'warm p95':>9} {'cold med':>9} "
-          f"{'cold p95':>9} {'floor':>7} {'ratio':>6} {'cands':>10} {'top|I|':>6}")
+    print(f"{'|S|':>4} {'thr':>4} {'pad':>4} {'warm med':>9} {'warm p95':>9} {'cpu med':>9} "
+          f"{'cold med':>9} {'cold p95':>9} {'floor':>7} {'ratio':>6} {'cands':>10} {'top|I|':>6}")
     for r in result["rows"]:
         fl = floors[(r["n"], r["thr"])]
         print(f"{r['n']:>4} {r['thr']:>4} {r['pad']:>4} "
-              f"{r['warm'][0]:>8.1f}m {r['warm'][1]:>8.1f}m "
+              f"{r['warm'][0]:>8.1f}m {r['warm'][1]:>8.1f}m {r['cpu']:>8.1f}m "
               f"{r['cold'][0]:>8.1f}m {r['cold'][1]:>8.1f}m {fl:>6.1f}m {r['warm'][0] / fl:>6.2f} "
               f"{r['candidates']:>10,} {r['top']:>6}")
 
