@@ -17,6 +17,7 @@ selection carried to the other source can be matched there with the same thresho
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,10 +41,11 @@ def _chunk_rows(D: int) -> int:
     return max(256, CHUNK_VALUES // max(1, D))
 
 
-def correlate(a: StateSource, cells: np.ndarray, b: StateSource) -> np.ndarray:
+def correlate(a: StateSource, cells: np.ndarray, b: StateSource, threads: int = 2) -> np.ndarray:
     """``float64[len(cells), D_b]`` Pearson r of each of ``cells`` (of ``a``) with every cell of
     ``b``; NaN where a cell is constant or has a non-finite value. Reads each source once
-    (once in all when ``a is b``)."""
+    (once in all when ``a is b``) plus its first chunk, in ``threads`` parts of the corpus at
+    the same time."""
     from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
     cells = np.asarray(cells, dtype=np.int64)
@@ -51,21 +53,55 @@ def correlate(a: StateSource, cells: np.ndarray, b: StateSource) -> np.ndarray:
     if int(b.shape[0]) != T:
         raise EngineError("to_source", f"to_source: it has {b.shape[0]} steps, the source {T}; "
                           "align needs the same steps in both")
+    step = _chunk_rows(int(b.shape[1]))
+    first = min(T, step)
+    head = _values(b, 0, first)  # the shift: means of the first chunk (read twice, 16 MB)
+    shift_b = _finite_means(head)
+    shift_a = _finite_means(head[:, cells] if a is b else apply_transform(
+        np.asarray(a.read_rows(0, first))[:, cells], a.transform))
+    # parts of whole chunks, summed by threads with one BLAS thread each: the products and
+    # tanh release the GIL, so two cores work without OpenBLAS's own threads, which spun
+    # against each other on a shared 2-core machine (7x slower than one thread)
+    chunks = -(-T // step)
+    cuts = np.minimum(np.unique(np.linspace(0, chunks, max(1, threads) + 1).round()) * step, T)
+    parts = [(int(lo), int(hi)) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+    with threadpool_limits(limits=1):
+        if len(parts) == 1:
+            sums = [_sums(a, cells, b, *parts[0], step, shift_a, shift_b)]
+        else:
+            with ThreadPoolExecutor(len(parts)) as pool:
+                sums = list(pool.map(lambda p: _sums(a, cells, b, *p, step, shift_a, shift_b),
+                                     parts))
+    cross, sa, saa, sbb, bad_a, bad_b = (sum(x) if i < 4 else np.logical_or.reduce(x)
+                                         for i, x in enumerate(zip(*sums, strict=True)))
+    sb, sab = cross[0], cross[1:]
+    cov = sab - np.outer(sa, sb) / T
+    var_a = saa - sa**2 / T
+    var_b = sbb - sb**2 / T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = cov / np.sqrt(np.outer(var_a, var_b))
+    r[bad_a] = np.nan
+    r[:, bad_b] = np.nan
+    r[(var_a <= 0)] = np.nan
+    r[:, var_b <= 0] = np.nan
+    return np.clip(r, -1.0, 1.0)
+
+
+def _sums(a: StateSource, cells: np.ndarray, b: StateSource, start: int, stop: int, step: int,
+          shift_a: np.ndarray, shift_b: np.ndarray) -> tuple:
+    """Sums over steps ``start .. stop-1`` of the shifted values: ``(cross float64[k+1, D]``
+    (row 0: sum of b, rows 1..k: sum of a_i * b), ``sum a [k]``, ``sum a**2 [k]``,
+    ``sum b**2 [D]``, non-finite columns ``bool[k]`` and ``bool[D])``."""
     k, D = cells.size, int(b.shape[1])
-    sums = np.zeros((k + 1, D))  # row 0: sum of b; rows 1..k: sum of a_i * b
+    cross = np.zeros((k + 1, D))
     sa, saa, sbb = np.zeros(k), np.zeros(k), np.zeros(D)
     bad_a, bad_b = np.zeros(k, bool), np.zeros(D, bool)
-    shift_a = shift_b = None
-    step = _chunk_rows(D)
-    # one BLAS thread: OpenBLAS's two threads on a shared 2-core machine made this 7x slower
-    with threadpool_limits(limits=1), np.errstate(invalid="ignore", over="ignore"):
-        for lo in range(0, T, step):
-            hi = min(T, lo + step)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for lo in range(start, stop, step):
+            hi = min(stop, lo + step)
             B = _values(b, lo, hi)
             A = B[:, cells] if a is b else apply_transform(
                 np.asarray(a.read_rows(lo, hi))[:, cells], a.transform)
-            if shift_a is None:  # centre on the first chunk's means: sums stay small
-                shift_a, shift_b = _finite_means(A), _finite_means(B)
             A = A - shift_a
             np.subtract(B, shift_b, out=B)
             # [1 | A]^T @ B: the column sums of B and the cross sums in one float32 product
@@ -78,21 +114,11 @@ def correlate(a: StateSource, cells: np.ndarray, b: StateSource) -> np.ndarray:
                 A, B = _zero_nonfinite(A, bad_a), _zero_nonfinite(B, bad_b)
                 ones_a[:, 1:] = A
                 block, col_a = ones_a.T @ B, A.sum(0, dtype=np.float64)
-            sums += block
+            cross += block
             sa += col_a
             saa += np.einsum("ij,ij->j", A, A, dtype=np.float64)
             sbb += np.einsum("ij,ij->j", B, B)
-    sb, sab = sums[0], sums[1:]
-    cov = sab - np.outer(sa, sb) / T
-    var_a = saa - sa**2 / T
-    var_b = sbb - sb**2 / T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = cov / np.sqrt(np.outer(var_a, var_b))
-    r[bad_a] = np.nan
-    r[:, bad_b] = np.nan
-    r[(var_a <= 0)] = np.nan
-    r[:, var_b <= 0] = np.nan
-    return np.clip(r, -1.0, 1.0)
+    return cross, sa, saa, sbb, bad_a, bad_b
 
 
 def _values(source: StateSource, lo: int, hi: int) -> np.ndarray:

@@ -17,12 +17,13 @@ def _pair(T=3000, Da=9, Db=13, seed=0):
 
 @pytest.mark.parametrize("transforms", [("none", "none"), ("tanh", "none"), ("none", "tanh")])
 @pytest.mark.parametrize("chunk_values", [A.CHUNK_VALUES, 1000])  # one chunk, many chunks
-def test_correlate_matches_numpy_corrcoef(monkeypatch, transforms, chunk_values):
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_correlate_matches_numpy_corrcoef(monkeypatch, transforms, chunk_values, threads):
     monkeypatch.setattr(A, "CHUNK_VALUES", chunk_values)
     X, Y = _pair()
     a, b = ArraySource(X, transform=transforms[0]), ArraySource(Y, transform=transforms[1])
     cells = np.array([0, 4, 8])
-    r = A.correlate(a, cells, b)
+    r = A.correlate(a, cells, b, threads=threads)
     fa = np.tanh if transforms[0] == "tanh" else (lambda v: v)
     fb = np.tanh if transforms[1] == "tanh" else (lambda v: v)
     ref = np.corrcoef(fa(X[:, cells].astype(np.float64)).T, fb(Y.astype(np.float64)).T)[:3, 3:]
@@ -40,15 +41,18 @@ def test_same_source_is_read_once_and_a_cell_matches_itself_perfectly():
 
     src = Counting(X)
     r = A.correlate(src, np.array([2, 5]), src)
-    assert sum(stop - start for start, stop in reads) == X.shape[0]
+    # the corpus once, and its first chunk again for the shift
+    assert sum(stop - start for start, stop in reads) == 2 * X.shape[0]  # one chunk: T < 6452
     np.testing.assert_allclose([r[0, 2], r[1, 5]], [1.0, 1.0], atol=1e-6)
     np.testing.assert_allclose(r, np.corrcoef(X.T.astype(np.float64))[[2, 5]], atol=2e-6)
 
 
-def test_constant_and_non_finite_cells_have_no_correlation():
+@pytest.mark.parametrize("chunk_values", [A.CHUNK_VALUES, 1000])  # the NaN in the 2nd part
+def test_constant_and_non_finite_cells_have_no_correlation(monkeypatch, chunk_values):
+    monkeypatch.setattr(A, "CHUNK_VALUES", chunk_values)
     X, Y = _pair(T=500)
     Y[:, 3] = 0.25
-    Y[100, 7] = np.nan
+    Y[400, 7] = np.nan
     X[7, 1] = np.inf
     r = A.correlate(ArraySource(X), np.array([0, 1]), ArraySource(Y))
     assert np.isnan(r[:, 3]).all() and np.isnan(r[:, 7]).all() and np.isnan(r[1]).all()
