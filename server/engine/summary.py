@@ -7,10 +7,10 @@ and the data set's tokens and meta values; ``SourceEngine.candidates`` supplies 
 - ``lengths``: ``[[length, count], ...]`` by length ascending.
 - ``phrases``: the ``PHRASES`` most frequent token strings of the candidate ranges (tokens
   joined by one space), ``[{text, count}]`` by count descending, then by the earliest
-  candidate. Ranges are grouped by length and two polynomial hashes of their token ids
-  (prefix hashes, so the cost is O(T) once per token array plus O(n) per match, however
-  long or overlapping the ranges); the winning groups are then checked token by token, so a
-  hash collision can never merge two different phrases.
+  candidate, then the shorter. Ranges are grouped by length and two polynomial hashes of
+  their token ids (prefix hashes, so the cost is O(T) once per token array plus O(n log n)
+  per match, however long or overlapping the ranges); the winning groups are then checked
+  token by token, so a hash collision can never merge two different phrases.
 - meta: for a categorical track, ``[{label, in_matches, overall, ratio}]`` for each label
   that occurs in the source or the candidates: ``in_matches`` is the label's share among the
   steps of all candidate ranges, a step counted once for each range that contains it;
@@ -70,15 +70,17 @@ def _prefixes(tokens: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int]]:
         return tables
 
 
-def _range_keys(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """``int64[n, 3]``: (length, hash1, hash2) of each range's token ids."""
+def _range_keys(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``(length, hash)`` ``int64[n]`` of each range: the two 31-bit polynomial hashes of
+    its token ids packed into one 62-bit integer."""
     length = ends - starts + 1
-    keys = [length]
+    packed = np.zeros(starts.size, np.int64)
     for P, powers, prime in _prefixes(tokens):
         p = np.uint64(prime)
         head = (P[starts] * powers[length]) % p
-        keys.append(((P[ends + 1] + p - head) % p).astype(np.int64))
-    return np.stack(keys, 1)
+        packed = (packed << 31) | ((P[ends + 1] + p - head) % p).astype(np.int64)
+    return length, packed
 
 
 def phrases(tokens: np.ndarray, vocab: np.ndarray, starts: np.ndarray, ends: np.ndarray,
@@ -90,32 +92,32 @@ def phrases(tokens: np.ndarray, vocab: np.ndarray, starts: np.ndarray, ends: np.
     starts, ends = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
     if starts.size == 0:
         return []
-    order = np.argsort(starts, kind="stable")  # earliest first inside each group
-    starts, ends = starts[order], ends[order]
-    keys = _range_keys(tokens, starts, ends)
-    _, first, group, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True,
-                                        return_counts=True)
-    group = group.ravel()
-    exact: list[tuple[int, int, np.ndarray]] = []  # (count, first member, members)
-    for g in np.lexsort((first, -counts)):  # groups by count descending, earliest first
+    length, packed = _range_keys(tokens, starts, ends)
+    order = np.lexsort((starts, packed, length))  # groups together, earliest start first
+    L, H = length[order], packed[order]
+    heads = np.flatnonzero(np.concatenate([[True], (L[1:] != L[:-1]) | (H[1:] != H[:-1])]))
+    counts = np.diff(np.append(heads, order.size))
+    first = starts[order[heads]]
+    exact: list[tuple[int, int, int, np.ndarray]] = []  # (count, first start, length, members)
+    for g in np.lexsort((L[heads], first, -counts)):  # by count, earliest start, shortest
         if len(exact) >= limit:
-            exact.sort(key=lambda e: (-e[0], e[1]))
+            exact.sort(key=lambda e: (-e[0], e[1], e[2]))
             del exact[limit:]
             if counts[g] < exact[-1][0]:
                 break  # no later group can enter the top (a split only makes groups smaller)
-        members = np.flatnonzero(group == g)
-        rows = _rows(tokens, starts[members], int(ends[members[0]] - starts[members[0]] + 1))
+        members = order[heads[g] : heads[g] + counts[g]]
+        rows = _rows(tokens, starts[members], int(L[heads[g]]))
         if (rows == rows[0]).all():
-            exact.append((members.size, int(members[0]), members))
+            exact.append((members.size, int(starts[members[0]]), int(L[heads[g]]), members))
             continue
         # a hash collision: split the group by its exact token rows (never seen in practice)
         _, inv = np.unique(rows, axis=0, return_inverse=True)
         for u in np.unique(inv):
             part = members[inv.ravel() == u]
-            exact.append((part.size, int(part[0]), part))
-    exact.sort(key=lambda e: (-e[0], e[1]))
+            exact.append((part.size, int(starts[part[0]]), int(L[heads[g]]), part))
+    exact.sort(key=lambda e: (-e[0], e[1], e[2]))
     out = []
-    for count, _, members in exact[:limit]:
+    for count, _, _, members in exact[:limit]:
         a, b = int(starts[members[0]]), int(ends[members[0]])
         out.append({"text": " ".join(vocab[tokens[a : b + 1]].tolist()), "count": int(count)})
     return out

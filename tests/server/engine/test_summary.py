@@ -26,7 +26,7 @@ def brute_phrases(tokens, vocab, starts, ends, limit):
     for a, t in sorted(zip(starts.tolist(), texts, strict=True)):
         first.setdefault(t, a)
     counts = Counter(texts)
-    ranked = sorted(counts, key=lambda t: (-counts[t], first[t]))[:limit]
+    ranked = sorted(counts, key=lambda t: (-counts[t], first[t], len(t.split())))[:limit]
     return [{"text": t, "count": counts[t]} for t in ranked]
 
 
