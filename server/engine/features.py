@@ -23,14 +23,18 @@ source's transform.
 
 A cell (or a feature over that cell's steps) without variance gets score and p NaN; the
 ranking puts those last. Spearman and mi need each cell's whole column: cells are taken in
-blocks of at most ``BLOCK_VALUES`` values, one streamed read of the source per block.
+blocks of at most ``BLOCK_VALUES`` values, one streamed read of the source per block, or, for
+a large source, one read that spills every column to a temporary cell-major file.
 """
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numba as nb
 import numpy as np
@@ -44,6 +48,7 @@ METHODS = ("pearson", "spearman", "mi")
 MI_BINS = 16
 CHUNK_VALUES = 1 << 22  # values per read in the streamed passes (16 MB float32)
 BLOCK_VALUES = 1 << 26  # values of whole columns held at once for spearman / mi (256 MB)
+MAX_PASSES = 2  # more blocks than this: spill the columns to a temporary cell-major file
 
 
 @dataclass(frozen=True)
@@ -161,28 +166,50 @@ def _by_columns(source, feature, steps, method, categorical, threads):
     f = feature[steps]
     fcat = None if method != "mi" else _categories(f, categorical)
     frank = sps.rankdata(f) if method == "spearman" else None
-    block = max(1, min(D, BLOCK_VALUES // max(steps.size, 1)))
-    with ThreadPoolExecutor(max(1, threads)) as pool:
-        for c0 in range(0, D, block):
-            cells = np.arange(c0, min(D, c0 + block))
-            columns = _columns(source, steps, cells)
 
-            def one(j, columns=columns):
-                x = columns[j]
-                finite = np.isfinite(x)
-                if method == "spearman":
-                    return _spearman(x, f, frank, finite)
-                return _mi(x, fcat, finite)
+    def one(x):
+        finite = np.isfinite(x)
+        if method == "spearman":
+            return _spearman(x, f, frank, finite)
+        return _mi(x, fcat, finite)
 
-            for j, (s, pv, k) in enumerate(pool.map(one, range(cells.size))):
+    with ThreadPoolExecutor(max(1, threads)) as pool, _column_blocks(source, steps) as blocks:
+        for c0, columns in blocks:
+            for j, (s, pv, k) in enumerate(pool.map(one, columns)):
                 scores[c0 + j], p[c0 + j], n[c0 + j] = s, pv, k
     return scores, p, n
 
 
-def _columns(source: StateSource, steps: np.ndarray, cells: np.ndarray) -> np.ndarray:
+@contextmanager
+def _column_blocks(source: StateSource, steps: np.ndarray):
+    """Yields an iterator of ``(first cell, float32[k, len(steps)])`` blocks of whole columns,
+    at most ``BLOCK_VALUES`` values each.
+
+    When all columns fit in ``MAX_PASSES`` blocks, each block is one streamed read of the
+    source. Otherwise one read writes every column to a temporary cell-major file (deleted
+    afterwards; ``4 T D`` bytes) and the blocks are read back from it, so a large source is
+    read once, not once per block.
+    """
+    D = int(source.shape[1])
+    block = max(1, min(D, BLOCK_VALUES // max(steps.size, 1)))
+    if -(-D // block) <= MAX_PASSES:
+        yield ((c0, _columns(source, steps, np.arange(c0, min(D, c0 + block))))
+               for c0 in range(0, D, block))
+        return
+    with tempfile.TemporaryDirectory(prefix="hiddenscope-columns-") as tmp:
+        spill = np.lib.format.open_memmap(Path(tmp) / "columns.npy", mode="w+",
+                                          dtype=np.float32, shape=(D, steps.size))
+        _columns(source, steps, np.arange(D), out=spill)
+        spill.flush()
+        yield ((c0, np.array(spill[c0 : c0 + block])) for c0 in range(0, D, block))
+        del spill
+
+
+def _columns(source: StateSource, steps: np.ndarray, cells: np.ndarray,
+             out: np.ndarray | None = None) -> np.ndarray:
     """``float32[len(cells), len(steps)]``: the cells' values at ``steps``, one streamed pass."""
     T, D = (int(x) for x in source.shape)
-    out = np.empty((cells.size, steps.size), np.float32)
+    out = np.empty((cells.size, steps.size), np.float32) if out is None else out
     select = None if cells.size == D else cells
     for lo, hi in chunks(0, T, max(1, CHUNK_VALUES // max(D, 1))):
         a, b = np.searchsorted(steps, [lo, hi])

@@ -34,11 +34,16 @@ def used(h, f, c):
     return h[keep, c].astype(np.float64), f[keep]
 
 
+@pytest.mark.parametrize("block", [10_000, 4 * 157, 100], ids=["one", "two-blocks", "spilled"])
 @pytest.mark.parametrize("name", ["scalar", "indicator", "depth"])
 @pytest.mark.parametrize("method", ["pearson", "spearman"])
-def test_against_scipy(method, name, monkeypatch):
+def test_against_scipy(method, name, block, monkeypatch):
     monkeypatch.setattr(F, "CHUNK_VALUES", 7 * 13)  # many small chunks
-    monkeypatch.setattr(F, "BLOCK_VALUES", 3 * 150)  # several cell blocks
+    monkeypatch.setattr(F, "BLOCK_VALUES", block)  # all 7 cells, blocks of 4, or spilled
+    spilled = []
+    real = F.tempfile.TemporaryDirectory
+    monkeypatch.setattr(F.tempfile, "TemporaryDirectory",
+                        lambda **kw: spilled.append(1) or real(**kw))
     src, h = data()
     f = features(h.shape[0])[name]
     got = F.correlate(src, f, method)
@@ -54,6 +59,7 @@ def test_against_scipy(method, name, monkeypatch):
         assert got.p[c] == pytest.approx(want.pvalue, rel=1e-6, abs=1e-12)
     order = got.ranking()
     assert set(order[-2:].tolist()) == {3, 4}  # no-variance cells come last
+    assert bool(spilled) == (method != "pearson" and block == 100)
     finite = [c for c in order if not math.isnan(got.scores[c])]
     assert [abs(got.scores[c]) for c in finite] == sorted((abs(got.scores[c]) for c in finite),
                                                           reverse=True)
