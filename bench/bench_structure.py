@@ -19,7 +19,10 @@ Figures:
 - align 20 cells of layer0-cell against the 650 cells of layer1-cell (target <= 3 s at T = 5M);
 - the floor: one sequential read + tanh of one source, and the passes' ratio to it.
 Passes over the corpus are linear in T; figures at a smaller T are scaled by 5M / T to compare
-with the targets, and printed as such.
+with the targets, and printed as such. Beside each wall time, the process's CPU time: the
+projections, the clustering and the response pass run on one thread, so their CPU time is
+what an idle core would take; align runs two threads, so an idle 2-core machine would take
+about half its CPU time.
 """
 from __future__ import annotations
 
