@@ -4,7 +4,8 @@ An ASGI middleware placed at the front of Connexion's stack:
 - the ``Host`` header must name an allowed host (the bound host and localhost by default,
   ``hiddenscope serve --allow-host`` adds more): a page on another site cannot reach a local
   server through a DNS name that it re-points to 127.0.0.1 (DNS rebinding);
-- a path or query string past its bound is answered 414 (problem+json) before parsing;
+- a path or query string past its bound is answered 414, headers past theirs 431
+  (problem+json), before anything parses them;
 - every response gets ``X-Content-Type-Options: nosniff``, and the client's pages a strict
   Content-Security-Policy (scripts, styles and data from this origin only, no inline script,
   no framing), since it shows text from data sets that anyone may have written.
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_QUERY_BYTES = 64 * 1024  # the longest valid query (4096 cells of 10 digits) is ~45 KB
 MAX_PATH_BYTES = 2048
+MAX_HEADER_BYTES = 64 * 1024  # all headers together; browsers send a few KB
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 _SLASHES, _RAW_SLASHES = re.compile("/{2,}"), re.compile(b"/{2,}")
 CLIENT_CSP = (
@@ -106,6 +108,13 @@ class Guard:
                     f"{', '.join(sorted(self.hosts))}. Open it by one of those names, or "
                     "start it with --allow-host NAME",
                 )
+        size = sum(len(k) + len(v) for k, v in scope.get("headers", []))
+        if size > MAX_HEADER_BYTES:
+            return (
+                431,
+                "Request Header Fields Too Large",
+                f"the headers are {size:,} bytes, over the bound of {MAX_HEADER_BYTES:,}",
+            )
         query = scope.get("query_string", b"")
         if len(query) > MAX_QUERY_BYTES:
             return (

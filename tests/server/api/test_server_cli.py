@@ -136,13 +136,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def raw_get(port: int, target: str, host: str = "127.0.0.1") -> tuple[int, dict, bytes]:
+def raw_get(
+    port: int, target: str, host: str = "127.0.0.1", extra: dict | None = None
+) -> tuple[int, dict, bytes]:
     """GET ``target`` as written (no client-side URL checks or escaping), with ``host``."""
     import http.client
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.putrequest("GET", target, skip_host=True)
     conn.putheader("Host", host)
+    for name, value in (extra or {}).items():
+        conn.putheader(name, value)
     conn.endheaders()
     response = conn.getresponse()
     body = response.read()
@@ -155,6 +159,8 @@ def assert_hardened(port: int) -> None:
     status, headers, body = raw_get(port, "/api/v1/datasets?x=" + "a" * 100_000)
     assert status == 414 and headers["content-type"] == "application/problem+json", body[:200]
     assert b"over the bound of 65,536" in body and headers["x-content-type-options"] == "nosniff"
+    status, headers, body = raw_get(port, "/api/v1/datasets", extra={"X-Big": "a" * 200_000})
+    assert status == 431 and headers["content-type"] == "application/problem+json"
     status, headers, body = raw_get(port, "/api/v1/datasets", host="evil.example")
     assert status == 400 and b"is not served here" in body
     assert raw_get(port, "/api/v1/datasets", host=f"localhost:{port}")[0] == 200
