@@ -74,7 +74,8 @@ def bench_run(folder: Path, repeat: int) -> None:
             assert r.status_code == 200, r.text
         ms = [1000 * x for x in times]
         print(
-            f"/run {cp.id:16s} {len(body['tokens'])} tokens: warm median {statistics.median(ms):6.1f}"
+            f"/run {cp.id:16s} {len(body['tokens'])} tokens: "
+            f"warm median {statistics.median(ms):6.1f}"
             f" ms (min {min(ms):.1f}, max {max(ms):.1f}; first call {1000 * cold:.0f} ms)"
             f"  target <= 100 ms"
         )

@@ -67,12 +67,12 @@ class SequenceClassifier(nn.Module):
             ) from None
 
     def from_embeddings(self, emb: torch.Tensor) -> torch.Tensor:
-        """``emb float[B, L, E]`` -> class logits ``float[B, L, C]`` (saliency differentiates this)."""
+        """``emb float[B, L, E]`` -> class logits ``float[B, L, C]``."""
         out, _ = self.rnn(emb)
         return self.decoder(out)
 
     def initial_logits(self) -> torch.Tensor:
-        """Class logits ``float[C]`` of the empty prefix: the decoder on the initial state (zeros)."""
+        """Class logits ``float[C]`` of the empty prefix: the decoder on the zero initial state."""
         return self.decoder(torch.zeros(self.rnn.hidden_size))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
@@ -138,8 +138,8 @@ def train_classifier(
         nn.utils.clip_grad_norm_(model.parameters(), float(train_cfg.get("clip", 1.0)))
         optim.step()
         avg = loss.item() if avg is None else 0.95 * avg + 0.05 * loss.item()
-        bar.set_postfix(loss=f"{avg:.3f}", sent_s=f"{step * batch / (time.perf_counter() - start):,.0f}",
-                        refresh=False)  # fmt: skip
+        rate = step * batch / (time.perf_counter() - start)
+        bar.set_postfix(loss=f"{avg:.3f}", sent_s=f"{rate:,.0f}", refresh=False)
         if step in marks:
             model.eval()
             save(model, step)

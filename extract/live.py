@@ -7,13 +7,18 @@ TorchScript archive. :class:`LiveModel` then answers ``run(text)``: tokens, stat
 requested sources, the output, word impact, saliency and variance (saliency.py).
 
 States come from the same taps as the extractor's (tap.py, model_call.py), so the cells
-of the extracted checkpoint read exactly as they do in the corpus.
+of the extracted checkpoint read exactly as they do in the corpus. A TorchScript model
+cannot be tapped; it provides ``embed`` (its nn.Embedding), an exported
+``from_embeddings(emb float[B, L, E]) -> float[B, L, C]`` and an exported
+``states(ids int64[B, L]) -> Dict[str, float[B, L, D]]`` keyed by source id
+(``layer0-hidden``...).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import warnings
 from contextlib import ExitStack
 
 import numpy as np
@@ -48,7 +53,9 @@ def _build(checkpoint: CheckpointConfig, vocab_size: int) -> nn.Module:
 def load_checkpoint(checkpoint: CheckpointConfig, vocab_size: int) -> nn.Module:
     """The model of ``checkpoint`` in eval mode; never unpickles an arbitrary object."""
     if checkpoint.format == "torchscript":
-        return torch.jit.load(str(checkpoint.file), map_location="cpu").eval()
+        with warnings.catch_warnings():  # deprecated since torch 2.10, still read
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(str(checkpoint.file), map_location="cpu").eval()
     check_weights_file(checkpoint.file)  # raises UnsafeModelFile before torch reads it
     weights = torch.load(checkpoint.file, map_location="cpu", weights_only=True)
     model = _build(checkpoint, vocab_size)
@@ -73,8 +80,13 @@ class LiveModel:
         self.model = load_checkpoint(checkpoint, len(vocab))
         self.index = {w: i for i, w in enumerate(vocab) if w is not None}
         self.unk = self.index.get(config.unk) if config.unk is not None else None
-        self.caller = ModelCaller(self.model, False, None, None, 1 << 16, 1, True)
-        self.state_ids = [key.id for t in self.caller.taps for key in t.keys]
+        self.scripted = isinstance(self.model, torch.jit.ScriptModule)
+        if self.scripted:  # no taps inside TorchScript: the module names its own states
+            probe = self.model.states(torch.zeros((1, 1), dtype=torch.int64))
+            self.state_ids = list(probe)
+        else:
+            self.caller = ModelCaller(self.model, False, None, None, 1 << 16, 1, True)
+            self.state_ids = [key.id for t in self.caller.taps for key in t.keys]
         self.classes = list(config.classes)
 
     def ids_of(self, tokens: list[str]) -> tuple[np.ndarray, list[dict]]:
@@ -96,6 +108,10 @@ class LiveModel:
 
     def states(self, ids: np.ndarray, wanted: list[str]) -> dict[str, np.ndarray]:
         """``{source id: float32[D, n]}`` (cells x steps), as the extractor would write them."""
+        if self.scripted:
+            with torch.inference_mode():
+                out = self.model.states(torch.as_tensor(ids)[None])
+            return {sid: out[sid][0].float().numpy().T for sid in wanted}
         with ExitStack() as stack, torch.inference_mode():
             self.caller.enter(stack)
             states, _, _ = self.caller.call(ids[None], np.array([len(ids)]), None)

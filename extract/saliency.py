@@ -39,9 +39,10 @@ def scores_from_embeddings(model: nn.Module, emb: torch.Tensor) -> torch.Tensor:
 
 def empty_prefix_probs(model: nn.Module, prior: np.ndarray | None) -> torch.Tensor:
     """``p(. | empty prefix)`` ``float[C]``: decoder on the zero initial state, else ``prior``."""
-    decoder = getattr(model, "decoder", None)
-    if isinstance(decoder, nn.Linear):
-        return torch.softmax(decoder(torch.zeros(decoder.in_features)), -1)
+    decoder = getattr(model, "decoder", None)  # an nn.Linear, or its TorchScript form
+    width = getattr(decoder, "in_features", None)
+    if isinstance(width, int):
+        return torch.softmax(decoder(torch.zeros(width)), -1)
     if prior is None:
         raise ValueError("the model has no initial-state output; pass the class prior")
     return torch.as_tensor(np.asarray(prior, dtype=np.float32))

@@ -45,7 +45,7 @@ class Lexicon:
 
     @classmethod
     def from_recipe(cls, spec: dict) -> Lexicon:
-        """``build.corpus.lexicon``: lists ``positive``, ``negative``, ``negators``, ``intensifiers``."""
+        """``build.corpus.lexicon``: word lists positive, negative, negators, intensifiers."""
         lex = spec.get("lexicon")
         keys = ("positive", "negative", "negators", "intensifiers")
         if not isinstance(lex, dict) or any(
@@ -115,7 +115,10 @@ class _Generator:
             else:
                 words = [*main, "though", *sub]
         opener = self.pick(OPENERS).split()
-        return Review([*opener, *words, "."], label, phenomenon)
+        # The full stop is left out now and then, so the model must decide at whatever token
+        # a typed sentence ends with, not only at "."
+        end = ["."] if self.rng.random() < 0.6 else []
+        return Review([*opener, *words, *end], label, phenomenon)
 
 
 def reviews(n: int, lex: Lexicon, seed: int, mix: dict | None = None) -> list[Review]:

@@ -68,9 +68,7 @@ def build_sentiment(folder: Path, config: dict, recipe: dict, progress: bool, ec
     spec, model_cfg, train_cfg = recipe["corpus"], recipe["model"], recipe["train"]
     lex = sentiment.Lexicon.from_recipe(spec)
     items = sentiment.reviews(int(spec["sentences"]), lex, seed, spec.get("mix"))
-    train_rows, test_rows = sentiment.split_held_out(
-        items, float(spec.get("held_out", 0.2)), seed
-    )
+    train_rows, test_rows = sentiment.split_held_out(items, float(spec.get("held_out", 0.2)), seed)
     unk = spec.get("unk", "<unk>")
     vocab = sentiment.vocabulary(lex, unk)
     index = {w: i for i, w in enumerate(vocab)}
@@ -126,11 +124,17 @@ def build_sentiment(folder: Path, config: dict, recipe: dict, progress: bool, ec
         gold=labels,
         impact=spec_x.get("impact", True),
         saliency=spec_x.get("saliency", True),
-        extra_config={"model": {
-            "task": "classifier", "classes": list(sentiment.CLASSES), "tokenizer": "words",
-            "lowercase": True, "unk": unk, "extracted": extracted, "checkpoints": checkpoints,
-        }},  # fmt: skip
+        extra_config={
+            "model": {
+                "task": "classifier",
+                "classes": list(sentiment.CLASSES),
+                "tokenizer": "words",
+                "lowercase": True,
+                "unk": unk,
+                "extracted": extracted,
+                "checkpoints": checkpoints,
+            }
+        },  # fmt: skip
     )
     echo(f"built {folder} in {time.perf_counter() - started:.1f} s")
     return folder
-

@@ -255,8 +255,9 @@ def parse_sequence_meta(r, top: dict, files: dict[str, Path], meta_config: type)
                 name=str(name),
                 file=r.file_ref(m, "file", f"{where}.file", files, (".h5", ".hdf5")) or "",
                 path=r.required(m, "path", f"{where}.path"),
-                dict=r.file_ref(m, "dict", f"{where}.dict", files, (".json", ".dict", ".txt"),
-                                required=False),  # fmt: skip
+                dict=r.file_ref(
+                    m, "dict", f"{where}.dict", files, (".json", ".dict", ".txt"), required=False
+                ),  # fmt: skip
                 vis_type=r.text(vis, "type", f"{where}.vis.type", None, ("discrete", "scalar")),
                 vis_range=vis_range,
             )

@@ -49,7 +49,9 @@ def reference_select(values: np.ndarray, a: int, b: int, thr: float) -> list[int
 
 def test_type_a_sentence_and_see_the_three_strips(page, sentiment_server, artifacts):
     srv = sentiment_server
-    query = urlencode({"dataset": "sentiment", "source": SOURCE, "panels": "text", "threshold": 0.1})
+    query = urlencode(
+        {"dataset": "sentiment", "source": SOURCE, "panels": "text", "threshold": 0.1}
+    )
     page.goto(f"{srv.url}/client/view.html?{query}")
     panel = page.locator("section.panel[data-panel=text]")
     panel.locator("input[name=text]").wait_for(timeout=TIMEOUT_MS)
@@ -82,7 +84,9 @@ def test_type_a_sentence_and_see_the_three_strips(page, sentiment_server, artifa
     page.mouse.down()
     page.mouse.move(last["x"] + 5, last["y"] + 5, steps=3)
     page.mouse.up()
-    page.wait_for_function("() => new URL(location.href).searchParams.has('cells')", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => new URL(location.href).searchParams.has('cells')", timeout=TIMEOUT_MS
+    )
     values = np.array(answer["sources"][SOURCE], dtype=float)
     want = reference_select(values, 1, 2, 0.1)
     assert cells_of(url_state(page)["cells"]) == want
@@ -127,7 +131,9 @@ def test_impact_colours_and_select_on_text_helpers(module_page):
         [impact, values.tolist()],
     )
     assert [c["kind"] for c in out["colors"]] == ["up", "down", "neutral", "down", "neutral"]
-    assert [round(c["opacity"], 6) for c in out["colors"]] == [round(abs(v) / 0.3, 6) for v in impact]
+    assert [round(c["opacity"], 6) for c in out["colors"]] == [
+        round(abs(v) / 0.3, 6) for v in impact
+    ]
     on = values >= 0.1
     want = [c for c in range(9) if on[c, 2:4].all() and not on[c, 1] and not on[c, 4]]
     assert out["sel"] == want

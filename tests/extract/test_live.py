@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,9 @@ def classifier_files(tmp_path: Path, cell: str = "lstm", seed: int = 0):
     path = tmp_path / f"{cell}.pt"
     torch.save(model.state_dict(), path)
     cp = CheckpointConfig(cell, cell, cell, 1, "sequence-classifier", "state_dict", path, arch)
-    config = ModelConfig("classifier", ("negative", "positive"), "words", True, "<unk>", cell, (cp,))
+    config = ModelConfig(
+        "classifier", ("negative", "positive"), "words", True, "<unk>", cell, (cp,)
+    )
     return model, config, cp
 
 
@@ -186,3 +189,50 @@ def test_a_memoized_global_name_is_refused(tmp_path):
         z.writestr("memo/data.pkl", ops)
     with pytest.raises(UnsafeModelFile, match="computed names"):
         check_weights_file(path)
+
+
+class ScriptedClassifier(torch.nn.Module):
+    """The TorchScript contract: embed, from_embeddings and states exported."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(len(VOCAB), 5)
+        self.rnn = torch.nn.GRU(5, 7, batch_first=True)
+        self.decoder = torch.nn.Linear(7, 2)
+
+    @torch.jit.export
+    def from_embeddings(self, emb: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.rnn(emb)[0])
+
+    @torch.jit.export
+    def states(self, ids: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"layer0-hidden": self.rnn(self.embed(ids))[0]}
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.from_embeddings(self.embed(ids))
+
+
+def test_a_torchscript_checkpoint_runs_like_the_module_itself(tmp_path):
+    torch.manual_seed(2)
+    module = ScriptedClassifier().eval()
+    path = tmp_path / "model.ts"
+    with warnings.catch_warnings():  # torch 2.10+ deprecates TorchScript; files still load
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(module), str(path))
+    cp = CheckpointConfig("ts", "ts", "ts", 1, "", "torchscript", path, {})
+    config = ModelConfig(
+        "classifier", ("negative", "positive"), "words", True, "<unk>", "ts", (cp,)
+    )
+    out = LiveModel(config, cp, VOCAB).run(TEXT)
+    ids = torch.as_tensor(out["token_ids"])
+    with torch.no_grad():
+        p = [torch.softmax(module.decoder(torch.zeros(7)), -1)]
+        p += [torch.softmax(module(ids[None, : i + 1])[0, -1], -1) for i in range(len(ids))]
+        hidden = module.rnn(module.embed(ids[None]))[0][0].numpy()
+    p = torch.stack(p).numpy()
+    c = int(p[-1].argmax())
+    np.testing.assert_allclose(out["impact"], np.diff(p[:, c]), atol=1e-6)
+    np.testing.assert_allclose(out["sources"]["layer0-hidden"], hidden.T, atol=1e-6)
+    emb = module.embed(ids[None]).detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(module.from_embeddings(emb)[0, -1, c], emb)
+    np.testing.assert_allclose(out["saliency_dims"], grad[0].abs().numpy(), rtol=1e-5, atol=1e-7)

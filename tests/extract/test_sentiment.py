@@ -161,7 +161,9 @@ def test_stored_tracks_equal_the_model_run_on_each_sentence_alone(built):
         np.testing.assert_allclose(impact[a:b], np.diff(probs[:, c]), atol=1e-5)
         emb = model.embed(ids[None]).detach().requires_grad_(True)
         (grad,) = torch.autograd.grad(model.from_embeddings(emb)[0, -1, c], emb)
-        np.testing.assert_allclose(saliency[a:b], grad[0].norm(dim=-1).numpy(), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(
+            saliency[a:b], grad[0].norm(dim=-1).numpy(), rtol=1e-4, atol=1e-6
+        )
         hidden = model.rnn(model.embed(ids[None]))[0][0].detach().numpy()
         np.testing.assert_allclose(states[a:b], hidden, atol=1e-5)
     labels = ds.config.model.classes
