@@ -1,5 +1,6 @@
-"""The extractor's sub-commands of ``hiddenscope`` (the click group lives in server/cli.py,
-which loads :data:`COMMANDS` lazily, so the server runs without torch installed)."""
+"""The extractor's sub-commands of ``hiddenscope``. setup.py declares them in the
+``hiddenscope.commands`` entry-point group (with the ``extract`` extra), which the command in
+server/cli.py reads, so the server never imports the extractor and runs without torch."""
 
 from __future__ import annotations
 
