@@ -146,6 +146,46 @@ def test_compare_carries_the_selection_and_matches_it_there(page, server, artifa
     assert page.errors == []
 
 
+@pytest.fixture(scope="module")
+def twin_server(tmp_path_factory):
+    """`parens` and `twin`: the same tokens, other states (another model of the same corpus)."""
+    from browser_harness import Server
+    from hiddenscope.server.store.synthetic import write_dataset
+
+    root = tmp_path_factory.mktemp("twins")
+    write_dataset(root / "parens", T=3000, D=24, sequences=4, seed=0)
+    write_dataset(root / "twin", T=3000, D=12, sequences=4, seed=0, depth_cells=2)
+    srv = Server(root)
+    yield srv
+    srv.stop()
+
+
+def test_compare_carries_cells_to_another_model_and_matches_there(page, twin_server):
+    open_view(page, twin_server, panels="compare", cells="0,1,2,3", added="0,1,2,3",
+              cmp_dataset="twin", cmp_source="layer0-cell")
+    panel = page.locator("section.panel[data-panel=compare]")
+    panel.locator(".compare-left g.row").first.wait_for(timeout=TIMEOUT_MS)
+    panel.get_by_role("button", name="Carry the selection there").click()
+    wait_settled(page, after="a.state.cmp_cells.length > 0")
+    answer = api(twin_server, "/datasets/parens/align", source=SOURCE, cells="0,1,2,3",
+                 to_dataset="twin", to_source="layer0-cell", limit=3)
+    want = []
+    for pair in answer["pairs"]:
+        if pair["matches"] and pair["matches"][0]["cell"] not in want:
+            want.append(pair["matches"][0]["cell"])
+    assert set(want) <= {0, 1}  # the twin's depth cells answer the depth cells
+    s = url_state(page)
+    assert cells_of(s["cmp_cells"]) == want and s["cmp_dataset"] == "twin"
+    panel.locator(".compare-right g.row").first.wait_for(timeout=TIMEOUT_MS)
+    panel.get_by_role("button", name="Match there").click()
+    wait_settled(page, after="a.state.dataset === 'twin' && a.state.match === true")
+    s = url_state(page)
+    assert (s["dataset"], s["source"], s["cmp_dataset"]) == ("twin", "layer0-cell", "parens")
+    assert cells_of(s["cells"]) == sorted(want) and s["match"] == "on"
+    page.locator("section.match-view").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.errors == []
+
+
 # --- pure helpers ---------------------------------------------------------------------------
 def run_module(page, file: str, body: str, arg):
     return page.evaluate(f"async (arg) => {{ const m = await import('/{file}'); {body} }}", arg)
