@@ -76,6 +76,8 @@ class SourceEngine:
         except IndexCorrupt as err:
             self.index.storage.invalidate(str(err))
             return fallback()
+        except OSError:  # a rebuild replaced the files between the look-up and the read
+            return fallback()
 
     # --- queries -----------------------------------------------------------------
     def _sequence(self, t: int) -> tuple[int, int]:

@@ -283,3 +283,14 @@ def test_many_blocks_and_segments_equal_the_scan(tmp_path):
     query = MatchQuery([5, 6], 0.1, limit=30)
     assert engine.match(query) == plain.match(query)
     assert invalid and "cell 5, block 2" in invalid[0]
+
+
+def test_files_replaced_during_a_query_fall_back_to_the_scan(tmp_path):
+    states, offsets = make_states(34, [80, 60], 5)
+    engine = indexed(states, offsets, tmp_path)
+    files = engine.index.storage
+    manifest = files.manifest()
+    files.manifest = lambda: manifest  # the look-up saw the old build...
+    _codes_file(tmp_path).unlink()  # ...whose files a new build has just removed
+    query = MatchQuery([0, 1, 4], 0.2, limit=15)
+    assert engine.match(query) == SourceEngine(engine.source).match(query)
