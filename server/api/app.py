@@ -4,6 +4,7 @@ UI, and the browser client's files served by Flask's safe file serving."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import flask
@@ -114,11 +115,13 @@ def _forget(handlers: Handlers, id: str) -> None:
     if forget is not None:
         forget(id)
         return
-    for name in ("_engines", "_files"):  # until the workspace has forget(): its caches by key
-        cache = getattr(workspace, name, None)
-        if isinstance(cache, dict):
-            for key in [k for k in cache if isinstance(k, tuple) and k[0] == id]:
-                cache.pop(key, None)
+    # until the workspace has forget(): drop its caches keyed (data set, source), under its lock
+    with getattr(workspace, "_lock", None) or threading.Lock():
+        for name in ("_engines", "_files"):
+            cache = getattr(workspace, name, None)
+            if isinstance(cache, dict):
+                for key in [k for k in cache if isinstance(k, tuple) and k[0] == id]:
+                    cache.pop(key, None)
 
 
 def _routed_by_connexion() -> None:
