@@ -14,9 +14,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ..engine.align import best_matches, correlate, token_difference
-from ..engine.coclusters import cocluster, frequent_words
+from ..engine.coclusters import cocluster, expected_response, frequent_words
 from ..engine.projection import MissingExtra, project
-from ..engine.response import response_matrix
 from .errors import ApiError
 from .payloads import json_response
 
@@ -139,8 +138,7 @@ class StructureOps:
                            f"{int(np.bincount(ds.tokens).max())} times); lower min_count")
         key = ("response", ds.id, src.fingerprint, words, min_count)
         R = self.structure_cache.get(
-            key, lambda: np.ascontiguousarray(  # cells x words, ready for orjson
-                response_matrix(src, ds.tokens, ds.sequence_offsets, ids).mean().T))
+            key, lambda: expected_response(src, ds.tokens, ds.sequence_offsets, ids))
         cc = cocluster(R, k, seed)
         names = ds.vocab_array[ids]
         return {

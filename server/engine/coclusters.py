@@ -1,7 +1,8 @@
 """Co-clusters of cells and words (RNNVis): spectral co-clustering of the expected-response graph.
 
 The input is the expected-response matrix ``R: float64[D, W]`` (response.py: the mean of
-``h[t] - h[t-1]`` over the steps that read each word, ``h[-1] = 0`` at a sequence start).
+``h[t] - h[t-1]`` over the steps that read each word, ``h[-1] = 0`` at a sequence start;
+:func:`expected_response` runs its pass in two parts of whole sequences at once).
 Cells and words form a bipartite graph whose edge weights must be nonnegative, while a
 response has a sign (a word may push a cell down as strongly as another pushes it up). The
 affinity is therefore ``|R|``: a cell and a word are tied by how strongly the word moves the
@@ -23,11 +24,14 @@ is listed, heaviest first.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import EngineError
+from .response import WordResponse, response_matrix
+from .source import StateSource
 
 _FLOOR = 1e-9
 
@@ -55,6 +59,51 @@ def frequent_words(tokens: np.ndarray, vocab_size: int, words: int,
     ids = np.flatnonzero(counts >= min_count)
     ids = ids[np.lexsort((ids, -counts[ids]))][:words]
     return ids.astype(np.int64), counts[ids].astype(np.int64)
+
+
+class _Steps:
+    """The steps ``lo .. hi-1`` of a :class:`StateSource`, itself a StateSource (a part of the
+    corpus made of whole sequences)."""
+
+    def __init__(self, source: StateSource, lo: int, hi: int, offsets: np.ndarray) -> None:
+        self._source, self._lo = source, lo
+        self.shape = (hi - lo, int(source.shape[1]))
+        self.transform = source.transform
+        self.sequence_offsets = offsets[(offsets >= lo) & (offsets <= hi)] - lo
+        self.fingerprint = f"{source.fingerprint}[{lo}:{hi}]"
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        return self._source.read_rows(self._lo + start, self._lo + stop)
+
+    def read_steps(self, steps: np.ndarray) -> np.ndarray:
+        return self._source.read_steps(np.asarray(steps) + self._lo)
+
+
+def expected_response(source: StateSource, tokens: np.ndarray, offsets: np.ndarray,
+                      word_ids: np.ndarray, threads: int = 2) -> np.ndarray:
+    """``float64[D, W]`` expected response of every cell to each of ``word_ids`` (response.py's
+    :func:`response_matrix`, NaN where a word has no finite change), its one pass split at
+    sequence boundaries into up to ``threads`` parts summed at the same time (its kernel and
+    the transform release the GIL); a part starts at a sequence start, where ``h[-1] = 0``."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    T = int(offsets[-1])
+    near = np.searchsorted(offsets, np.arange(1, max(1, threads)) * T / max(1, threads))
+    cuts = np.unique(np.concatenate([[0], offsets[np.clip(near, 0, offsets.size - 1)], [T]]))
+    parts = list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
+
+    def part(bounds: tuple[int, int]) -> WordResponse:
+        lo, hi = bounds
+        return response_matrix(_Steps(source, lo, hi, offsets), tokens[lo:hi],
+                               offsets[(offsets >= lo) & (offsets <= hi)] - lo, word_ids)
+
+    if len(parts) == 1:
+        results = [part(parts[0])]
+    else:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            results = list(pool.map(part, parts))
+    total = WordResponse(word_ids, results[0].cells, sum(r.sums for r in results),
+                         sum(r.counts for r in results), sum(r.occurrences for r in results))
+    return np.ascontiguousarray(total.mean().T)
 
 
 def affinity(R: np.ndarray) -> np.ndarray:

@@ -168,13 +168,13 @@ def test_coclusters_partition_cells_and_words_and_response_is_direct(client, roo
 
 def test_coclusters_are_cached_per_parameters(client, monkeypatch):
     calls = []
-    real = S.response_matrix
+    real = S.expected_response
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(S, "response_matrix", counting)
+    monkeypatch.setattr(S, "expected_response", counting)
     params = {"source": "layer1-cell", "k": 2, "words": 6, "min_count": 3, "seed": 1}
     first = client.get(f"{BASE}/coclusters", params=params).json()
     again = client.get(f"{BASE}/coclusters", params=params).json()

@@ -115,3 +115,24 @@ def test_affinity_is_nonnegative_with_a_floor():
     A = C.affinity(np.array([[-2.0, 0.0], [np.nan, 1.0]]))
     assert A.min() > 0 and A[0, 0] == pytest.approx(2.0) and A[1, 1] == pytest.approx(1.0)
     assert np.all(C.affinity(np.zeros((2, 3))) == 1.0)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+@pytest.mark.parametrize("lengths", [[300], [40, 7, 120, 1, 90, 42]])
+def test_expected_response_in_parts_equals_one_pass(threads, lengths):
+    """Parts of whole sequences summed together give response.py's one-pass matrix."""
+    from hiddenscope.server.engine import ArraySource
+    from hiddenscope.server.engine.response import response_matrix
+
+    rng = np.random.default_rng(len(lengths) + threads)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    T = int(offsets[-1])
+    states = rng.standard_normal((T, 6)).astype(np.float32)
+    states[rng.random((T, 6)) < 0.02] = np.nan
+    tokens = rng.integers(0, 9, T).astype(np.int32)
+    source = ArraySource(states, offsets, "tanh")
+    ids = np.array([4, 0, 7, 2], dtype=np.int64)
+    got = C.expected_response(source, tokens, offsets, ids, threads=threads)
+    want = response_matrix(source, tokens, offsets, ids).mean().T
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert got.flags.c_contiguous and got.shape == (6, 4)
