@@ -85,12 +85,12 @@ function saliencyBars(tokens, saliency, width = WORD_W) {
   return svg.node();
 }
 
-function saliencyHeatmap(tokens, dims) {
+function saliencyHeatmap(tokens, dims, className = "yt-saliency") {
   const E = dims[0]?.length ?? 0;
   const cell = Math.max(3, Math.min(10, Math.floor(480 / Math.max(1, E))));
   const max = Math.max(1e-12, ...dims.flat());
   const color = sequential(0, max);
-  const svg = d3.create("svg").attr("class", "yt-saliency")
+  const svg = d3.create("svg").attr("class", className)
     .attr("width", 90 + E * cell).attr("height", tokens.length * 14 + 4);
   svg.selectAll("text").data(tokens).join("text").attr("x", 86).attr("y", (_, i) => i * 14 + 11)
     .attr("text-anchor", "end").attr("font-size", 11).text((t) => t);
@@ -241,6 +241,7 @@ export function yourTextView({ onRun, onSelectWords, onMatch }) {
       section("word impact (green raises the prediction, red lowers it, grey: within 10% of the largest)", impactStrip(r.tokens, r.impact)),
       section("saliency |dS/de| per word", saliencyBars(r.tokens, r.saliency)),
       section("saliency per embedding dimension (words x dimensions)", saliencyHeatmap(r.tokens, r.saliency_dims)),
+      section("variance: (e_ij - mean over the words of e_.j)^2 (paper 003)", saliencyHeatmap(r.tokens, r.variance, "yt-variance")),
     );
     if (d.rows?.length) body.append(section("every checkpoint", checkpointRows(d.rows)));
   }

@@ -75,6 +75,8 @@ def test_type_a_sentence_and_see_the_three_strips(page, sentiment_server, artifa
     dims = np.array(answer["saliency_dims"])
     assert panel.locator("svg.yt-saliency g.row").count() == dims.shape[0]
     assert panel.locator("svg.yt-saliency g.row").first.locator("rect").count() == dims.shape[1]
+    var = panel.locator("svg.yt-variance g.row")
+    assert var.count() == dims.shape[0] and var.first.locator("rect").count() == dims.shape[1]
     page.screenshot(path=str(artifacts / "your_text.png"), full_page=True)
 
     # drag over words 1..2: the cells on there at the threshold, as the rule says
