@@ -28,6 +28,8 @@ from torch import nn
 from .classifier import last_logits, pad
 from .writer import Track
 
+MAX_PREFIX_STEPS = 1 << 16  # padded prefix steps run at once (a 256-token text: one batch)
+
 
 def scores_from_embeddings(model: nn.Module, emb: torch.Tensor) -> torch.Tensor:
     """Per-step scores ``float[B, L, C]`` of embedded input ``emb float[B, L, E]``."""
@@ -57,9 +59,15 @@ def prefix_probs(model: nn.Module, ids: np.ndarray, prior: np.ndarray | None = N
     """
     n = len(ids)
     prefixes = [np.asarray(ids[: i + 1]) for i in range(n)]
-    x, lengths = pad(prefixes)
-    probs = torch.softmax(last_logits(scores_from_embeddings(model, model.embed(x)), lengths), -1)
-    return torch.cat([empty_prefix_probs(model, prior)[None], probs]).float().numpy()
+    # One batch, unless the padded batch would pass MAX_PREFIX_STEPS (a 1,000-character text
+    # of a character model is 10^6 steps): then batches of rows, so memory stays bounded.
+    rows = max(1, MAX_PREFIX_STEPS // max(1, n))
+    parts = [empty_prefix_probs(model, prior)[None]]
+    for a in range(0, n, rows):
+        x, lengths = pad(prefixes[a : a + rows])
+        logits = last_logits(scores_from_embeddings(model, model.embed(x)), lengths)
+        parts.append(torch.softmax(logits, -1))
+    return torch.cat(parts).float().numpy()
 
 
 def impact_of(probs: np.ndarray, c: int) -> np.ndarray:

@@ -236,3 +236,13 @@ def test_a_torchscript_checkpoint_runs_like_the_module_itself(tmp_path):
     emb = module.embed(ids[None]).detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(module.from_embeddings(emb)[0, -1, c], emb)
     np.testing.assert_allclose(out["saliency_dims"], grad[0].abs().numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_prefixes_in_bounded_batches_give_the_same_probabilities(tmp_path, monkeypatch):
+    from hiddenscope.extract import saliency
+
+    model, _, _ = classifier_files(tmp_path)
+    ids = np.array([1, 2, 3, 4, 5, 8, 1, 2, 6, 9], dtype=np.int64)
+    whole = saliency.prefix_probs(model, ids)
+    monkeypatch.setattr(saliency, "MAX_PREFIX_STEPS", 25)  # 2 prefixes of 10 per batch
+    np.testing.assert_allclose(saliency.prefix_probs(model, ids), whole, atol=1e-6)
