@@ -42,12 +42,12 @@ async function problemOf(response, url) {
   return new ApiError({ status: response.status, title: response.statusText, detail }, url);
 }
 
-/** GET BASE+path with params; {signal} cancels a request that a newer one replaced. */
-export async function request(path, params = {}, { signal } = {}) {
+/** GET (or `method`) BASE+path with params; {signal} cancels a request that a newer one replaced. */
+export async function request(path, params = {}, { signal, method = "GET" } = {}) {
   const url = `${BASE}${path}${queryOf(params)}`;
   let response;
   try {
-    response = await fetch(url, { signal, headers: { Accept: "application/json, application/problem+json" } });
+    response = await fetch(url, { method, signal, headers: { Accept: "application/json, application/problem+json" } });
   } catch (err) {
     if (err.name === "AbortError") throw err;
     throw new ApiError({ title: "Server unreachable", detail: `could not reach the server (${err.message}); is \`hiddenscope serve\` running?` }, url);
@@ -126,4 +126,9 @@ export function alignCells(dataset, params, opts) {
 /** GET /datasets/{dataset}/run?text&checkpoint&sources -> {tokens, token_ids, unknown, sources, output, impact, saliency, saliency_dims, variance, checkpoint, checkpoints} */
 export function runModel(dataset, params, opts) {
   return request(`/datasets/${enc(dataset)}/run`, params, opts);
+}
+
+/** POST /rescan -> RescanResponse (look for data set folders again) */
+export function rescanDatasets(opts) {
+  return request("/rescan", {}, { ...opts, method: "POST" });
 }

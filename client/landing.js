@@ -56,13 +56,29 @@ function unbuilt(ds) {
 // ready first, then recipes not built yet, then the broken ones
 const rank = (ds) => (ds.available ? 0 : unbuilt(ds) ? 1 : 2);
 
-try {
-  const { datasets } = await loaders.load("datasets", (o) => api.listDatasets(o), { label: "loading data sets" });
-  datasets.sort((a, b) => rank(a) - rank(b));
-  const box = d3.select("#datasets").text("");
-  if (!datasets.length) box.text("No data sets found. Start the server with a folder of data sets: hiddenscope serve DIR");
-  for (const ds of datasets) card(box, ds);
-} catch (err) {
-  d3.select("#datasets").text("");
-  status.error("Could not list the data sets:", err.detail || err.message);
+async function list() {
+  try {
+    const { datasets } = await loaders.load("datasets", (o) => api.listDatasets(o), { label: "loading data sets" });
+    datasets.sort((a, b) => rank(a) - rank(b));
+    const box = d3.select("#datasets").text("");
+    if (!datasets.length) box.text("No data sets found. Start the server with a folder of data sets: hiddenscope serve DIR");
+    for (const ds of datasets) card(box, ds);
+    status.clear("datasets");
+  } catch (err) {
+    d3.select("#datasets").text("");
+    status.error("Could not list the data sets:", err.detail || err.message, "datasets");
+  }
 }
+
+// A data set built (or fixed) while the server runs shows up without a restart.
+d3.select("main").insert("p", "#datasets").attr("class", "rescan").append("button").attr("type", "button")
+  .text("Look for new data sets").on("click", async () => {
+    try {
+      await loaders.load("rescan", (o) => api.rescanDatasets(o), { label: "looking for data sets" });
+      status.clear("rescan");
+    } catch (err) {
+      status.error("Could not look for data sets:", err.detail || err.message, "rescan");
+    }
+    await list();
+  });
+await list();

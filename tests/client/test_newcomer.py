@@ -47,6 +47,7 @@ def server(tmp_path_factory):
     (root / "recipe").mkdir()
     (root / "recipe" / "dataset.yml").write_text("name: recipe\nbuild: {corpus: parens}\n")
     srv = Server(root)
+    srv.root = root
     yield srv
     srv.stop()
 
@@ -215,6 +216,11 @@ def test_the_landing_page_lists_ready_data_sets_first_and_recipes_quietly(page, 
     assert "unbuilt" in recipe.get_attribute("class")
     assert recipe.locator("[role=alert]").count() == 0
     assert "hiddenscope build" in recipe.inner_text()
+    # a data set written while the server runs appears after "Look for new data sets"
+    write_dataset(server.root / "later", T=300, D=4, sequences=1)
+    page.get_by_role("button", name="Look for new data sets").click()
+    page.locator("article.card[data-dataset=later]").wait_for(timeout=TIMEOUT_MS)
+    assert page.locator("[role=alert]", has_text="Could not").count() == 0
 
 
 def test_the_window_fills_the_plot_and_has_step_numbers(page, server):
