@@ -13,6 +13,7 @@ from urllib.request import urlopen
 import numpy as np
 import pytest
 from test_app import SOURCE, TIMEOUT_MS, cells_of, open_view, url_state, wait_settled
+from test_your_text import sentiment_server  # noqa: F401  (the fixture: a quick sentiment build)
 
 pytestmark = pytest.mark.browser
 
@@ -243,3 +244,35 @@ def test_run_placed_on_the_pca_plot_and_carried_cells(module_page):
              {"cell": 2, "matches": [{"cell": 7, "r": 0.5}]}, {"cell": 3, "matches": []}]
     assert run_module(module_page, "views/compareView.js", "return m.carried(arg);",
                       pairs) == [5, 7]
+
+
+def test_your_text_is_one_more_point_on_the_pca_plot(page, sentiment_server):  # noqa: F811
+    """The sentence runs through the data set's model; PCA places its last state (after the
+    source's transform) at (h - mean) @ axes^T, inside the plot's frame."""
+    from test_your_text import SENTENCE
+    from test_your_text import SOURCE as TEXT_SOURCE
+
+    query = urlencode({"dataset": "sentiment", "source": TEXT_SOURCE, "panels": "projection",
+                       "proj_text": SENTENCE, "proj_n": 200})
+    page.goto(f"{sentiment_server.url}/client/view.html?{query}")
+    panel = page.locator("section.panel[data-panel=projection]")
+    diamond = panel.locator("path.your-text")
+    diamond.wait_for(timeout=TIMEOUT_MS)
+    assert diamond.locator("title").text_content() == "your text"
+    proj = api(sentiment_server, "/datasets/sentiment/projection", source=TEXT_SOURCE, n=200)
+    run = api(sentiment_server, "/datasets/sentiment/run", text=SENTENCE, sources=TEXT_SOURCE)
+    summary = api(sentiment_server, "/datasets/sentiment")
+    transform = next(s["transform"] for s in summary["sources"] if s["id"] == TEXT_SOURCE)
+    last = np.array(run["sources"][TEXT_SOURCE])[:, -1]
+    h = np.tanh(last) if transform == "tanh" else last
+    x, y = (h - np.array(proj["pca"]["mean"])) @ np.array(proj["pca"]["axes"]).T
+    # the diamond sits where the dots' scales put (x, y): compare with the dots' extremes
+    dots = panel.locator("circle.dot")
+    cx = np.array([float(v) for v in dots.evaluate_all("ds => ds.map(d => d.getAttribute('cx'))")])
+    px = np.array([p["x"] for p in proj["points"]])
+    slope = (cx.max() - cx.min()) / (px.max() - px.min())
+    want_cx = cx.min() + (x - px.min()) * slope
+    got = diamond.get_attribute("transform")
+    got_cx = float(got.split("(")[1].split(",")[0])
+    assert got_cx == pytest.approx(want_cx, abs=1.0)
+    assert page.errors == []
