@@ -18,13 +18,17 @@ pytestmark = pytest.mark.browser
 LOADERS = """async () => {
   const { createLoaders } = await import('/loaders.js');
   const seen = [];
-  const loaders = createLoaders({ onChange: (l) => seen.push(l.map((x) => `${x.name}:${x.detail ?? ''}`).join('|')) });
+  const onChange = (l) => seen.push(l.map((x) => `${x.name}:${x.detail ?? ''}`).join('|'));
+  const loaders = createLoaders({ onChange });
   const calls = [];
   const later = (value, ms) => ({ signal, progress }) => new Promise((resolve, reject) => {
     calls.push(value);
     progress(`working on ${value}`);
     const t = setTimeout(() => resolve(value), ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); reject(new DOMException('x', 'AbortError')); });
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(new DOMException('x', 'AbortError'));
+    });
   });
   const out = {};
   // the same key twice: one call, one promise
@@ -36,14 +40,16 @@ LOADERS = """async () => {
   out.a = await a1.then((v) => v, (e) => e.name);
   out.b = await b;
   // debounced: only the last of a burst is called
-  const burst = [1, 2, 3].map((i) => loaders.load('sel', later(`s${i}`, 5), { key: `s${i}`, debounce: 40 }));
+  const burst = [1, 2, 3].map((i) =>
+    loaders.load('sel', later(`s${i}`, 5), { key: `s${i}`, debounce: 40 }));
   out.pendingDuringDebounce = loaders.pending('sel');
   out.burst = await Promise.all(burst.map((p) => p.then((v) => v, (e) => e.name)));
   out.calls = calls;
   out.pendingAfter = loaders.pending('ctx') || loaders.pending('sel');
   out.seen = seen;
   // a failure is the caller's to see
-  out.failure = await loaders.load('x', async () => { throw new Error('boom'); }).then(() => 'ok', (e) => e.message);
+  const boom = async () => { throw new Error('boom'); };
+  out.failure = await loaders.load('x', boom).then(() => 'ok', (e) => e.message);
   return out;
 }"""
 
@@ -90,7 +96,9 @@ def test_session_pushes_deliberate_steps_once_and_throttles_tweaks(module_page):
     r = module_page.evaluate(SESSION)
     e = r["entries"]
     assert len(e) == 3, e  # the page, pos=5 (once), pos=9
-    assert "pos=5" in e[1] and "threshold=0.6" in e[1]  # the tweak landed in the entry it was made in
+    assert (
+        "pos=5" in e[1] and "threshold=0.6" in e[1]
+    )  # the tweak landed in the entry it was made in
     assert "pos=9" in e[2] and "threshold=0.6" in e[2]
     assert r["pendingBeforeTimer"] and "threshold" not in r["urlBeforeTimer"]
     # one notice per task, naming what changed: the restore, then the five changes above
@@ -161,7 +169,11 @@ def test_the_window_fills_the_plot_against_a_direct_rule(module_page):
     cases = []
     for _ in range(300):
         length = rng.randrange(1, 5000)
-        s = {"pos": rng.randrange(0, length), "left": rng.randrange(0, 30), "right": rng.randrange(0, 500)}
+        s = {
+            "pos": rng.randrange(0, length),
+            "left": rng.randrange(0, 30),
+            "right": rng.randrange(0, 500),
+        }
         cases.append([s, length, rng.randrange(1, 800)])
     got = module_page.evaluate(WINDOW, cases)
     for (s, length, min_steps), w in zip(cases, got, strict=True):
@@ -178,12 +190,15 @@ INDEX = """async (summaries) => {
 
 
 def test_index_progress_is_read_where_the_summary_has_it(module_page):
-    got = module_page.evaluate(INDEX, [
-        {"sources": [{"id": "a", "index": {"state": "building", "percent": 41.6}}]},
-        {"sources": [{"id": "a"}], "index": {"a": {"state": "missing"}}},
-        {"sources": [{"id": "a", "index": {"state": "fresh", "percent": 100}}]},
-        {"sources": [{"id": "a"}]},
-    ])
+    got = module_page.evaluate(
+        INDEX,
+        [
+            {"sources": [{"id": "a", "index": {"state": "building", "percent": 41.6}}]},
+            {"sources": [{"id": "a"}], "index": {"a": {"state": "missing"}}},
+            {"sources": [{"id": "a", "index": {"state": "fresh", "percent": 100}}]},
+            {"sources": [{"id": "a"}]},
+        ],
+    )
     assert got == ["match index building 42%", "match index missing", None, None]
 
 
@@ -191,8 +206,16 @@ CSV = """async (result) => (await import('/exports.js')).matchCSV(result)"""
 
 
 def test_match_csv_quotes_what_needs_quoting(module_page):
-    match = {"start": 12, "end": 14, "window_start": 10, "length": 3, "overlap": 2, "union": 3,
-             "extra": 1, "tokens": ["a", "b", "x,y", 'say "hi"', "\n", "c"]}
+    match = {
+        "start": 12,
+        "end": 14,
+        "window_start": 10,
+        "length": 3,
+        "overlap": 2,
+        "union": 3,
+        "extra": 1,
+        "tokens": ["a", "b", "x,y", 'say "hi"', "\n", "c"],
+    }
     text = module_page.evaluate(CSV, {"matches": [match]})
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["start", "end", "length", "overlap", "union", "extra", "matched_tokens"]

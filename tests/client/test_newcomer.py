@@ -59,7 +59,9 @@ def settle_cells(page):
 def test_a_link_with_a_brush_but_no_cells_selects_them(page, server):
     open_view(page, server, pos=40, start=42, end=44)
     settle_cells(page)
-    want = server_select(server, {"start": 42, "end": 44, "threshold": 0.3, "pad_left": 0, "pad_right": 0})
+    want = server_select(
+        server, {"start": 42, "end": 44, "threshold": 0.3, "pad_left": 0, "pad_right": 0}
+    )
     assert want, "the test needs a brush that selects cells"
     assert chips(page) == want
     assert cells_of(url_state(page)["cells"]) == want
@@ -75,7 +77,9 @@ def test_a_link_with_a_brush_but_no_cells_selects_them(page, server):
     settle_cells(page)
     s = url_state(page)
     assert (s["start"], s["end"]) == ("50", "52")
-    want = server_select(server, {"start": 50, "end": 52, "threshold": 0.3, "pad_left": 0, "pad_right": 0})
+    want = server_select(
+        server, {"start": 50, "end": 52, "threshold": 0.3, "pad_left": 0, "pad_right": 0}
+    )
     assert chips(page) == want == cells_of(s["cells"])
     assert page.errors == []
 
@@ -104,9 +108,13 @@ def test_a_link_copied_at_any_moment_after_a_brush_restores_the_same_cells(page,
         other.goto(href)
         settle_cells(other)
         s = url_state(other)
-        want = server_select(
-            server, {**s, "threshold": float(s["threshold"]), "pad_left": 0, "pad_right": 0}
-        ) if s["source"] == SOURCE else None
+        want = (
+            server_select(
+                server, {**s, "threshold": float(s["threshold"]), "pad_left": 0, "pad_right": 0}
+            )
+            if s["source"] == SOURCE
+            else None
+        )
         if s["source"] == SOURCE:
             assert chips(other) == want, href
         else:
@@ -160,7 +168,9 @@ def test_opening_a_match_row_marks_its_range_in_view(page, server):
     assert mark.count() == 1
     box = mark.bounding_box()
     word = page.locator("svg.word-row g.word rect").first.bounding_box()
-    assert box["x"] == pytest.approx(word["x"] + 10 * 18 + 1, abs=1)  # pos is shown after left = 10 steps
+    assert box["x"] == pytest.approx(
+        word["x"] + 10 * 18 + 1, abs=1
+    )  # pos is shown after left = 10 steps
     assert box["width"] == pytest.approx((int(end) - int(start) + 1) * 18 - 2, abs=2)
     assert 0 <= box["y"] <= page.viewport_size["height"]  # in view
 
@@ -200,7 +210,10 @@ def test_small_things(page, server):
     wait_settled(page)
     assert info.is_hidden()
     # the threshold label sits on an opaque box above the histogram
-    label, box = page.locator("g.threshold-handle text"), page.locator("g.threshold-handle rect.label-box")
+    label, box = (
+        page.locator("g.threshold-handle text"),
+        page.locator("g.threshold-handle rect.label-box"),
+    )
     lb, bb = label.bounding_box(), box.bounding_box()
     assert bb["x"] <= lb["x"] and lb["x"] + lb["width"] <= bb["x"] + bb["width"] + 1
     assert page.errors == []
@@ -227,7 +240,9 @@ def test_the_window_fills_the_plot_and_has_step_numbers(page, server):
     open_view(page, server, pos=0)
     ctx = page.evaluate("() => window.hiddenscope.context")
     assert (ctx["start"], len(ctx["tokens"])) >= (0, 70)  # left's 10 steps added on the right
-    ticks = page.locator("svg.step-axis g.tick text").evaluate_all("(ts) => ts.map((t) => t.textContent)")
+    ticks = page.locator("svg.step-axis g.tick text").evaluate_all(
+        "(ts) => ts.map((t) => t.textContent)"
+    )
     assert ticks[:3] == ["0", "5", "10"]  # 18 px a step: a number every 5 steps
     page.get_by_role("button", name="narrower tokens (zoom out)").click()
     page.get_by_role("button", name="narrower tokens (zoom out)").click()
@@ -259,7 +274,9 @@ def test_an_unbounded_source_gets_its_own_threshold_and_scales(page, server):
     page.goto(f"{server.url}/client/view.html?dataset=wide&source={SOURCE}&pos=100")
     wait_settled(page, after="a.state.threshold !== null")
     ctx = page.evaluate("() => window.hiddenscope.context")
-    values = np.sort(np.array([v for row in ctx["states"] for v in row if v is not None], np.float32))
+    values = np.sort(
+        np.array([v for row in ctx["states"] for v in row if v is not None], np.float32)
+    )
     assert values.max() > 1 or values.min() < -1, "the test needs values beyond [-1, 1]"
     want = float(f"{values[int(0.95 * len(values))]:.2g}")  # the nearest-rank 95th percentile
     assert float(url_state(page)["threshold"]) == want
@@ -296,7 +313,13 @@ def test_exports_of_the_select_view_and_the_match_rows(page, server):
     width = int.from_bytes(png[16:20], "big")
     assert width == 2 * (48 + len(ctx["tokens"]) * 18)
     want = server.api(
-        "/datasets/parens/match", source=SOURCE, cells="0,1,2,3", threshold=0.3, limit=50, left=3, right=20
+        "/datasets/parens/match",
+        source=SOURCE,
+        cells="0,1,2,3",
+        threshold=0.3,
+        limit=50,
+        left=3,
+        right=20,
     )["matches"]
     with page.expect_download() as d:
         page.get_by_role("button", name="export the match rows as CSV").click()

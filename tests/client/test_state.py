@@ -218,7 +218,8 @@ def test_every_url_parameter_is_documented_in_the_readme(module_page):
     section = readme[readme.index("## Using the browser client") :]
     # the panels' own fields are registered when panels.js loads
     names = module_page.evaluate(
-        "async () => { await import('/panels.js'); return (await import('/state.js')).FIELD_NAMES; }"
+        "async () => { await import('/panels.js');"
+        " return (await import('/state.js')).FIELD_NAMES; }"
     )
     missing = [n for n in names if f"`{n}`" not in section]
     assert not missing, f"README.md's client section does not document {missing}"

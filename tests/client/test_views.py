@@ -400,7 +400,11 @@ def test_word_row_starts_a_new_brush_on_top_of_the_old_and_keeps_every_token_tou
 
 def test_meta_track_labels_a_run_of_one_category_once_and_whole(module_page):
     page = module_page
-    values = {"kind": "categorical", "values": [0, 0, 0, 1, 1, 1, 1, 0], "labels": ["Comment", "Code"]}
+    values = {
+        "kind": "categorical",
+        "values": [0, 0, 0, 1, 1, 1, 1, 0],
+        "labels": ["Comment", "Code"],
+    }
     track = {"id": "kind", "kind": "categorical", "labels": ["Comment", "Code"], "range": None}
     mount(
         page,
@@ -410,7 +414,9 @@ def test_meta_track_labels_a_run_of_one_category_once_and_whole(module_page):
         {"track": track, "values": values, "start": 0, "zoom": 18, "hovered": None},
     )
     texts = page.locator("g.cell text").evaluate_all("(ts) => ts.map((t) => t.textContent)")
-    assert sorted(t for t in texts if t) == sorted(["C…", "Code", "Comment"])  # the lone last step is cut
+    assert sorted(t for t in texts if t) == sorted(
+        ["C…", "Code", "Comment"]
+    )  # the lone last step is cut
     assert page.locator("g.cell title").count() == 8  # every step keeps its own tooltip
 
 
@@ -420,6 +426,7 @@ def test_step_axis_numbers_steps_at_round_intervals(module_page):
     texts = page.locator("g.tick text").evaluate_all("(ts) => ts.map((t) => t.textContent)")
     assert texts == [str(t) for t in range(40, 107, 5)]  # 5 steps = 90 px apart at 18 px a step
     every = page.evaluate(
-        "async () => { const m = await import('/views/stepAxis.js'); return [4, 10, 18, 48, 80].map(m.tickEvery); }"
+        "async () => { const m = await import('/views/stepAxis.js');"
+        " return [4, 10, 18, 48, 80].map(m.tickEvery); }"
     )
     assert every == [20, 5, 5, 1, 1]
