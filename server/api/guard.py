@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_QUERY_BYTES = 64 * 1024  # the longest valid query (4096 cells of 10 digits) is ~45 KB
-MAX_PATH_BYTES = 2048
+MAX_PATH_BYTES = 8192  # a 200-character id of 4-byte characters, percent-encoded, is 2,400
 MAX_HEADER_BYTES = 64 * 1024  # all headers together; browsers send a few KB
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 _SLASHES, _RAW_SLASHES = re.compile("/{2,}"), re.compile(b"/{2,}")
