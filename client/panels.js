@@ -120,6 +120,13 @@ export function hostPanels({ bar, box, session, loaders, status, actions }) {
   }
 
   function update() {
+    const unknown = session.state.panels.filter((id) => !panelById(id));
+    if (unknown.length) {
+      // a link from a build with other panels: say so, and drop them from the URL
+      status.error("Bad link:", `panel ${unknown.map((id) => `'${id}'`).join(", ")} is not available here; `
+        + `the panels are ${PANELS.map((p) => p.id).join(", ") || "none"}.`);
+      session.setState({ panels: session.state.panels.filter((id) => panelById(id)) }, "fix");
+    }
     const wanted = session.state.panels.filter((id) => panelById(id));
     for (const [id, m] of mounted) {
       if (!wanted.includes(id)) {

@@ -335,3 +335,11 @@ def test_exports_of_the_select_view_and_the_match_rows(page, server):
     doc = json.loads(Path(d.value.path()).read_text(encoding="utf-8"))
     assert doc["matches"] == want and doc["query"]["cells"] == [0, 1, 2, 3]
     assert doc["link"].endswith(page.evaluate("location.search"))
+
+
+def test_an_unknown_panel_in_a_link_is_named_and_dropped(page, server):
+    open_view(page, server, pos=40, panels="nope")
+    wait_settled(page)
+    alert = page.locator("[role=alert]", has_text="panel 'nope' is not available here")
+    alert.wait_for(timeout=TIMEOUT_MS)
+    assert url_state(page)["panels"] == ""
