@@ -1,10 +1,10 @@
 """Run a data set's model on the user's own text (the server's ``run`` operation).
 
 :func:`load_checkpoint` reads one checkpoint of a data set's ``model:`` section
-(hiddenscope.server.store.models): a state dict, checked by the store to hold only tensors
-and loaded with ``torch.load(weights_only=True)`` into the named architecture, or a
-TorchScript archive. :class:`LiveModel` then answers ``run(text)``: tokens, states of the
-requested sources, the output, word impact, saliency and variance (saliency.py).
+(hiddenscope.server.store.models): a state dict, loaded with ``torch.load(weights_only=True)``
+into the named architecture (the server's store has checked the file to hold only tensors
+first), or a TorchScript archive. :class:`LiveModel` then answers ``run(text)``: tokens,
+states of the requested sources, the output, word impact, saliency and variance (saliency.py).
 
 States come from the same taps as the extractor's (tap.py, model_call.py), so the cells
 of the extracted checkpoint read exactly as they do in the corpus. A TorchScript model
@@ -23,7 +23,6 @@ from contextlib import ExitStack
 
 import numpy as np
 import torch
-from hiddenscope.server.store.models import CheckpointConfig, ModelConfig, check_weights_file
 from torch import nn
 
 from .classifier import SequenceClassifier
@@ -41,7 +40,7 @@ class RunError(ValueError):
     """Bad input to ``run`` (an unknown token with no ``unk``, an empty text, a bad source)."""
 
 
-def _build(checkpoint: CheckpointConfig, vocab_size: int) -> nn.Module:
+def _build(checkpoint, vocab_size: int) -> nn.Module:
     cfg = {"vocab_size": vocab_size, **checkpoint.config}
     if checkpoint.architecture == "sequence-classifier":
         return SequenceClassifier.from_config(cfg)
@@ -50,20 +49,24 @@ def _build(checkpoint: CheckpointConfig, vocab_size: int) -> nn.Module:
     raise ExtractError(f"architecture {checkpoint.architecture!r} is unknown")
 
 
-def load_checkpoint(checkpoint: CheckpointConfig, vocab_size: int) -> nn.Module:
-    """The model of ``checkpoint`` in eval mode; never unpickles an arbitrary object."""
+def load_checkpoint(checkpoint, vocab_size: int) -> nn.Module:
+    """The model of ``checkpoint`` (a store ``CheckpointConfig``) in eval mode.
+
+    A state dict goes through torch's restricted unpickler (``weights_only=True``), which
+    refuses any global but tensors and containers; the server has also scanned the file
+    before (store/models.py ``check_weights_file``). Nothing unpickles an arbitrary object.
+    """
     if checkpoint.format == "torchscript":
         with warnings.catch_warnings():  # deprecated since torch 2.10, still read
             warnings.simplefilter("ignore", DeprecationWarning)
             return torch.jit.load(str(checkpoint.file), map_location="cpu").eval()
-    check_weights_file(checkpoint.file)  # raises UnsafeModelFile before torch reads it
     weights = torch.load(checkpoint.file, map_location="cpu", weights_only=True)
     model = _build(checkpoint, vocab_size)
     model.load_state_dict(weights)
     return model.eval()
 
 
-def tokenize(text: str, config: ModelConfig) -> list[str]:
+def tokenize(text: str, config) -> list[str]:
     """Split ``text`` as the data set was: words and marks, or characters."""
     if config.lowercase:
         text = text.lower()
@@ -73,9 +76,8 @@ def tokenize(text: str, config: ModelConfig) -> list[str]:
 class LiveModel:
     """One loaded checkpoint of a data set's model, ready for :meth:`run`."""
 
-    def __init__(
-        self, config: ModelConfig, checkpoint: CheckpointConfig, vocab: list[str | None]
-    ) -> None:
+    def __init__(self, config, checkpoint, vocab: list[str | None]) -> None:
+        """``config``, ``checkpoint``: the store's ModelConfig and CheckpointConfig."""
         self.config, self.checkpoint = config, checkpoint
         self.model = load_checkpoint(checkpoint, len(vocab))
         self.index = {w: i for i, w in enumerate(vocab) if w is not None}

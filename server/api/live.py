@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import threading
 
-from ..store.models import UnsafeModelFile
+from ..store.models import UnsafeModelFile, check_weights_file
 from .errors import ApiError, not_found
 from .payloads import json_response
 
@@ -75,6 +75,8 @@ class LiveOps:
             if key not in cache:
                 live_module = _live_module()
                 try:
+                    if chosen.format == "state_dict":  # read, never run, before torch sees it
+                        check_weights_file(chosen.file)
                     cache[key] = (live_module.LiveModel(config, chosen, ds.vocab), threading.Lock())
                 except UnsafeModelFile as exc:
                     raise ApiError(

@@ -119,3 +119,33 @@ def test_without_torch_run_is_503_and_the_rest_still_works(run_root, monkeypatch
         assert r.status_code == 200
     finally:
         app.catalog.close()
+
+
+def test_a_checkpoint_holding_a_pickled_object_is_refused_unrun(run_root, tmp_path):
+    """Replace a checkpoint file with one whose pickle would run a command: 503, not run."""
+    import os
+    import pickle
+    import zipfile
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    target = run_root / "sentiment" / "models" / "gru-step00030.pt"
+    saved = target.read_bytes()
+    try:
+        with zipfile.ZipFile(target, "w") as z:
+            z.writestr("gru-step00030/data.pkl", pickle.dumps({"w": Payload()}, protocol=2))
+        app = create_app([run_root])
+        try:
+            client = app.test_client()
+            detail = problem(client.get(url("good", checkpoint="gru-step00030")), 503)
+            assert "names posix.system" in detail and "was not loaded" in detail
+            assert client.get(url("good")).status_code == 200  # the other checkpoints run
+        finally:
+            app.catalog.close()
+    finally:
+        target.write_bytes(saved)
+    assert not marker.exists()
