@@ -31,13 +31,24 @@ export function windowOf(s, length, minSteps) {
   return { pos: s.pos, left, right };
 }
 
-/** What a data set summary says about the match index of a source, as text, or null. */
-export function indexProgress(summary, sourceId) {
+/**
+ * What a long match is doing, from the data set summary's match index of the source
+ * (sources[].index: {state: fresh|missing|stale|building|unavailable, percent}): without a
+ * fresh index the server scans every step.
+ * @returns {string} e.g. "scanning 3,000 steps (match index being built: 42%)"
+ */
+export function matchProgress(summary, sourceId) {
   const src = summary?.sources?.find((x) => x.id === sourceId);
-  const raw = src?.index ?? (summary?.index && (summary.index[sourceId] ?? summary.index));
-  if (!raw || typeof raw !== "object" || !raw.state) return null;
-  const pct = Number.isFinite(raw.percent) ? ` ${Math.round(raw.percent)}%` : "";
-  return raw.state === "fresh" ? null : `match index ${raw.state}${pct}`;
+  const index = src?.index;
+  const scan = `scanning ${(summary?.length ?? 0).toLocaleString("en")} steps`;
+  if (!index || typeof index !== "object") return scan;
+  if (index.state === "fresh") return "using the match index";
+  if (index.state === "building") {
+    const pct = Number.isFinite(index.percent) ? `: ${Math.round(index.percent)}%` : "";
+    return `${scan} (match index being built${pct})`;
+  }
+  if (index.state === "missing" || index.state === "stale") return `${scan} (no ${index.state === "stale" ? "fresh " : ""}match index yet)`;
+  return scan;
 }
 
 /**
@@ -176,14 +187,12 @@ export function createAnalysis({ session, loaders, status, viewportSteps, onFata
     if (key === data.matchKey || key === matchAsked) return;
     matchAsked = key;
     session.setData({ matchAsked: key });
-    const steps = data.dataset.length;
     loaders.load("match", async ({ signal, progress }) => {
-      progress(`scanning ${steps.toLocaleString("en")} steps`);
-      // the first match of a source may wait for its index: say how far it got
+      progress(matchProgress(data.dataset, s.source));
+      // the first match of a source may scan while its index is built: say how far it got
       const poll = setInterval(async () => {
         try {
-          const text = indexProgress(await api.getDataset(s.dataset, { signal }), s.source);
-          if (text) progress(text);
+          progress(matchProgress(await api.getDataset(s.dataset, { signal }), s.source));
         } catch {
           // the summary is a courtesy; the match itself reports failures
         }

@@ -184,22 +184,35 @@ def test_the_window_fills_the_plot_against_a_direct_rule(module_page):
 
 
 INDEX = """async (summaries) => {
-  const { indexProgress } = await import('/analysis.js');
-  return summaries.map((s) => indexProgress(s, 'a'));
+  const { matchProgress } = await import('/analysis.js');
+  return summaries.map((s) => matchProgress(s, 'a'));
 }"""
 
 
-def test_index_progress_is_read_where_the_summary_has_it(module_page):
+def test_a_long_match_says_what_the_index_allows(module_page):
+    def summary(index):
+        return {
+            "length": 5_000_000,
+            "sources": [{"id": "a", **({"index": index} if index else {})}],
+        }
+
     got = module_page.evaluate(
         INDEX,
         [
-            {"sources": [{"id": "a", "index": {"state": "building", "percent": 41.6}}]},
-            {"sources": [{"id": "a"}], "index": {"a": {"state": "missing"}}},
-            {"sources": [{"id": "a", "index": {"state": "fresh", "percent": 100}}]},
-            {"sources": [{"id": "a"}]},
+            summary({"state": "building", "percent": 41.6}),
+            summary({"state": "missing", "percent": 0}),
+            summary({"state": "stale", "percent": 0}),
+            summary({"state": "fresh", "percent": 100}),
+            summary(None),
         ],
     )
-    assert got == ["match index building 42%", "match index missing", None, None]
+    assert got == [
+        "scanning 5,000,000 steps (match index being built: 42%)",
+        "scanning 5,000,000 steps (no match index yet)",
+        "scanning 5,000,000 steps (no fresh match index yet)",
+        "using the match index",
+        "scanning 5,000,000 steps",
+    ]
 
 
 CSV = """async (result) => (await import('/exports.js')).matchCSV(result)"""
