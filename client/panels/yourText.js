@@ -30,6 +30,7 @@ export const yourText = {
         session.setState({ start: null, end: null, mark: null, cells, added: cells, removed: [], match: false }, "push");
       },
       onMatch: () => session.setState({ match: true }, "push"),
+      onCheckpoint: (id) => session.setState({ text_checkpoint: id }, "push"),
     });
     container.append(view.node);
 

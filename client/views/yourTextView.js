@@ -103,15 +103,16 @@ function saliencyHeatmap(tokens, dims, className = "yt-saliency") {
 
 /**
  * @param {{onRun: (text: string, all: boolean) => void, onSelectWords: (a: number, b: number) => void,
- *          onMatch: () => void}} callbacks
+ *          onMatch: () => void, onCheckpoint: (id: string) => void}} callbacks
  */
-export function yourTextView({ onRun, onSelectWords, onMatch }) {
+export function yourTextView({ onRun, onSelectWords, onMatch, onCheckpoint }) {
   const node = document.createElement("div");
   node.className = "your-text";
   const form = document.createElement("form");
   form.className = "yt-form";
   form.innerHTML = `
     <label>your text <input name="text" type="text" size="60" maxlength="1000" placeholder="type a sentence, e.g. the movie was not boring"></label>
+    <label>checkpoint <select name="checkpoint"></select></label>
     <label><input name="all" type="checkbox"> every checkpoint</label>
     <button type="submit">Run the model</button>`;
   const field = (name) => form.elements.namedItem(name);
@@ -120,6 +121,7 @@ export function yourTextView({ onRun, onSelectWords, onMatch }) {
     const text = field("text").value.trim();
     if (text) onRun(text, field("all").checked);
   });
+  field("checkpoint").addEventListener("change", (event) => onCheckpoint(event.target.value));
   const body = document.createElement("div");
   body.className = "yt-body";
   node.append(form, body);
@@ -212,6 +214,13 @@ export function yourTextView({ onRun, onSelectWords, onMatch }) {
   function update(d) {
     if (document.activeElement !== field("text")) field("text").value = d.text ?? "";
     field("all").checked = !!d.all;
+    const choices = d.run?.checkpoints ?? [];
+    const select = field("checkpoint");
+    if (select.options.length !== choices.length) {
+      select.replaceChildren(...choices.map((c) => new Option(c.label, c.id)));
+    }
+    if (d.run) select.value = d.run.checkpoint.id;
+    select.disabled = !choices.length;
     body.replaceChildren();
     const r = d.run;
     if (!r) {

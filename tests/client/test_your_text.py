@@ -97,6 +97,15 @@ def test_type_a_sentence_and_see_the_three_strips(page, sentiment_server, artifa
         page.locator("tr.match-row").first.wait_for(timeout=TIMEOUT_MS)
         wait_settled(page)
         assert url_state(page)["match"] == "on"
+    # another checkpoint for the main view: its states are not the data set's, so no match
+    gru = [c for c in answer["checkpoints"] if c["model"] == "gru"][-1]
+    panel.locator("select[name=checkpoint]").select_option(gru["id"])
+    page.wait_for_function(
+        "() => new URL(location.href).searchParams.get('text_checkpoint') !== null",
+        timeout=TIMEOUT_MS)  # fmt: skip
+    panel.locator("p.yt-prediction", has_text=gru["label"]).wait_for(timeout=TIMEOUT_MS)
+    assert panel.get_by_role("button", name="Match these cells against the corpus").is_disabled()
+    assert "cannot be matched" in panel.locator("p.yt-note").inner_text()
     assert not page.errors, page.errors
 
 
