@@ -109,9 +109,13 @@ def run(T: int, D: int) -> None:
           "meta": "depth"}
     get(client, f"{base}/match", **mq)  # warm the engine and numba
     get(client, f"{base}/match", **mq, summary="true")
-    plain = timed(lambda: get(client, f"{base}/match", **mq), repeat=5)
+    # interleaved, so that a change of the machine's load hits both alike
+    pairs = [(timed(lambda: get(client, f"{base}/match", **mq)),
+              timed(lambda: get(client, f"{base}/match", **mq, summary="true")))
+             for _ in range(5)]
+    plain = statistics.median(p for p, _ in pairs)
+    summ = statistics.median(s for _, s in pairs)
     body = get(client, f"{base}/match", **mq, summary="true")
-    summ = timed(lambda: get(client, f"{base}/match", **mq, summary="true"), repeat=5)
     rows += [("match (warm, index fresh)", plain, "linear"),
              ("match + summary (warm, index fresh)", summ, "linear")]
     print(f"\nT = {T:,} x D = {D} ({T * D * 4 / 2**30:.2f} GiB of float32 states); "
