@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .classifier import last_logits, pad
+from .recurrent import ExtractError
 from .writer import Track
 
 MAX_PREFIX_STEPS = 1 << 16  # padded prefix steps run at once (a 256-token text: one batch)
@@ -150,6 +151,12 @@ class ClassifierTracks:
             x, lengths = pad(ids)
             emb = self.model.embed(x).detach().requires_grad_(self.saliency)
             logits = scores_from_embeddings(self.model, emb)
+            if logits.dim() != 3 or logits.shape[-1] != len(self.classes):
+                raise ExtractError(
+                    f"classes names {len(self.classes)} classes but the model's per-step scores "
+                    f"have shape {tuple(logits.shape)}; a classifier returns float[B, L, "
+                    f"{len(self.classes)}] (the scores after every step)"
+                )
             final = last_logits(logits, lengths)
             predicted = final.argmax(-1)
             grads = None

@@ -249,3 +249,16 @@ def test_prefixes_in_bounded_batches_give_the_same_probabilities(tmp_path, monke
     whole = saliency.prefix_probs(model, ids)
     monkeypatch.setattr(saliency, "MAX_PREFIX_STEPS", 25)  # 2 prefixes of 10 per batch
     np.testing.assert_allclose(saliency.prefix_probs(model, ids), whole, atol=1e-6)
+
+
+def test_extract_names_a_model_whose_scores_do_not_fit_the_classes(tmp_path):
+    from hiddenscope.extract import extract
+    from hiddenscope.extract.recurrent import ExtractError
+
+    model, _, _ = classifier_files(tmp_path)  # two classes
+    with pytest.raises(ExtractError, match=r"3 classes .* float\[B, L, 3\]"):
+        extract(model, [[1, 2, 3], [4, 5]], VOCAB, tmp_path / "out", classes=["a", "b", "c"],
+                progress=False)  # fmt: skip
+    assert not (tmp_path / "out" / "data.h5").exists()
+    with pytest.raises(ExtractError, match="need classes"):
+        extract(model, [[1, 2]], VOCAB, tmp_path / "out", impact=True, progress=False)
