@@ -2,8 +2,9 @@
 expected response to words, the match summary). Mixed into :class:`Handlers`, whose
 ``dataset``/``source`` look-ups they use.
 
-Answers are cached per parameters and the source's fingerprint; the one column a cell view
-needs (its top contexts and its words) is read once and kept for both requests.
+Answers are cached per parameters and the source's fingerprint. A cell's top contexts come
+from the match index's codes when it is fresh (a few exact reads), else from the cell's
+column (one streamed read, kept); the words of every cell come from one pass, kept.
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ class FeatureOps:
                        limit: int = 50):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
-        values, categorical = feature_values(ds, feature, method)
         key = ("correlation", ds.id, src.fingerprint, feature, method)
+        # the feature is built inside: a cached answer reads no track and runs no pattern
         scores = self._feature_cache("results").get(
-            key, lambda: corr.correlate(src, values, method, categorical))
+            key, lambda: corr.correlate(src, *_feature_args(ds, feature, method)))
         cells = [
             {"cell": int(c), "score": _num(scores.scores[c]), "p": _num(scores.p[c]),
              "n": int(scores.n[c])}
@@ -171,6 +172,11 @@ class FeatureOps:
             "phrases": msum.phrases(ds.tokens, ds.vocab_array, starts, ends),
             "meta": meta,
         }
+
+
+def _feature_args(ds: Dataset, feature: str, method: str) -> tuple[np.ndarray, str, bool]:
+    values, categorical = feature_values(ds, feature, method)
+    return values, method, categorical
 
 
 def feature_values(ds: Dataset, feature: str, method: str) -> tuple[np.ndarray, bool]:
