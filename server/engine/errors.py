@@ -52,6 +52,16 @@ def check_cells(cells, D: int | None = None) -> np.ndarray:
     non-negative id); empty sets are refused."""
     if isinstance(cells, (Integral, np.integer)) and not isinstance(cells, bool):
         cells = [cells]
+    if isinstance(cells, (list, tuple)):  # Python ints first: a huge one must not wrap around
+        ints = [c for c in cells if isinstance(c, Integral) and not isinstance(c, bool)]
+        low = [c for c in ints if c < 0]
+        if low:
+            raise EngineError("cells", f"cells: {low[0]} is negative; cell ids start at 0")
+        high = [c for c in ints if c >= (1 << 62 if D is None else D)]
+        if high:
+            raise EngineError("cells", f"cells: {high[0]} is out of range; " + (
+                "no source has that many cells" if D is None
+                else f"this source has {D} cells (0..{D - 1})"))
     try:
         arr = np.asarray(cells)
     except (TypeError, ValueError) as err:

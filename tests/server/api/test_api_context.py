@@ -83,7 +83,7 @@ def test_lstmvis_source_ids_work_in_urls(client):
         (
             {"pos": 5, "cells": "700"},
             400,
-            "cells: 700 is out of range; source layer0-cell has 24 cells (0..23)",
+            "cells: 700 is out of range; this source has 24 cells (0..23)",
         ),
         ({"pos": 5, "cells": "1,abc"}, 400, "cells 'abc' is not a whole number"),
         ({"pos": 5, "cells": ",".join(["1"] * 4097)}, 400, "over the bound of 4096"),

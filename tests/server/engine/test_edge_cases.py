@@ -240,3 +240,14 @@ def test_raw_band_decides_like_the_transform(transform):
                       -1.0, 1.0000001, -1.0000001, 5.0, -5.0, 1e300, -1e300]:
         np.testing.assert_array_equal(is_on_raw(raw, threshold, transform),
                                       is_on(values, threshold), err_msg=str(threshold))
+
+
+@pytest.mark.parametrize("cells, message", [
+    ([2**63], "cells: 9223372036854775808 is out of range"),
+    ([10**30, 1], "cells: 1000000000000000000000000000000 is out of range"),
+    ([-2**70], "is negative"),
+])
+def test_huge_cell_ids_are_named_not_wrapped(cells, message):
+    states, offsets = make_states(13, [20], 4)
+    with pytest.raises(EngineError, match=message):
+        SourceEngine(ArraySource(states, offsets)).match(MatchQuery(cells))
