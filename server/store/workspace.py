@@ -75,6 +75,14 @@ class Workspace:
                 kept = self._engines[key] = (files, self.engine_factory(files.source, files))
             return kept[1]
 
+    def forget(self, dataset_id: str) -> None:
+        """Drop the engines and index files of a data set the catalog replaced or removed
+        (they hold its old sources); its index on disk stays, checked again on next use."""
+        with self._lock:
+            for cache in (self._engines, self._files, self.failed):
+                for key in [k for k in cache if k[0] == dataset_id]:
+                    cache.pop(key, None)
+
     def index_status(self, ds: Dataset) -> dict[str, dict]:
         """Per source: ``{"state": fresh|missing|stale|building|unavailable, "percent"}``
         (percent of the build in progress, 100 when fresh, else 0)."""

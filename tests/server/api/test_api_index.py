@@ -98,3 +98,13 @@ def test_states_edited_in_place_make_the_index_stale(big_app):
     workspace.build(ds, "layer0-cell")
     assert index_of(client)["state"] == "fresh"
     assert answer(client) == fresh_answer
+
+
+def test_forget_drops_a_data_sets_engines(big_app):
+    workspace = big_app.handlers.workspace
+    ds = big_app.catalog.entries["big"].dataset
+    engine = workspace.engine(ds, "layer0-cell")
+    assert workspace.engine(ds, "layer0-cell") is engine
+    workspace.forget("big")
+    again = workspace.engine(ds, "layer0-cell")
+    assert again is not engine and again.source is ds.sources["layer0-cell"]
