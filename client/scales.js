@@ -127,13 +127,7 @@ function tanhScale(c, unsigned, range) {
     }
     return [...out].sort((a, b) => a - b);
   };
-  scale.tickFormat = () => d3.format("~s");
+  scale.tickFormat = () => (v) => (Math.abs(v) >= 1000 ? d3.format("~s")(v) : d3.format("~g")(v));
   scale.kind = "tanh";
   return scale;
-}
-
-/** A short, readable form of a value for labels (3 significant digits, SI above 1,000). */
-export function formatValue(v) {
-  if (v === null || v === undefined || Number.isNaN(v)) return "no value";
-  return Math.abs(v) >= 1000 ? d3.format(".3~s")(v) : d3.format(".3~g")(v);
 }
