@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import CONFIG_NAMES, find_config, parse_config
+from .config import CONFIG_NAMES, find_config, load_yaml, parse_config, unreadable
 from .dataset import Dataset, check_dataset
 from .errors import DatasetError, Problems
 
@@ -42,6 +43,7 @@ class Entry:
     watched: tuple[Path, ...] = ()  # the config and the data files it names
     tried: float = field(default=0.0, compare=False)
     duplicate: bool = False  # two folders share the id: listed, never loaded
+    shown: Path | None = None  # the folder as typed from where the server started
 
     @property
     def available(self) -> bool:
@@ -49,15 +51,58 @@ class Entry:
 
     @property
     def public_error(self) -> str | None:
-        """The error as clients see it: paths relative to the folder holding the data set,
-        so the API never shows where the server keeps its files (the log has them whole)."""
+        """The error as clients see it: the folder as it was typed from where the server was
+        started (``datasets/code``, so a `hiddenscope build` hint works when pasted there), other
+        paths relative to the folder holding the data set. The API never shows where the
+        server keeps its files (the log has them whole)."""
         if self.error is None:
             return None
         text = self.error
+        if self.shown is not None:
+            for folder in {self.folder.absolute(), self.folder.resolve()}:
+                # the whole folder name only: not the start of a sibling's (code2)
+                text = re.sub(re.escape(str(folder)) + r"(?![\w.-])", str(self.shown), text)
         # absolute forms only: a relative parent such as "." would also eat "../" in a message
         for parent in {self.folder.absolute().parent, self.folder.resolve().parent}:
             text = text.replace(str(parent) + os.sep, "")
         return text
+
+
+def unbuilt(folder: Path) -> bool:
+    """True when ``folder`` holds a dataset.yml with a ``build:`` recipe and its data file
+    (``files.data``, else data.h5) is not there yet: a recipe waiting for `hiddenscope build`,
+    not a broken data set."""
+    config = find_config(folder)
+    if config is None or config.name != "dataset.yml" or unreadable(config, folder, 1 << 20):
+        return False
+    try:
+        raw = load_yaml(config)
+    except Exception:  # a config that cannot be read is an error, reported by the load
+        return False
+    if not isinstance(raw, dict) or not isinstance(raw.get("build"), dict):
+        return False
+    files = raw.get("files")
+    data = files.get("data", "data.h5") if isinstance(files, dict) else "data.h5"
+    return isinstance(data, str) and not os.path.lexists(folder / data)
+
+
+def typed_path(folder: Path, roots: list[Path], cwd: Path) -> Path:
+    """``folder`` (a resolved path found under one of ``roots``) as a user would type it in
+    ``cwd``, the folder the server was started in, without an absolute server path: under a
+    root typed relative, that root joined with the rest (``datasets/code``); else relative to
+    ``cwd`` when it lies below it; else relative to the root's parent (``code``)."""
+    for root in roots:
+        try:
+            rest = folder.relative_to(Path(cwd, root).resolve())
+        except ValueError:
+            continue
+        if not root.is_absolute():
+            return Path(os.path.normpath(root / rest))
+        try:
+            return folder.relative_to(Path(cwd).resolve())
+        except ValueError:
+            return Path(root.name) / rest
+    return Path(folder.name)
 
 
 def find_folders(roots: list[Path]) -> list[Path]:
@@ -153,6 +198,7 @@ class Catalog:
 
     def __init__(self, roots: list[Path], load_timeout: float = LOAD_TIMEOUT_S) -> None:
         self.roots = [Path(r) for r in roots]
+        self.cwd = Path.cwd()  # where the server started: the base of the paths users type
         self.load_timeout = load_timeout
         self.entries: dict[str, Entry] = {}
         self._lock = threading.Lock()  # guards entries and the listeners
@@ -247,13 +293,8 @@ class Catalog:
         return entry
 
     def _shown(self, folder: Path) -> Path:
-        """``folder`` relative to the root it was found under (the API shows no server paths)."""
-        for root in self.roots:
-            try:
-                return folder.relative_to(Path(root).resolve())
-            except ValueError:
-                continue
-        return Path(folder.name)
+        """``folder`` as typed from where the server started (the API shows no server paths)."""
+        return typed_path(folder, self.roots, self.cwd)
 
     def _load_many(self, folders: dict[str, Path]) -> dict[str, Entry]:
         """Load ``folders`` at the same time (each bounded by the load timeout)."""
@@ -273,10 +314,19 @@ class Catalog:
         stamp = _stamp(watched)
         dataset, problems = load_folder(folder, id, self.load_timeout)
         tried = time.monotonic()
+        shown = self._shown(folder)
         if dataset is None:
             error = str(DatasetError(problems.errors))
-            log.error("data set %s is unavailable:\n%s", id, error)
-            return Entry(id, folder, error=error, stamp=stamp, watched=watched, tried=tried)
+            if unbuilt(folder):
+                # a recipe waiting for its build is the normal state of a fresh checkout
+                hint = f"build it with `hiddenscope build {shown}`"
+                log.warning("data set %s is not built yet; %s", id, hint)
+                error = f"not built yet; build it with `hiddenscope build {folder}`\n{error}"
+            else:
+                log.error("data set %s is unavailable:\n%s", id, error)
+            return Entry(
+                id, folder, error=error, stamp=stamp, watched=watched, tried=tried, shown=shown
+            )
         for warning in dataset.warnings:
             log.warning("data set %s: %s", id, warning)
         log.info(
@@ -286,7 +336,9 @@ class Catalog:
             len(dataset.sources),
             find_config(folder),
         )
-        return Entry(id, folder, dataset=dataset, stamp=stamp, watched=watched, tried=tried)
+        return Entry(
+            id, folder, dataset=dataset, stamp=stamp, watched=watched, tried=tried, shown=shown
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -132,3 +132,83 @@ def test_watch_rescans_in_the_background(tmp_path):
         stop.set()
         thread.join()
         catalog.close()
+
+
+def _recipe(folder: Path) -> Path:
+    """A data set folder holding only its recipe, as the committed demos are before a build."""
+    folder.mkdir(parents=True)
+    (folder / "dataset.yml").write_text("name: code\nbuild:\n  corpus: python\n", encoding="utf-8")
+    return folder
+
+
+def test_an_unbuilt_recipe_names_the_folder_as_typed_and_logs_a_warning(
+    tmp_path, monkeypatch, caplog
+):
+    import logging
+
+    _recipe(tmp_path / "datasets" / "code")
+    broken = write_dataset(tmp_path / "datasets" / "broken", T=100, D=4, layers=1)
+    (broken / "data.h5").unlink()
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level(logging.INFO, logger="hiddenscope.server.store.catalog")
+    catalog = Catalog([Path("datasets")])  # `hiddenscope serve datasets` from tmp_path
+    try:
+        text = catalog.entries["code"].public_error
+        assert "`hiddenscope build datasets/code`" in text.splitlines()[0]
+        assert str(tmp_path) not in text
+        assert (tmp_path / "datasets" / "code" / "dataset.yml").is_file()  # the hint's folder
+        levels = {r.getMessage(): r.levelno for r in caplog.records}
+        hint = "data set code is not built yet; build it with `hiddenscope build datasets/code`"
+        assert levels[hint] == logging.WARNING
+        # a real error (a data set whose data file vanished, no recipe) stays an ERROR
+        assert [lvl for msg, lvl in levels.items() if "broken is unavailable" in msg] == [
+            logging.ERROR
+        ]
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert not any(m.startswith("data set code ") for m in errors)
+    finally:
+        catalog.close()
+
+
+def test_the_build_hint_never_shows_an_absolute_server_path(tmp_path, monkeypatch):
+    _recipe(tmp_path / "srv" / "datasets" / "code")
+    (tmp_path / "elsewhere").mkdir()
+    root = tmp_path / "srv" / "datasets"
+    # started below the data: the path from there
+    monkeypatch.chdir(tmp_path)
+    catalog = Catalog([root])
+    assert "`hiddenscope build srv/datasets/code`" in catalog.entries["code"].public_error
+    catalog.close()
+    # started elsewhere with an absolute root: no server path, the root's own name and below
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    catalog = Catalog([root])
+    text = catalog.entries["code"].public_error
+    assert "`hiddenscope build datasets/code`" in text and str(tmp_path) not in text
+    catalog.close()
+    # a relative root that climbs out is shown as typed (relative, so no server path)
+    catalog = Catalog([Path("../srv")])
+    text = catalog.entries["code"].public_error
+    assert "`hiddenscope build ../srv/datasets/code`" in text and str(tmp_path) not in text
+    catalog.close()
+
+
+def test_a_recipe_folder_whose_data_exists_but_is_damaged_is_an_error(tmp_path, caplog):
+    import logging
+
+    from hiddenscope.server.store.catalog import unbuilt
+
+    folder = write_dataset(tmp_path / "built", T=100, D=4, layers=1)
+    config = folder / "dataset.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "build:\n  corpus: x\n", "utf-8")
+    (folder / "data.h5").write_bytes(b"not hdf5")
+    assert not unbuilt(folder)
+    assert unbuilt(_recipe(tmp_path / "fresh"))
+    catalog = Catalog([tmp_path])
+    try:
+        assert not catalog.entries["built"].available
+        assert any(
+            r.levelno == logging.ERROR and "built is unavailable" in r.getMessage()
+            for r in caplog.records
+        )
+    finally:
+        catalog.close()
