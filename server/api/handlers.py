@@ -19,7 +19,7 @@ from ..store import Catalog, Dataset, H5StateSource, TokenSearch, Workspace
 from .errors import ApiError, not_found
 from .features import FeatureOps
 from .live import LiveOps
-from .payloads import dataset_summary, json_response, meta_values, sequence_starts
+from .payloads import dataset_summary, json_response, meta_values, sequence_starts, sequence_values
 from .structure import StructureOps
 
 MATCH_WINDOW_MAX = 400  # a match row shows at most this many steps after its start
@@ -118,6 +118,7 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
                 "threshold": threshold,
                 "on_count": counts,
                 "meta": meta_values(ds, names, start, end),
+                "sequence_meta": sequence_values(ds, start, end),
             }
         )
 
@@ -246,6 +247,7 @@ def _match_row(ds: Dataset, w: MatchWindow, names: list[str]) -> dict:
         "tokens": ds.token_text(a, b),
         "on_count": w.on_count,
         "meta": meta_values(ds, names, a, b),
+        "sequence_meta": sequence_values(ds, w.match.start, w.match.end),
     }
 
 

@@ -62,6 +62,8 @@ def dataset_summary(entry: Entry, index: dict[str, dict] | None = None) -> dict:
             "sequences": 0,
             "sources": [],
             "meta": [],
+            "sequence_meta": [],
+            "model": None,
             "searchable": False,
         }
     return {
@@ -77,7 +79,45 @@ def dataset_summary(entry: Entry, index: dict[str, dict] | None = None) -> dict:
             for s in ds.sources.values()
         ],
         "meta": [m.summary() for m in ds.meta.values()],
+        "sequence_meta": [t.summary() for t in ds.sequence_meta.values()],
+        "model": model_summary(ds),
         "searchable": True,
+    }
+
+
+def model_summary(ds: Dataset) -> dict | None:
+    """ModelSummary of openapi.yaml: what ``run`` can use (from the config; nothing is
+    loaded), or None when the data set carries no model."""
+    m = ds.config.model
+    if m is None:
+        return None
+    extracted = m.extracted or (m.checkpoints[-1].id if m.checkpoints else None)
+    return {
+        "task": m.task,
+        "classes": list(m.classes),
+        "tokenizer": m.tokenizer,
+        "models": list(dict.fromkeys(c.model for c in m.checkpoints)),
+        "extracted": extracted,
+        "checkpoints": [
+            {
+                "id": c.id,
+                "label": c.label,
+                "model": c.model,
+                "step": c.step,
+                "extracted": c.id == extracted,
+            }
+            for c in m.checkpoints
+        ],
+    }
+
+
+def sequence_values(ds: Dataset, start: int, end: int) -> dict:
+    """SequenceMetaValues of openapi.yaml: the sequences holding a step of ``start .. end``
+    and every sequence-level track's value for each of them."""
+    seqs = ds.sequences_between(start, end)
+    return {
+        "sequences": seqs,
+        "values": {name: t.values(seqs) for name, t in ds.sequence_meta.items()},
     }
 
 

@@ -117,6 +117,8 @@ class StructureOps:
             "pca": None if proj.mean is None else {"mean": proj.mean, "axes": proj.axes},
             "nonfinite": proj.nonfinite,
             "meta": {name: _values_at(ds.meta[name], steps) for name in tracks},
+            # every sequence-level track at each point's sequence (N values, so all of them)
+            "sequence_meta": {name: t.values(proj.seq) for name, t in ds.sequence_meta.items()},
         }
         return json_response(body)
 

@@ -14,7 +14,7 @@ import numpy as np
 from .arrays import Hdf5Files, read_vocabulary, uncovered_ids
 from .config import DatasetConfig, SourceConfig, find_config, parse_config, unreadable
 from .errors import DatasetError, Problems
-from .meta import MetaTrack, load_track
+from .meta import MetaTrack, SequenceTrack, load_sequence_track, load_track
 from .source import H5StateSource
 
 SCHEMA_VERSION = 1  # the `hiddenscope_schema` attribute this store reads
@@ -42,6 +42,7 @@ class Dataset:
         sources: dict[str, H5StateSource],
         meta: dict[str, MetaTrack],
         warnings: list[str],
+        sequence_meta: dict[str, SequenceTrack] | None = None,
     ) -> None:
         self.id = id
         self.config = config
@@ -56,6 +57,8 @@ class Dataset:
         self.sequence_offsets = offsets  # int64[N+1]
         self.sources = sources
         self.meta = meta
+        # `sequence_meta:` tracks, one value per sequence (gold label, prediction, confidence)
+        self.sequence_meta = sequence_meta or {}
         self.warnings = warnings
         self._files = files
 
@@ -80,6 +83,12 @@ class Dataset:
     def token_text(self, start: int, end: int) -> list[str]:
         """The tokens of steps ``start .. end`` (inclusive) as strings."""
         return self.vocab_array[self.tokens[start : end + 1]].tolist()
+
+    def sequences_between(self, start: int, end: int) -> np.ndarray:
+        """Indices ``int64[k]`` of the sequences that hold a step of ``start .. end``."""
+        first = int(np.searchsorted(self.sequence_offsets, start, side="right")) - 1
+        last = int(np.searchsorted(self.sequence_offsets, end, side="right")) - 1
+        return np.arange(first, min(last, self.sequences - 1) + 1, dtype=np.int64)
 
     def sequence_bounds(self, step: int) -> tuple[int, int]:
         """(first, last) step of the sequence that holds ``step``."""
@@ -267,6 +276,13 @@ class _Loader:
             )
             if track is not None:
                 meta[mc.name] = track
+        sequence_meta = {}
+        for mc in self.c.sequence_meta:
+            seq_track = load_sequence_track(
+                mc, self.dataset, self.labels, offsets.shape[0] - 1, self.p
+            )
+            if seq_track is not None:
+                sequence_meta[mc.name] = seq_track
         if self.p.errors:
             return None
         return Dataset(
@@ -279,6 +295,7 @@ class _Loader:
             sources,
             meta,
             [str(w) for w in self.p.warnings],
+            sequence_meta,
         )
 
     def _tokens(self, ds: h5py.Dataset, vocab: list[str | None]) -> np.ndarray | None:

@@ -207,9 +207,10 @@ def _categories_bounded(
     tokens: np.ndarray,
     labels: list[str | None] | None,
     problems: Problems,
+    where: str | None = None,
 ) -> bool:
     """A categorical track has at most :data:`MAX_CATEGORIES` labels and ids >= 0."""
-    where = f"meta.{config.name}"
+    where = where or f"meta.{config.name}"
     if labels is not None and len(labels) > MAX_CATEGORIES:
         problems.error(
             f"{where}.dict",
@@ -247,3 +248,94 @@ def _ids_in_use(data: np.ndarray | h5py.Dataset, tokens: np.ndarray, per_vocab: 
         return np.unique(np.asarray(data)[np.unique(tokens)])
     parts = [np.unique(np.asarray(data[a : a + _CHUNK])) for a in range(0, len(data), _CHUNK)]
     return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+
+
+class SequenceTrack:
+    """A sequence-level track (``sequence_meta:``): one value per sequence, ``[N]``, held in
+    memory (N <= T, and the tracks are a gold label, a prediction and a confidence)."""
+
+    def __init__(
+        self, config: MetaConfig, kind: str, data: np.ndarray, labels: list[str | None] | None
+    ) -> None:
+        self.config = config
+        self.id = config.name
+        self.kind = kind  # categorical | scalar
+        # categorical: int64[N] ids; scalar: float64[N] (NaN where a sequence has no value)
+        self.data = data.astype(np.int64 if kind == "categorical" else np.float64)
+        self.labels: list[str] | None = None
+        self.range: tuple[float, float] | None = None
+        if kind == "categorical":
+            if labels is None:  # no dict: the ids themselves are the labels
+                top = int(self.data.max()) if self.data.size else 0
+                labels = [str(i) for i in range(top + 1)]
+            self.labels = _labels_array(labels).tolist()
+        else:
+            self.range = config.vis_range if isinstance(config.vis_range, tuple) else None
+            if self.range is None:
+                finite = self.data[np.isfinite(self.data)]
+                lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+                self.range = (lo, hi if hi > lo else lo + 1.0)
+
+    def summary(self) -> dict:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "labels": self.labels,
+            "range": list(self.range) if self.range else None,
+        }
+
+    def values(self, sequences: np.ndarray) -> dict:
+        """MetaValues of the given sequence indices ``int[k]`` (in that order)."""
+        picked = self.data[np.asarray(sequences, dtype=np.int64)]
+        if self.kind == "categorical":
+            return {"kind": "categorical", "values": picked, "labels": self.labels}
+        return {"kind": "scalar", "values": picked, "range": list(self.range)}
+
+
+def load_sequence_track(
+    config: MetaConfig,
+    get_dataset: Callable[[str, str, str], h5py.Dataset | None],
+    get_labels: Callable[[str, str], list[str | None] | None],
+    sequences: int,
+    problems: Problems,
+) -> SequenceTrack | None:
+    """Check one ``sequence_meta`` table against the data set's N sequences and read it;
+    None after an error (the problem names ``sequence_meta.<name>.<key>`` and the fix)."""
+    where = f"sequence_meta.{config.name}"
+    ds = get_dataset(config.file, config.path, f"{where}.path")
+    if ds is None:
+        return None
+    if ds.ndim != 1 or ds.dtype.kind not in "iuf":
+        problems.error(
+            f"{where}.path",
+            f"{config.path!r} has shape {ds.shape} and dtype {ds.dtype}, but a sequence-level "
+            "track is a 1-D number table [N]",
+            "store one integer label id or one number per sequence",
+        )
+        return None
+    if ds.shape[0] != sequences:
+        problems.error(
+            f"{where}.path",
+            f"{config.path!r} has {ds.shape[0]:,} values; there are {sequences:,} sequences",
+            "write one value per sequence, in the order of word_sequence.sequences",
+        )
+        return None
+    kind = track_kind(config, ds)
+    data = np.asarray(ds[()])  # [N] with N <= T: the bound on T bounds it
+    labels = get_labels(config.dict, f"{where}.dict") if config.dict else None
+    if kind == "categorical":
+        if config.dict and labels is None:
+            return None
+        if not _categories_bounded(config, data, data, labels, problems, where):
+            return None
+        if labels is not None:
+            missing = uncovered_ids(np.unique(data).astype(np.int64), labels)
+            if missing.size:
+                problems.error(
+                    f"{where}.dict",
+                    f"ids {missing[:5].tolist()} of {config.path!r} have no label in "
+                    f"{config.dict!r}",
+                    "add them to the label list",
+                )
+                return None
+    return SequenceTrack(config, kind, data, labels)

@@ -14,6 +14,8 @@ SUMMARY_KEYS = {
     "sequences",
     "sources",
     "meta",
+    "sequence_meta",
+    "model",
     "searchable",
 }
 
