@@ -9,7 +9,9 @@ match definition reduces to per-cell on-runs.
 Ranking is ``(-|I|, |S ∪ S2|, -length, start)``. ``|S2|`` needs every cell's values over
 the padded range, so it is computed only for the candidates of the ``|I|`` tiers needed
 to fill ``limit`` (the tier where the limit cuts is evaluated completely, which keeps the
-answer exact; a cut tier of millions of candidates costs about one full scan).
+answer exact), from per-threshold on-bit planes of every cell (planes.py): the first
+query at a threshold reads the rows its candidates cover once (a cut tier of millions of
+candidates costs about one full scan), later ones at that threshold only AND words.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from . import scan
 from .candidates import CandidateSweep, top_tiers
 from .errors import EngineError, IndexCorrupt, check_cells, check_int, check_range
 from .index import CodeIndex
+from .planes import PlaneCache
 from .query import MatchQuery, SelectQuery, check_threshold
 from .results import Candidates, CellStats, Match, MatchResult, MatchWindow
 from .source import IndexStorage, StateSource
@@ -46,6 +49,7 @@ class SourceEngine:
         self.chunk = chunk
         self.threads = threads or min(2, os.cpu_count() or 1)
         self.index = None if index is None else CodeIndex(source, index, chunk=chunk)
+        self.planes = PlaneCache(source)  # on-bits of every cell per threshold, for |S2|
 
     # --- index -------------------------------------------------------------------
     def index_state(self) -> str:
@@ -170,7 +174,7 @@ class SourceEngine:
         seq = np.searchsorted(self.offsets, a, side="right") - 1
         lo = np.maximum(self.offsets[seq], a - query.pad_left)
         hi = np.minimum(self.offsets[seq + 1] - 1, b + query.pad_right)
-        s2 = scan.count_s2(self.source, query.threshold, a, b, lo, hi, self.chunk)
+        s2 = self.planes.count_s2(query.threshold, a, b, lo, hi)
         union = len(query.cells) + s2 - k
         length = b - a + 1
         order = np.lexsort((a, -length, union, -k))[: query.limit]

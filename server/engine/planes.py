@@ -1,0 +1,154 @@
+"""On-bit planes of every cell, time-major, per threshold: what ``|S2|`` is counted from.
+
+Ranking a match needs ``|S2|`` (the cells on over ``a .. b`` and off on the padding) of
+every candidate in the ``|I|`` tier where ``limit`` cuts; a large tie (hundreds of
+thousands of short candidates) covers most steps. Counting that on the float32 rows
+(one byte per cell per row per candidate) cost about a second at 1M x 650; here each
+step's on-set is packed once into ``W = ceil(D / 64)`` uint64 words, and a candidate is an
+AND / AND-NOT chain over its rows plus a popcount (64 cells per operation).
+
+A plane ``uint64[T, W]`` is filled lazily, only at the steps some query needed (the
+untouched pages of ``np.zeros`` are never resident), and kept per threshold (the float32
+threshold the on-rule compares against: two thresholds with the same one share a
+plane) up to ``budget`` bytes per engine, least recently used first out. The bits come
+from :func:`is_on_raw`, the same on-rule as every other path, so answers are unchanged.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numba as nb
+import numpy as np
+
+from .onrule import is_on_raw, threshold32
+from .source import StateSource
+
+BUDGET = 1 << 30  # bytes of cached planes per engine (about 2 thresholds at 5M x 650)
+_EVAL_CELLS = 1 << 22  # values per read while filling
+
+
+class Plane:
+    """``words: uint64[T, W]`` (bit ``c % 64`` of word ``c // 64`` = cell ``c`` on) and
+    ``done: bool[T]`` (the steps filled so far)."""
+
+    def __init__(self, T: int, D: int) -> None:
+        self.words = np.zeros((T, (D + 63) // 64), np.uint64)
+        self.done = np.zeros(T, bool)
+
+
+class PlaneCache:
+    """The planes of one source, per threshold, within ``budget`` bytes (thread-safe: two
+    queries filling the same steps write the same bits)."""
+
+    def __init__(self, source: StateSource, budget: int = BUDGET) -> None:
+        self.source = source
+        self.budget = budget
+        self._planes: OrderedDict[float, Plane] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def plane(self, threshold: float) -> Plane:
+        """The plane of ``threshold`` (cached, or a fresh one kept while it fits)."""
+        key = float(threshold32(threshold))
+        T, D = self.source.shape
+        nbytes = T * ((D + 63) // 64) * 8
+        with self._lock:
+            if key in self._planes:
+                self._planes.move_to_end(key)
+                return self._planes[key]
+            plane = Plane(T, D)
+            if nbytes <= self.budget:
+                while len(self._planes) * nbytes + nbytes > self.budget:
+                    self._planes.popitem(last=False)
+                self._planes[key] = plane
+            return plane
+
+    def count_s2(self, threshold: float, a: np.ndarray, b: np.ndarray, lo: np.ndarray,
+                 hi: np.ndarray) -> np.ndarray:
+        """``int64[n]``: ``|S2|`` of each range ``a .. b`` with padding ``lo .. a-1`` and
+        ``b+1 .. hi`` (all ``int64[n]``, ``lo <= a <= b <= hi``, one sequence each)."""
+        plane = self.plane(threshold)
+        if a.size:
+            fill(self.source, threshold, plane, lo, hi)
+        return count_bits(plane.words, a, b, lo, hi)
+
+
+def fill(source: StateSource, threshold: float, plane: Plane, lo: np.ndarray,
+         hi: np.ndarray) -> None:
+    """Fill ``plane`` at every step of the ranges ``lo[i] .. hi[i]`` not filled yet.
+
+    The missing steps are read in batches of at most ``_EVAL_CELLS`` values: one
+    contiguous ``read_rows`` where they are dense (every row read is kept), else
+    ``read_steps`` of just those steps."""
+    order = np.argsort(lo, kind="stable")
+    steps = merged_steps(lo[order], hi[order])
+    steps = steps[~plane.done[steps]]
+    T, D = source.shape
+    budget = max(1, _EVAL_CELLS // D)
+    W = plane.words.shape[1]
+    for i in range(0, steps.size, budget):
+        part = steps[i : i + budget]
+        first, last = int(part[0]), int(part[-1])
+        if 2 * part.size >= last - first + 1:  # dense: one contiguous read
+            rows = np.arange(first, last + 1)
+            raw = source.read_rows(first, last + 1)
+        else:
+            rows, raw = part, source.read_steps(part)
+        on = is_on_raw(raw, threshold, source.transform)
+        packed = np.zeros((rows.size, 8 * W), np.uint8)
+        packed[:, : (D + 7) // 8] = np.packbits(on, axis=1, bitorder="little")
+        plane.words[rows] = packed.view("<u8")
+        plane.done[rows] = True  # after the bits: a concurrent reader sees done bits only
+
+
+def merged_steps(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sorted unique steps of the ranges ``lo[i] .. hi[i]`` (``lo`` sorted)."""
+    if lo.size == 0:
+        return np.zeros(0, np.int64)
+    top = np.maximum.accumulate(hi)
+    new = np.ones(lo.size, dtype=bool)
+    new[1:] = lo[1:] > top[:-1]
+    starts = lo[new]
+    ends = top[np.append(np.flatnonzero(new)[1:], lo.size) - 1]
+    lengths = ends - starts + 1
+    base = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return base + np.arange(lengths.sum())
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _popcount(x):
+    """Set bits of a uint64 (SWAR; numba has no popcount intrinsic)."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@nb.njit(cache=True, nogil=True)
+def count_bits(words, a, b, lo, hi):
+    """``int64[n]``: cells whose bit is set at every row ``a[i] .. b[i]`` of ``words:
+    uint64[T, W]`` and clear at rows ``lo[i] .. a[i]-1`` and ``b[i]+1 .. hi[i]``.
+
+    Bits past the last cell are clear in every row, so the AND over ``a .. b`` (never
+    empty) clears them."""
+    n, W = a.size, words.shape[1]
+    out = np.zeros(n, np.int64)
+    acc = np.empty(W, np.uint64)
+    full = ~np.uint64(0)
+    for i in range(n):
+        for w in range(W):
+            acc[w] = full
+        for r in range(a[i], b[i] + 1):
+            for w in range(W):
+                acc[w] &= words[r, w]
+        for r in range(lo[i], a[i]):
+            for w in range(W):
+                acc[w] &= ~words[r, w]
+        for r in range(b[i] + 1, hi[i] + 1):
+            for w in range(W):
+                acc[w] &= ~words[r, w]
+        total = 0
+        for w in range(W):
+            total += _popcount(acc[w])
+        out[i] = total
+    return out

@@ -1,0 +1,114 @@
+"""|S2| from the per-threshold on-bit planes (planes.py) against the brute-force oracle:
+many cells (several 64-bit words), planes reused, shared and evicted across queries, and
+large ties at the limit's cut forced on small data."""
+from __future__ import annotations
+
+import tempfile
+
+import numpy as np
+from engine_helpers import PROPERTY, engines, make_states
+from hiddenscope.server.engine import ArraySource, MatchQuery, SourceEngine, apply_transform
+from hiddenscope.server.engine.planes import PlaneCache, count_bits
+from hypothesis import given
+from hypothesis import strategies as st
+from oracle import match as oracle_match
+from oracle import on_matrix
+from oracle import s2 as oracle_s2
+
+
+def _ranges(rng, offsets, n, pad):
+    T = int(offsets[-1])
+    a = rng.integers(0, T, n)
+    seq = np.searchsorted(offsets, a, side="right") - 1
+    b = np.minimum(a + rng.integers(0, 12, n), offsets[seq + 1] - 1)
+    lo = np.maximum(offsets[seq], a - rng.integers(0, pad + 1, n))
+    hi = np.minimum(offsets[seq + 1] - 1, b + rng.integers(0, pad + 1, n))
+    return a, b, lo, hi, seq
+
+
+@PROPERTY
+@given(st.integers(0, 2**31), st.lists(st.integers(1, 40), min_size=1, max_size=4),
+       st.integers(1, 200), st.sampled_from(["tanh", "none"]), st.booleans(),
+       st.sampled_from([0, 8 * 4 * 200, 1 << 30]))
+def test_count_s2_equals_oracle(seed, lengths, D, transform, coarse, budget):
+    states, offsets = make_states(seed, lengths, D, nan_rate=0.03, coarse=coarse)
+    source = ArraySource(states, offsets, transform, fingerprint="planes")
+    cache = PlaneCache(source, budget=budget)
+    rng = np.random.default_rng(seed)
+    values = apply_transform(states, transform)
+    finite = values[np.isfinite(values)]
+    thresholds = [0.25, -0.5, float(finite[0]) if finite.size else 0.0, 0.25]
+    for threshold in thresholds:  # the last one finds its plane partly filled (or evicted)
+        on = on_matrix(states, transform, threshold)
+        a, b, lo, hi, seq = _ranges(rng, offsets, int(rng.integers(0, 60)), 3)
+        got = cache.count_s2(threshold, a, b, lo, hi)
+        want = [bin(oracle_s2(on, int(offsets[q]), int(offsets[q + 1]) - 1, int(x), int(y),
+                              int(x - p), int(z - y))).count("1")
+                for x, y, p, z, q in zip(a, b, lo, hi, seq, strict=True)]
+        assert got.tolist() == want
+
+
+def test_count_bits_words_and_padding():
+    """A direct check of the kernel: every bit pattern of 3 words, cells past D never count."""
+    rng = np.random.default_rng(3)
+    words = rng.integers(0, 2**63, size=(50, 3), dtype=np.int64).view(np.uint64) | np.uint64(1)
+    words[:, 2] &= np.uint64((1 << 10) - 1)  # D = 138: bits 10.. of the last word are clear
+    bits = np.unpackbits(words.view(np.uint8), axis=1, bitorder="little").astype(bool)
+    a, b = np.array([0, 5, 10, 49, 20]), np.array([0, 5, 12, 49, 20])
+    lo, hi = np.array([0, 3, 10, 40, 20]), np.array([0, 9, 14, 49, 20])
+    want = [int((bits[x : y + 1].all(0) & ~bits[p:x].any(0) & ~bits[y + 1 : z + 1].any(0)).sum())
+            for x, y, p, z in zip(a, b, lo, hi, strict=True)]
+    assert count_bits(words, a, b, lo, hi).tolist() == want
+    assert want[0] == int(bits[0].sum()) and want[0] > 64
+
+
+def _tie_states(seed: int, T: int, D: int, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first 6 cells on except one step in ``period`` (different per cell), the rest
+    noise: thousands of candidates with ``|I| = |S|`` tie at the top tier."""
+    rng = np.random.default_rng(seed)
+    states, offsets = make_states(seed, [T // 3, T // 3, T - 2 * (T // 3)], D)
+    for c in range(6):
+        states[:, c] = 2.0
+        states[(np.arange(T) + c * 3) % period == 0, c] = -2.0
+    states[rng.random((T, D)) < 0.01] = np.nan
+    return states, offsets
+
+
+def test_large_tie_equals_oracle():
+    states, offsets = _tie_states(5, 660, 140, 7)
+    cells = (0, 1, 2, 3, 4, 5)
+    oracle = {}
+    with tempfile.TemporaryDirectory() as folder:
+        engs = engines(states, offsets, "tanh", folder)
+        for pads in ((0, 0), (1, 1), (0, 2)):
+            for threshold in (0.3, 0.0, 0.3):  # a plane filled, another, the first again
+                if (pads, threshold) not in oracle:
+                    oracle[pads, threshold] = oracle_match(states, offsets, "tanh", threshold,
+                                                           cells, *pads, 1, 1, None, 10**9)
+                everything, total = oracle[pads, threshold]
+                tier = sum(1 for r in everything if r[3] == everything[0][3])
+                assert pads != (0, 0) or tier > 60  # the tie is real
+                for limit in (1, 7, 50):
+                    query = MatchQuery(cells, threshold, *pads, limit=limit)
+                    for engine in engs:
+                        got = engine.match(query)
+                        assert got.candidates == total
+                        assert [(m.start, m.end, m.length, m.overlap, m.union, m.extra)
+                                for m in got.matches] == everything[:limit]
+
+
+def test_tie_with_no_cached_plane():
+    """A budget too small for one plane: every query fills a plane of its own."""
+    states, offsets = _tie_states(9, 600, 70, 5)
+    source = ArraySource(states, offsets, "tanh", fingerprint="tie")
+    engine = SourceEngine(source, chunk=11)
+    engine.planes = PlaneCache(source, budget=0)
+    for threshold in (0.3, 0.3):
+        query = MatchQuery((0, 1, 2, 3, 4, 5), threshold, limit=9)
+        everything, total = oracle_match(states, offsets, "tanh", threshold, query.cells,
+                                         0, 0, 1, 1, None, 10**9)
+        got = engine.match(query)
+        assert got.candidates == total
+        assert [(m.start, m.end, m.length, m.overlap, m.union, m.extra)
+                for m in got.matches] == everything[:9]
+        assert not engine.planes._planes
