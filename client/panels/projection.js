@@ -2,16 +2,33 @@
 // track; a lasso lists points and one opens in the select view. Your own text (proj_text) runs
 // through the data set's model (GET /run, where the data set carries one) and PCA places its
 // last state as one more point, at (transform(h) - mean) @ axes^T; so does a run another panel
-// loaded (session.data.run).
+// loaded (session.data.run). Points are coloured by a per-step track (proj_color=ID) or by a
+// sequence-level one at the point's sequence (proj_color=seq:ID: gold label, prediction...).
+// The text box shows only where the data set carries a model (its summary's `model`).
 import { categoryColor, OKABE_ITO, sequential } from "../colors.js";
 import { projectionPlot } from "../views/projectionPlot.js";
 
 const METHODS = ["pca", "isomap", "tsne", "umap"];
 const POINTS = ["sequence_end", "steps"];
 
-/** The per-step tracks a point can be coloured by (categorical and scalar). */
+export const SEQ_PREFIX = "seq:";
+
+/** The tracks a point can be coloured by: [value, label] of the categorical and scalar
+ * per-step tracks (value: the id) and of every sequence-level track (value: seq:ID). */
 export function colourTracks(dataset) {
-  return (dataset?.meta ?? []).filter((m) => m.kind === "categorical" || m.kind === "scalar");
+  const steps = (dataset?.meta ?? []).filter((m) => m.kind === "categorical" || m.kind === "scalar");
+  return [
+    ...steps.map((m) => [m.id, m.id]),
+    ...(dataset?.sequence_meta ?? []).map((m) => [SEQ_PREFIX + m.id, `${m.id} (per sequence)`]),
+  ];
+}
+
+/** The MetaValues colouring the points for proj_color `color` in a projection answer. */
+export function colourValues(result, color) {
+  if (!result || !color) return null;
+  return color.startsWith(SEQ_PREFIX)
+    ? result.sequence_meta?.[color.slice(SEQ_PREFIX.length)] ?? null
+    : result.meta?.[color] ?? null;
 }
 
 /**
@@ -90,7 +107,7 @@ export const projection = {
       busy = true;
       loaders.load("projection", (o) => api.getProjection(s.dataset, {
         source: s.source, method: s.proj_method, points: s.proj_points, n: s.proj_n,
-        meta: s.proj_color ? [s.proj_color] : null,
+        meta: s.proj_color && !s.proj_color.startsWith(SEQ_PREFIX) ? [s.proj_color] : null,
       }, o), { key, label: `projecting ${s.proj_n} states (${s.proj_method})` }).then((r) => {
         if (asked !== key) return;
         busy = false;
@@ -105,8 +122,8 @@ export const projection = {
       });
     }
 
-    function loadRun(s) {
-      const key = s.proj_text && s.proj_method === "pca" ? JSON.stringify([s.dataset, s.source, s.proj_text]) : null;
+    function loadRun(s, hasModel) {
+      const key = hasModel && s.proj_text && s.proj_method === "pca" ? JSON.stringify([s.dataset, s.source, s.proj_text]) : null;
       if (key === runKey) return;
       runKey = key;
       run = null;
@@ -129,11 +146,13 @@ export const projection = {
 
     function update(s, data) {
       if (!data.dataset || !s.source) return;
-      loadRun(s);
-      const tracks = colourTracks(data.dataset);
+      // null: the data set carries no model (undefined: a summary that does not say; try)
+      const hasModel = data.dataset.model !== null;
+      field("text").closest("label").hidden = !hasModel;
+      loadRun(s, hasModel);
       const sel = field("color");
-      const options = [["", "nothing"], ...tracks.map((m) => [m.id, m.id])];
-      if (sel.options.length !== options.length) {
+      const options = [["", "nothing"], ...colourTracks(data.dataset)];
+      if (sel.options.length !== options.length || [...sel.options].some((o, i) => o.value !== options[i][0])) {
         sel.replaceChildren(...options.map(([v, t]) => Object.assign(document.createElement("option"), { value: v, textContent: t })));
       }
       field("method").value = s.proj_method;
@@ -141,20 +160,22 @@ export const projection = {
       field("n").value = String(s.proj_n);
       sel.value = s.proj_color ?? "";
       if (document.activeElement !== field("text")) field("text").value = s.proj_text ?? "";
-      const key = JSON.stringify([s.dataset, s.source, s.proj_method, s.proj_points, s.proj_n, s.proj_color]);
+      const stepColor = s.proj_color?.startsWith(SEQ_PREFIX) ? null : s.proj_color;
+      const key = JSON.stringify([s.dataset, s.source, s.proj_method, s.proj_points, s.proj_n, stepColor]);
       if (key !== asked) {
         asked = key;
         result = null;
         load(s, key);
       }
-      const { colorOf, legend } = colouring(result?.meta?.[s.proj_color]);
+      const { colorOf, legend } = colouring(colourValues(result, s.proj_color));
       const states = run?.sources?.[s.source] ?? data.run?.sources?.[s.source];
       const transform = data.dataset.sources.find((x) => x.id === s.source)?.transform;
       const spot = result?.pca ? placeRun(states, result.pca, transform) : null;
       const explained = result?.explained ? ` — axes explain ${result.explained.map((e) => `${(100 * e).toFixed(1)}%`).join(" and ")} of the variance` : "";
       const note = busy ? "projecting…" : result
         ? `${result.points.length} points (${result.sampling}), ${result.method}${explained}` +
-          (s.proj_text && !result.pca ? "; your text is placed on PCA plots only" : "") +
+          (s.proj_text && hasModel && !result.pca ? "; your text is placed on PCA plots only" : "") +
+          (s.proj_text && !hasModel ? `; data set ${data.dataset.id} carries no model to run your text` : "") +
           (result.nonfinite ? `; ${result.nonfinite} non-finite values counted as 0` : "")
         : "";
       view.update({ points: result?.points ?? [], colorOf, legend, note, busy,

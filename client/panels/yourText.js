@@ -4,6 +4,8 @@
 // `text_checkpoint` picks the checkpoint of the main view. Dragging over words selects the
 // cells on there; for the checkpoint whose states the data set holds, they match against
 // the corpus. The run is shared as session.data.run (the projection panel places it).
+// The data set summary's `model` says whether there is a model at all: without one the panel
+// says so instead of offering a text box; with one, its checkpoints fill the menu at once.
 import { selectOnText, yourTextView } from "../views/yourTextView.js";
 
 export const yourText = {
@@ -20,6 +22,8 @@ export const yourText = {
     let note = "";
     let rowsKey = null;
     let rows = [];
+    let model; // the summary's model: null when the data set carries none
+    let datasetId = null;
     const view = yourTextView({
       onRun: (text, all) => session.setState({ text, text_all: all }, "push"),
       onSelectWords: (a, b) => {
@@ -70,6 +74,11 @@ export const yourText = {
     }
 
     function draw(s) {
+      if (model === null) {
+        view.update({ noModel: `Data set ${datasetId} carries no model, so there is nothing to run on your text; ` +
+          "open a data set built with one (e.g. `hiddenscope build datasets/sentiment`).", text: s.text, rows: [] });
+        return;
+      }
       const extracted = run?.checkpoint?.extracted;
       const hasSource = !!run?.sources?.[s.source];
       let why = note;
@@ -78,13 +87,16 @@ export const yourText = {
       view.update({
         text: s.text, all: s.text_all, run: hasSource ? run : null, source: s.source, cells: s.cells ?? [],
         threshold: s.threshold ?? 0.3, matchable: !!extracted && hasSource, note: why,
-        rows: s.text_all ? rows : [],
+        rows: s.text_all ? rows : [], checkpoints: model?.checkpoints ?? [],
+        selected: s.text_checkpoint ?? model?.extracted ?? null,
       });
     }
 
     function update(s, data) {
       if (!data.dataset) return;
-      const key = s.text ? JSON.stringify([s.dataset, s.text, s.text_checkpoint]) : null;
+      model = data.dataset.model;
+      datasetId = data.dataset.id;
+      const key = s.text && model !== null ? JSON.stringify([s.dataset, s.text, s.text_checkpoint]) : null;
       if (key !== asked) {
         asked = key;
         run = null;

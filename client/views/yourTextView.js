@@ -209,17 +209,25 @@ export function yourTextView({ onRun, onSelectWords, onMatch, onCheckpoint }) {
 
   /**
    * @param {{text: string|null, all: boolean, run: object|null, source: string, cells: number[],
-   *          threshold: number, matchable: boolean, note: string, rows: object[]}} d
+   *          threshold: number, matchable: boolean, note: string, rows: object[],
+   *          checkpoints?: object[], selected?: string, noModel?: string}} d
+   *   checkpoints: the menu before a run; noModel: why there is no text box
    */
   function update(d) {
+    form.hidden = !!d.noModel;
+    if (d.noModel) {
+      body.replaceChildren(Object.assign(document.createElement("p"), { className: "yt-note yt-no-model", textContent: d.noModel }));
+      return;
+    }
     if (document.activeElement !== field("text")) field("text").value = d.text ?? "";
     field("all").checked = !!d.all;
-    const choices = d.run?.checkpoints ?? [];
+    const choices = d.run?.checkpoints ?? d.checkpoints ?? [];
     const select = field("checkpoint");
     if (select.options.length !== choices.length) {
       select.replaceChildren(...choices.map((c) => new Option(c.label, c.id)));
     }
     if (d.run) select.value = d.run.checkpoint.id;
+    else if (d.selected) select.value = d.selected;
     select.disabled = !choices.length;
     body.replaceChildren();
     const r = d.run;
