@@ -124,3 +124,24 @@ def test_an_unreadable_label_list_is_named(folder):
     (folder / "dataset.yml").write_text(yaml.safe_dump(config))
     text = errors_of(folder)
     assert "sequence_meta.t.dict" in text and "cannot be read as a label list" in text, text
+
+
+def test_a_label_list_over_the_category_bound_is_named(folder):
+    labels = [f"l{i}" for i in range(65_537)]
+    with_sequence_meta(folder, {"sm/t": np.zeros(N, np.int32)}, {"t": entry("sm/t", dict="labs")},
+                       {"labs": labels})  # fmt: skip
+    text = errors_of(folder)
+    assert "sequence_meta.t.dict" in text and "65,537 labels, over the bound" in text, text
+
+
+def test_without_sequence_offsets_the_data_set_is_one_sequence(folder):
+    config = yaml.safe_load((folder / "dataset.yml").read_text())
+    del config["word_sequence"]["sequences"]
+    (folder / "dataset.yml").write_text(yaml.safe_dump(config))
+    with_sequence_meta(folder, {"sm/t": np.array([0.25])}, {"t": entry("sm/t")})
+    ds = open_dataset(folder)
+    try:
+        assert ds.sequences == 1 and ds.sequences_between(0, ds.length - 1).tolist() == [0]
+        assert ds.sequence_meta["t"].values(np.array([0]))["values"].tolist() == [0.25]
+    finally:
+        ds.close()
