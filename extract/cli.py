@@ -26,7 +26,17 @@ from .errors import ExtractError
     metavar="NAME",
     help="Overrides from the recipe's presets: section, e.g. 'full' (a longer training).",
 )
-def build_command(folder: Path, force: bool, quick: bool, preset: str | None) -> None:
+@click.option(
+    "--no-next-steps",
+    "next_steps",
+    is_flag=True,
+    flag_value=False,
+    default=True,
+    help="Do not print the commands to run next (hiddenscope demo serves right after).",
+)
+def build_command(
+    folder: Path, force: bool, quick: bool, preset: str | None, next_steps: bool = True
+) -> None:
     """Train the model of FOLDER/dataset.yml's build: recipe; extract the data set into FOLDER."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from .build import build  # imports torch: only when the command runs
@@ -37,7 +47,7 @@ def build_command(folder: Path, force: bool, quick: bool, preset: str | None) ->
         done = build(folder, force=force, quick=quick, preset=preset, echo=click.echo)
     except ExtractError as exc:
         raise click.ClickException(str(exc)) from None
-    if done is not None:
+    if done is not None and next_steps:
         parent = os.path.relpath(folder.resolve().parent)
         click.echo(
             f"optional: hiddenscope index {folder}   (builds the match index now; "

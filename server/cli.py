@@ -8,9 +8,11 @@ whose extra is missing is listed with the install hint and exits with status 2.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import logging
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -184,16 +186,68 @@ def serve(
 
     DIR defaults to ./datasets; folders are scanned recursively.
     """
-    import warnings
+    roots = _folders(dirs or (Path("datasets"),))
+    _serve(roots, host, _bind(host, port), regex_search, allow_host, watch)
 
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (not yet listening), or one line saying why not and
+    exit status 2. Bound before anything is loaded or printed, so a busy port is said first
+    and alone (uvicorn would log a traceback-like error after the start-up lines)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # as uvicorn does: a port left in TIME_WAIT by a server just stopped is free to use
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            other = port + 1 if port < 65535 else 8889
+            why = (
+                f"port {port} on {host} is in use (another server?); choose another with "
+                f"--port {other} (make demo PORT={other})"
+            )
+        else:
+            why = f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and --port"
+        click.echo(f"hiddenscope: {why}", err=True)
+        sys.exit(2)
+    return sock
+
+
+def _run(app, sock: socket.socket, **options) -> None:
+    """uvicorn on the socket bound by :func:`_bind` (what ``uvicorn.run`` does, less the
+    binding)."""
     import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    if not server.started:
+        sys.exit(1)
+
+
+def _serve(
+    roots: list[Path],
+    host: str,
+    sock: socket.socket,
+    regex_search: bool,
+    allow_host: tuple[str, ...] = (),
+    watch: float = 0,
+) -> None:
+    """Load the data sets under ``roots`` and serve them on ``sock`` (bound by :func:`_bind`)."""
+    import warnings
 
     # connexion imports starlette's test client at import time, which warns about httpx
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from .api import create_app
     from .api.guard import allowed_hosts
 
-    roots = _folders(dirs or (Path("datasets"),))
+    port = sock.getsockname()[1]  # the port asked for, or the one chosen for --port 0
     hosts = allowed_hosts(host, allow_host)
     app = create_app(roots, regex_search=regex_search, hosts=hosts)
     # missing or stale match indexes are built in the background (queries scan meanwhile)
@@ -214,8 +268,9 @@ def serve(
     click.echo(f"hiddenscope serving on http://{host}:{port}/  (API: /api/v1, docs: /api/v1/ui/)")
     # httptools and h11's default (16 KiB) answer a long request line with a plain-text 400
     # before the app sees it; with h11 at 1 MiB the app's guard answers a problem+json 414
-    uvicorn.run(
+    _run(
         app,
+        sock,
         host=host,
         port=port,
         log_level="warning",
@@ -376,25 +431,34 @@ def _index_sources(ds, force: bool) -> None:
 @click.argument("folder", type=click.Path(path_type=Path), default=Path("datasets/parens"))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8888, show_default=True, type=click.IntRange(0, 65535))
-@click.pass_context
-def demo(ctx: click.Context, folder: Path, host: str, port: int) -> None:
+def demo(folder: Path, host: str, port: int) -> None:
     """Build the demo data set FOLDER if it is missing, then serve its parent folder.
 
     Without the extractor, serves a generated bracket-language data set instead (and says so).
     """
     roots = [folder.parent]
+    sock = _bind(host, port)  # a busy port is said before a build of minutes, not after
     if not (folder / "data.h5").is_file():
         commands, why = _extract_commands()
         if commands is not None and "build" in commands and (folder / "dataset.yml").is_file():
             click.echo(f"building the demo data set {folder} (hiddenscope build)")
+            # --no-next-steps: its "next: hiddenscope serve" hint is what the demo does now
             done = subprocess.run(
-                [sys.executable, "-m", "hiddenscope.server.cli", "build", str(folder)]
+                [
+                    sys.executable,
+                    "-m",
+                    "hiddenscope.server.cli",
+                    "build",
+                    str(folder),
+                    "--no-next-steps",
+                ]
             )
             if done.returncode:
+                sock.close()
                 sys.exit(done.returncode)
         else:
             roots.append(_generated_demo(why or f"{folder}/dataset.yml is missing"))
-    ctx.invoke(serve, dirs=tuple(roots), host=host, port=port, regex_search=False)
+    _serve(_folders(tuple(roots)), host, sock, regex_search=False)
 
 
 def _generated_demo(why: str) -> Path:

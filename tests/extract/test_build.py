@@ -37,8 +37,12 @@ def test_quick_build_writes_a_data_set_the_store_accepts(parens):
 
     again = CliRunner().invoke(COMMANDS["build"], [str(parens), "--quick"])
     assert again.exit_code == 0 and "already built" in again.output
-    forced = CliRunner().invoke(COMMANDS["build"], [str(parens), "--quick", "--force"])
+    # what `hiddenscope demo` runs: the same build without the hints, since it serves next
+    forced = CliRunner().invoke(
+        COMMANDS["build"], [str(parens), "--quick", "--force", "--no-next-steps"]
+    )
     assert forced.exit_code == 0 and "reused checkpoint.pt" in forced.output
+    assert "next:" not in forced.output and "optional:" not in forced.output
 
 
 def test_build_without_recipe_is_a_clear_error(tmp_path):

@@ -106,23 +106,85 @@ def test_with_the_extra_the_entry_points_bring_build_and_extract():
     assert "Extract the states of MODEL_FILE" in output
 
 
+def _capture_serving(monkeypatch) -> dict:
+    """Stands in for uvicorn: records the app, the bound socket and the options."""
+    served = {}
+
+    def fake_run(app, sock, **options):
+        served.update(app=app, bound=sock.getsockname(), **options)
+        sock.close()
+
+    monkeypatch.setattr(cli, "_run", fake_run)
+    return served
+
+
 def test_demo_without_extractor_serves_a_generated_data_set(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "_extract_commands", lambda: (None, cli.EXTRACT_HINT))
     monkeypatch.setattr(cli, "DEMO_FALLBACK", tmp_path / "build-demo")
     monkeypatch.setattr(cli, "DEMO_SIZE", {"T": 500, "D": 8, "layers": 1, "sequences": 2})
-    served = {}
-    monkeypatch.setattr("uvicorn.run", lambda app, **options: served.update(app=app, **options))
+    served = _capture_serving(monkeypatch)
     (tmp_path / "datasets" / "parens").mkdir(parents=True)
-    result = run("demo", str(tmp_path / "datasets" / "parens"), "--port", "9999")
+    port = free_port()
+    result = run("demo", str(tmp_path / "datasets" / "parens"), "--port", str(port))
     assert result.exit_code == 0, result.output
     assert (
         "Serving a GENERATED data set instead" in result.output
         and cli.EXTRACT_HINT in result.output
     )
-    assert "serving on http://127.0.0.1:9999/" in result.output
+    assert f"serving on http://127.0.0.1:{port}/" in result.output
     assert served["app"].catalog.entries["generated-parens"].available
-    assert (served["host"], served["port"]) == ("127.0.0.1", 9999)
+    assert (served["host"], served["port"], served["bound"]) == (
+        "127.0.0.1",
+        port,
+        ("127.0.0.1", port),
+    )
     served["app"].catalog.close()
+
+
+def test_demo_builds_without_the_serve_hint_then_serves(tmp_path, monkeypatch):
+    folder = tmp_path / "datasets" / "parens"
+    folder.mkdir(parents=True)
+    (folder / "dataset.yml").write_text("name: parens\nbuild:\n  corpus: parens\n")
+    monkeypatch.setattr(cli, "_extract_commands", lambda: ({"build": object()}, None))
+    calls = []
+
+    def fake_build(args, **kwargs):  # the build itself is tested in tests/extract
+        calls.append(args)
+        write_dataset(folder, T=200, D=4, layers=1)
+        return subprocess.CompletedProcess(args, 0)
+
+    monkeypatch.setattr(cli.subprocess, "run", fake_build)
+    served = _capture_serving(monkeypatch)
+    result = run("demo", str(folder), "--port", str(free_port()))
+    assert result.exit_code == 0, result.output
+    assert calls == [
+        [sys.executable, "-m", "hiddenscope.server.cli", "build", str(folder), "--no-next-steps"]
+    ]
+    assert served["app"].catalog.entries["parens"].available
+    served["app"].catalog.close()
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_a_busy_port_is_one_line_naming_it_and_the_way_out(tmp_path, command):
+    write_dataset(tmp_path / "datasets" / "parens", T=200, D=4, layers=1)
+    exe = Path(sys.executable).with_name("hiddenscope")
+    folder = tmp_path / "datasets" / ("parens" if command == "demo" else "")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [str(exe), command, str(folder), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"hiddenscope: port {port} on 127.0.0.1 is in use (another server?); choose another "
+        f"with --port {port + 1} (make demo PORT={port + 1})"
+    ]
+    assert "serving on" not in done.stdout and "Traceback" not in done.stdout + done.stderr
 
 
 def test_serve_bad_folder_is_named():
