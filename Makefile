@@ -18,12 +18,12 @@ $(PY):
 
 $(VENV)/.demo-installed: $(PY) setup.py
 	$(PY) -m pip install --quiet -e '.[extract]'
-	$(PY) -m hiddenscope.server.engine.warmup  # compile the numba kernels into their cache
+	$(PY) -c 'from hiddenscope.server.engine import warm_up; warm_up()'  # fill numba's cache
 	touch $@
 
 $(VENV)/.dev-installed: $(PY) setup.py
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m hiddenscope.server.engine.warmup  # compile the numba kernels into their cache
+	$(PY) -c 'from hiddenscope.server.engine import warm_up; warm_up()'  # fill numba's cache
 	touch $@ $(VENV)/.demo-installed
 
 venv: $(VENV)/.demo-installed
