@@ -11,13 +11,14 @@ through the store (H5StateSource, pread) with its index in the store's IndexFile
 Printed in one run, for each size: one sequential read of the states beside the index
 build (time, ratio; peak anonymous memory while building), the index size beside the
 states' size, then for the grid (|S| = 5, 20, 60; thresholds 0.3, 0.6; padding 0/0, 1/1)
-the warm median and p95 (same engine, page cache warm) and cold (fresh engine, index and
-states dropped from the page cache) of ``match`` plus its ``align`` step, beside the floor:
-a numpy compare-and-sum over the |S| rows held cell-major in memory, and the CPU time of a
-warm query (all threads; less distorted than wall-clock by other jobs on a shared
-machine, though it counts both threads' work). The query phase runs
-in a subprocess so its anonymous memory (RssAnon: the server's own pages, not the page
-cache) is its own.
+of ``match`` plus its ``align`` step: the warm median and p95 (same engine, page cache
+warm; the engine keeps the on-bit planes of the thresholds it has seen), the CPU time of
+a warm query (all threads; less distorted than wall-clock by other jobs on a shared
+machine, though it counts both threads' work), a new engine's first query with the page
+cache warm ("new eng": no planes yet), and cold (new engine, index and states dropped
+from the page cache), beside the floor: a numpy compare-and-sum over the |S| rows held
+cell-major in memory. The query phase runs in a subprocess so its anonymous memory
+(RssAnon: the server's own pages, not the page cache) is its own.
 """
 from __future__ import annotations
 
@@ -126,6 +127,9 @@ def query_phase(folder: Path, reps: int, cold_reps: int) -> dict:
                         run(warm)
                         times.append(time.perf_counter() - t0)
                         cpu.append(time.process_time() - c0)
+                    t0 = time.perf_counter()  # a new engine, page cache warm: no planes yet
+                    run(SourceEngine(src, IndexFiles(files.folder, src)))
+                    first = time.perf_counter() - t0
                     cold = []
                     for _ in range(cold_reps):
                         drop_cache(data_file, *files.folder.glob("*.bin"))
@@ -134,7 +138,7 @@ def query_phase(folder: Path, reps: int, cold_reps: int) -> dict:
                         cold.append(time.perf_counter() - t0)
                     rows.append({"n": n, "thr": thr, "pad": f"{pl}/{pr}",
                                  "warm": stats_ms(times), "cold": stats_ms(cold),
-                                 "cpu": stats_ms(cpu)[0],
+                                 "cpu": stats_ms(cpu)[0], "first": 1000 * first,
                                  "candidates": res.candidates,
                                  "top": res.matches[0].overlap if res.matches else 0})
     ds.close()
@@ -162,7 +166,7 @@ def floors_ms(src, reps: int) -> dict[tuple[int, float], float]:
     return out
 
 
-def run_size(T: int, D: int, reps: int, cold_reps: int) -> None:
+def run_size(T: int, D: int, reps: int, cold_reps: int, build: bool = True) -> None:
     folder = ensure_dataset(HERE / "data" / f"T{T}_D{D}", T=T, D=D, layers=1, kinds=("cell",),
                             sequences=max(1, T // 10_000), depth_cells=DEPTH_CELLS, progress=True)
     ds, src, files = open_source(folder)
@@ -176,7 +180,8 @@ def run_size(T: int, D: int, reps: int, cold_reps: int) -> None:
     base = AnonPeak.now()
     with AnonPeak() as anon:
         t0 = time.perf_counter()
-        engine.build_index()
+        if build or engine.index_state() != "fresh":
+            engine.build_index()
         build_s = time.perf_counter() - t0
     index_mb = sum(f.stat().st_size for f in files.folder.glob("*.bin")) / 2**20
     states_mb = T * D * 4 / 2**20
@@ -194,11 +199,12 @@ def run_size(T: int, D: int, reps: int, cold_reps: int) -> None:
     print(f"anonymous memory (RssAnon): building {anon.peak - base:,.0f} MiB above the "
           f"{base:,.0f} MiB before; query phase peak {result['anon_mb']:,.0f} MiB")
     print(f"{'|S|':>4} {'thr':>4} {'pad':>4} {'warm med':>9} {'warm p95':>9} {'cpu med':>9} "
-          f"{'cold med':>9} {'cold p95':>9} {'floor':>7} {'ratio':>6} {'cands':>10} {'top|I|':>6}")
+          f"{'new eng':>8} {'cold med':>9} {'cold p95':>9} {'floor':>7} {'ratio':>6} "
+          f"{'cands':>10} {'top|I|':>6}")
     for r in result["rows"]:
         fl = floors[(r["n"], r["thr"])]
         print(f"{r['n']:>4} {r['thr']:>4} {r['pad']:>4} "
-              f"{r['warm'][0]:>8.1f}m {r['warm'][1]:>8.1f}m {r['cpu']:>8.1f}m "
+              f"{r['warm'][0]:>8.1f}m {r['warm'][1]:>8.1f}m {r['cpu']:>8.1f}m {r['first']:>7.1f}m "
               f"{r['cold'][0]:>8.1f}m {r['cold'][1]:>8.1f}m {fl:>6.1f}m {r['warm'][0] / fl:>6.2f} "
               f"{r['candidates']:>10,} {r['top']:>6}")
 
@@ -215,13 +221,15 @@ def main() -> None:
     size.add_argument("--size", metavar="T,D", help="any size, e.g. 1000000,650")
     parser.add_argument("--reps", type=int, default=7, help="warm repetitions per query")
     parser.add_argument("--cold-reps", type=int, default=3, help="cold repetitions per query")
+    parser.add_argument("--no-build", action="store_true",
+                        help="keep a fresh index from an earlier run (build time not measured)")
     args = parser.parse_args()
     print("timings are wall-clock; on a shared machine other jobs add noise")
     if args.size:
         T, D = (int(x) for x in args.size.split(","))
     else:
         T, D = SIZES["full" if args.full else "small"]
-    run_size(T, D, args.reps, args.cold_reps)
+    run_size(T, D, args.reps, args.cold_reps, build=not args.no_build)
 
 
 if __name__ == "__main__":

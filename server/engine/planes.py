@@ -68,6 +68,8 @@ class PlaneCache:
         """``int64[n]``: ``|S2|`` of each range ``a .. b`` with padding ``lo .. a-1`` and
         ``b+1 .. hi`` (all ``int64[n]``, ``lo <= a <= b <= hi``, one sequence each)."""
         plane = self.plane(threshold)
+        # contiguous int64: the one specialisation the warm-up compiles
+        a, b, lo, hi = (np.ascontiguousarray(x, dtype=np.int64) for x in (a, b, lo, hi))
         if a.size:
             fill(self.source, threshold, plane, lo, hi)
         return count_bits(plane.words, a, b, lo, hi)
