@@ -259,7 +259,7 @@ def _serve(
     click.echo(
         f"data sets: {', '.join(ready) or 'none'}"
         + "".join(
-            f"\n  unavailable: {e.id}: {e.error.splitlines()[0]}"
+            f"\n  unavailable: {e.id}: {e.public_error.splitlines()[0]}"
             for e in entries
             if not e.available
         )

@@ -164,6 +164,18 @@ def test_demo_builds_without_the_serve_hint_then_serves(tmp_path, monkeypatch):
     served["app"].catalog.close()
 
 
+def test_serve_names_an_unbuilt_recipe_with_the_command_to_type(tmp_path, monkeypatch):
+    (tmp_path / "datasets" / "code").mkdir(parents=True)
+    (tmp_path / "datasets" / "code" / "dataset.yml").write_text("name: code\nbuild: {corpus: x}\n")
+    monkeypatch.chdir(tmp_path)
+    served = _capture_serving(monkeypatch)
+    result = run("serve", "--port", str(free_port()))  # ./datasets by default
+    assert result.exit_code == 0, result.output
+    line = "  unavailable: code: not built yet; build it with `hiddenscope build datasets/code`"
+    assert line in result.output.splitlines() and str(tmp_path) not in result.output
+    served["app"].catalog.close()
+
+
 @pytest.mark.parametrize("command", ["serve", "demo"])
 def test_a_busy_port_is_one_line_naming_it_and_the_way_out(tmp_path, command):
     write_dataset(tmp_path / "datasets" / "parens", T=200, D=4, layers=1)
