@@ -10,12 +10,14 @@ AND / AND-NOT chain over its rows plus a popcount (64 cells per operation).
 A plane ``uint64[T, W]`` is filled lazily, only at the steps some query needed (the
 untouched pages of ``np.zeros`` are never resident), and kept per threshold (the float32
 threshold the on-rule compares against: two thresholds with the same one share a
-plane) up to ``budget`` bytes per engine, least recently used first out. The bits come
-from :func:`is_on_raw`, the same on-rule as every other path, so answers are unchanged.
+plane) up to ``BUDGET`` bytes per process (all engines together), least recently used
+first out. The bits come from :func:`is_on_raw`, the same on-rule as every other path,
+so answers are unchanged.
 """
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 
 import numba as nb
@@ -24,7 +26,7 @@ import numpy as np
 from .onrule import is_on_raw, threshold32
 from .source import StateSource
 
-BUDGET = 1 << 30  # bytes of cached planes per engine (about 2 thresholds at 5M x 650)
+BUDGET = 1 << 30  # bytes of cached planes per process (about 2 thresholds at 5M x 650)
 _EVAL_CELLS = 1 << 22  # values per read while filling
 
 
@@ -37,31 +39,56 @@ class Plane:
         self.done = np.zeros(T, bool)
 
 
+class Budget:
+    """Planes kept within ``limit`` bytes (their full size, though untouched pages cost
+    nothing) over every :class:`PlaneCache` sharing it, least recently used out first."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.kept: OrderedDict[tuple[int, float], tuple[weakref.ref, int]] = OrderedDict()
+
+    def plane(self, cache: PlaneCache, key: float) -> Plane:
+        """``cache``'s plane of threshold ``key``: kept, or new (and kept if it fits)."""
+        T, D = cache.source.shape
+        nbytes = T * ((D + 63) // 64) * 8
+        with self.lock:
+            slot = (id(cache), key)
+            if slot in self.kept and key in cache.planes:
+                self.kept.move_to_end(slot)
+                return cache.planes[key]
+            plane = Plane(T, D)
+            if nbytes > self.limit:
+                return plane
+            used = sum(size for ref, size in self.kept.values() if ref() is not None)
+            while self.kept and used + nbytes > self.limit:
+                (owner_id, old), (ref, size) = self.kept.popitem(last=False)
+                owner = ref()
+                if owner is not None:
+                    owner.planes.pop(old, None)
+                    used -= size
+            self.kept[slot] = (weakref.ref(cache), nbytes)
+            cache.planes[key] = plane
+            return plane
+
+
+SHARED = Budget(BUDGET)  # the engines of a process share one budget
+
+
 class PlaneCache:
-    """The planes of one source, per threshold, within ``budget`` bytes (thread-safe: two
+    """The planes of one source, per threshold, within ``budget`` (thread-safe: two
     queries filling the same steps write the same bits)."""
 
-    def __init__(self, source: StateSource, budget: int = BUDGET) -> None:
+    def __init__(self, source: StateSource, budget: Budget = SHARED) -> None:
         self.source = source
         self.budget = budget
-        self._planes: OrderedDict[float, Plane] = OrderedDict()
-        self._lock = threading.Lock()
+        self.planes: dict[float, Plane] = {}
+        # a dead cache's entries go with it (id() may be reused by a later cache)
+        weakref.finalize(self, _forget, budget, id(self))
 
     def plane(self, threshold: float) -> Plane:
         """The plane of ``threshold`` (cached, or a fresh one kept while it fits)."""
-        key = float(threshold32(threshold))
-        T, D = self.source.shape
-        nbytes = T * ((D + 63) // 64) * 8
-        with self._lock:
-            if key in self._planes:
-                self._planes.move_to_end(key)
-                return self._planes[key]
-            plane = Plane(T, D)
-            if nbytes <= self.budget:
-                while len(self._planes) * nbytes + nbytes > self.budget:
-                    self._planes.popitem(last=False)
-                self._planes[key] = plane
-            return plane
+        return self.budget.plane(self, float(threshold32(threshold)))
 
     def count_s2(self, threshold: float, a: np.ndarray, b: np.ndarray, lo: np.ndarray,
                  hi: np.ndarray) -> np.ndarray:
@@ -73,6 +100,12 @@ class PlaneCache:
         if a.size:
             fill(self.source, threshold, plane, lo, hi)
         return count_bits(plane.words, a, b, lo, hi)
+
+
+def _forget(budget: Budget, owner: int) -> None:
+    with budget.lock:
+        for slot in [slot for slot in budget.kept if slot[0] == owner]:
+            del budget.kept[slot]
 
 
 def fill(source: StateSource, threshold: float, plane: Plane, lo: np.ndarray,

@@ -3,12 +3,13 @@ many cells (several 64-bit words), planes reused, shared and evicted across quer
 large ties at the limit's cut forced on small data."""
 from __future__ import annotations
 
+import gc
 import tempfile
 
 import numpy as np
 from engine_helpers import PROPERTY, engines, make_states
 from hiddenscope.server.engine import ArraySource, MatchQuery, SourceEngine, apply_transform
-from hiddenscope.server.engine.planes import PlaneCache, count_bits
+from hiddenscope.server.engine.planes import Budget, PlaneCache, count_bits
 from hypothesis import given
 from hypothesis import strategies as st
 from oracle import match as oracle_match
@@ -33,7 +34,7 @@ def _ranges(rng, offsets, n, pad):
 def test_count_s2_equals_oracle(seed, lengths, D, transform, coarse, budget):
     states, offsets = make_states(seed, lengths, D, nan_rate=0.03, coarse=coarse)
     source = ArraySource(states, offsets, transform, fingerprint="planes")
-    cache = PlaneCache(source, budget=budget)
+    cache = PlaneCache(source, budget=Budget(budget))
     rng = np.random.default_rng(seed)
     values = apply_transform(states, transform)
     finite = values[np.isfinite(values)]
@@ -102,7 +103,7 @@ def test_tie_with_no_cached_plane():
     states, offsets = _tie_states(9, 600, 70, 5)
     source = ArraySource(states, offsets, "tanh", fingerprint="tie")
     engine = SourceEngine(source, chunk=11)
-    engine.planes = PlaneCache(source, budget=0)
+    engine.planes = PlaneCache(source, budget=Budget(0))
     for threshold in (0.3, 0.3):
         query = MatchQuery((0, 1, 2, 3, 4, 5), threshold, limit=9)
         everything, total = oracle_match(states, offsets, "tanh", threshold, query.cells,
@@ -111,4 +112,30 @@ def test_tie_with_no_cached_plane():
         assert got.candidates == total
         assert [(m.start, m.end, m.length, m.overlap, m.union, m.extra)
                 for m in got.matches] == everything[:9]
-        assert not engine.planes._planes
+        assert not engine.planes.planes
+
+
+def test_engines_share_one_budget():
+    """Two sources sharing a budget for one plane: each query evicts the other's plane,
+    and every answer stays the oracle's."""
+    states, offsets = make_states(4, [90, 110], 100)
+    sources = [ArraySource(x, offsets, "tanh", fingerprint=f"s{i}")
+               for i, x in enumerate((states, -states))]
+    budget = Budget(200 * 2 * 8)  # one plane of T = 200 steps x 2 words
+    caches = [PlaneCache(s, budget=budget) for s in sources]
+    rng = np.random.default_rng(4)
+    for turn in range(6):
+        cache, x = caches[turn % 2], (states, -states)[turn % 2]
+        threshold = (0.2, 0.2, 0.5, 0.5, 0.2, 0.2)[turn]
+        a, b, lo, hi, seq = _ranges(rng, offsets, 40, 2)
+        on = on_matrix(x, "tanh", threshold)
+        want = [bin(oracle_s2(on, int(offsets[q]), int(offsets[q + 1]) - 1, int(u), int(v),
+                              int(u - p), int(z - v))).count("1")
+                for u, v, p, z, q in zip(a, b, lo, hi, seq, strict=True)]
+        assert cache.count_s2(threshold, a, b, lo, hi).tolist() == want
+        assert list(cache.planes) == [float(np.float32(threshold))]
+        assert not caches[1 - turn % 2].planes  # evicted
+        assert len(budget.kept) == 1
+    del cache, caches[1]  # the engine holding the kept plane goes: its entry goes too
+    gc.collect()
+    assert not budget.kept
