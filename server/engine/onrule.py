@@ -57,7 +57,7 @@ def _round32(x: float, up: bool) -> np.float32:
 
 def raw_band(threshold: float, transform: str) -> tuple[np.float32, np.float32]:
     """``(lo, hi)`` over raw (untransformed) float32 values ``r``: ``r < lo`` is off,
-    ``r >= hi`` is on, anything else (``lo <= r < hi``, NaN) is decided by transforming it.
+    ``r >= hi`` is on, ``lo <= r < hi`` is decided by transforming it; NaN is off.
 
     So a scan compares raw values and transforms only the few near the threshold (tanh costs
     20x a comparison), with answers identical to transforming everything: for ``tanh``,
@@ -99,25 +99,28 @@ def is_on_raw(raw: np.ndarray, threshold: float, transform: str) -> np.ndarray:
 
 @nb.njit(cache=True, nogil=True)
 def _compare_raw(raw, lo, hi, out, band):
-    """``out[i] = raw[i] >= hi``; the positions with ``lo <= raw[i] < hi`` or NaN go to
-    ``band`` (as many as fit). Returns how many there are.
+    """``out[i] = raw[i] >= hi``; the positions with ``lo <= raw[i] < hi`` go to ``band``
+    (as many as fit). Returns how many there are. NaN compares false both ways: off, as
+    its transform (NaN) is, so it needs no exact look.
 
-    Pieces of 1024 values: a branch-free (vectorised) pass, and a second look only at the
-    rare pieces that hold a value of the band."""
+    Pieces of 1024 values: a branch-free pass over 1-d slices (vectorised: about 6x faster
+    than indexing the whole arrays with a bool ``not``, measured), and a second look only
+    at the rare pieces that hold a value of the band."""
     n = 0
     for p in range(0, raw.size, 1024):
         q = min(raw.size, p + 1024)
+        piece, dest = raw[p:q], out[p:q]
         hits = 0
-        for i in range(p, q):
-            v = raw[i]
+        for i in range(piece.size):
+            v = piece[i]
             on = v >= hi
-            out[i] = on
-            hits += (not on) & (not v < lo)
+            dest[i] = on
+            hits += (v >= lo) != on
         if hits:
-            for i in range(p, q):
-                v = raw[i]
-                if not v >= hi and not v < lo:
+            for i in range(piece.size):
+                v = piece[i]
+                if (v >= lo) != (v >= hi):
                     if n < band.size:
-                        band[n] = i
+                        band[n] = p + i
                     n += 1
     return n

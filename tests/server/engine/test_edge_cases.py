@@ -242,6 +242,24 @@ def test_raw_band_decides_like_the_transform(transform):
                                       is_on(values, threshold), err_msg=str(threshold))
 
 
+def test_raw_band_with_more_values_than_its_buffer():
+    """Over 65,536 raw values inside the band (all near the threshold's arctanh, NaN among
+    them): each is transformed and compared, none is left out."""
+    from hiddenscope.server.engine.onrule import is_on, is_on_raw
+
+    rng = np.random.default_rng(8)
+    x = np.float32(0.31)
+    raw = np.nextafter(np.full(300_000, x), rng.choice([-np.inf, np.inf], 300_000)).astype(
+        np.float32)
+    raw[rng.integers(0, raw.size, 5_000)] = np.nan
+    raw[::7] = x
+    threshold = float(apply_transform(np.array([x]), "tanh")[0])
+    values = apply_transform(raw, "tanh")
+    got = is_on_raw(raw.reshape(600, 500), threshold, "tanh")
+    np.testing.assert_array_equal(got, is_on(values, threshold).reshape(600, 500))
+    assert 0 < got.sum() < raw.size
+
+
 @pytest.mark.parametrize("cells, message", [
     ([2**63], "cells: 9223372036854775808 is out of range"),
     ([10**30, 1], "cells: 1000000000000000000000000000000 is out of range"),
