@@ -70,17 +70,25 @@ def _prefixes(tokens: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int]]:
         return tables
 
 
+@nb.njit(cache=True, nogil=True)
+def _pack_hashes(starts, ends, P1, W1, p1, P2, W2, p2):
+    """``int64[n]``: the two range hashes of each ``[start, end]`` packed as ``h1 << 31 | h2``."""
+    out = np.empty(starts.size, np.int64)
+    for i in range(starts.size):
+        a, b = starts[i], ends[i] + 1
+        h1 = (P1[b] + p1 - (P1[a] * W1[b - a]) % p1) % p1
+        h2 = (P2[b] + p2 - (P2[a] * W2[b - a]) % p2) % p2
+        out[i] = (np.int64(h1) << 31) | np.int64(h2)
+    return out
+
+
 def _range_keys(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
     """``(length, hash)`` ``int64[n]`` of each range: the two 31-bit polynomial hashes of
     its token ids packed into one 62-bit integer."""
-    length = ends - starts + 1
-    packed = np.zeros(starts.size, np.int64)
-    for P, powers, prime in _prefixes(tokens):
-        p = np.uint64(prime)
-        head = (P[starts] * powers[length]) % p
-        packed = (packed << 31) | ((P[ends + 1] + p - head) % p).astype(np.int64)
-    return length, packed
+    (P1, W1, p1), (P2, W2, p2) = _prefixes(tokens)
+    packed = _pack_hashes(starts, ends, P1, W1, np.uint64(p1), P2, W2, np.uint64(p2))
+    return ends - starts + 1, packed
 
 
 def phrases(tokens: np.ndarray, vocab: np.ndarray, starts: np.ndarray, ends: np.ndarray,
@@ -93,7 +101,10 @@ def phrases(tokens: np.ndarray, vocab: np.ndarray, starts: np.ndarray, ends: np.
     if starts.size == 0:
         return []
     length, packed = _range_keys(tokens, starts, ends)
-    order = np.lexsort((starts, packed, length))  # groups together, earliest start first
+    if np.all(starts[1:] >= starts[:-1]):  # the engine's order: a stable sort keeps it
+        order = np.lexsort((packed, length))
+    else:
+        order = np.lexsort((starts, packed, length))  # groups together, earliest start first
     L, H = length[order], packed[order]
     heads = np.flatnonzero(np.concatenate([[True], (L[1:] != L[:-1]) | (H[1:] != H[:-1])]))
     counts = np.diff(np.append(heads, order.size))

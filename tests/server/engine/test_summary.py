@@ -38,9 +38,11 @@ def test_against_the_oracle_candidates(seed, zl, zr, min_len):
     vocab = np.array(["(", "4", ")"], dtype=object)
     lens = Counter((ends - starts + 1).tolist())
     assert S.lengths(starts, ends) == [[k, lens[k]] for k in sorted(lens)]
+    by_start = np.lexsort((ends, starts))  # the engine's order (another code path)
     for limit in (1, 5, 20):
-        assert S.phrases(tokens, vocab, starts, ends, limit) == \
-            brute_phrases(tokens, vocab, starts, ends, limit)
+        want = brute_phrases(tokens, vocab, starts, ends, limit)
+        assert S.phrases(tokens, vocab, starts, ends, limit) == want
+        assert S.phrases(tokens, vocab, starts[by_start], ends[by_start], limit) == want
 
     cover = S.coverage(T, starts, ends)
     want = [sum(a <= t <= b for a, b in zip(starts, ends, strict=True)) for t in range(T)]
