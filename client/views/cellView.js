@@ -84,6 +84,7 @@ export function cellView({ onJump = () => {}, onPick = () => {} } = {}) {
 function tokens(container, items, color) {
   container.selectAll("span.tok").data(items).join("span").attr("class", "tok")
     .classed("at", (d) => !!d.at)
+    .style("outline", (d) => (d.at ? "2px solid #000" : null)) // the chosen step of a context
     .style("background", (d) => color(d.v))
     .style("color", (d) => textOn(color(d.v)))
     .attr("title", (d) => (d.v === null ? "NaN" : d3.format(".3f")(d.v)))

@@ -66,7 +66,7 @@ def test_rank_by_depth_4_select_top_cells_match_and_summary(page, server, artifa
     assert page.errors == []
 
 
-def test_cell_view_from_the_ranking(page, server):
+def test_cell_view_from_the_ranking(page, server, artifacts):
     open_view(page, server, panels="correlation", corr_feature="meta:depth=depth 4")
     panel = page.locator("section.panel[data-panel=correlation]")
     panel.locator("tr.corr-row").first.wait_for(timeout=TIMEOUT_MS)
@@ -85,6 +85,7 @@ def test_cell_view_from_the_ranking(page, server):
         w["word"] for w in words["positive"]]
     assert "median" in view.locator(".cell-facts").inner_text()
     assert view.locator(".cell-text span.tok").count() > 10  # the window, coloured
+    view.screenshot(path=artifacts / "features-cell.png")
 
     w = top["windows"][0]
     view.locator(".cell-top li").first.click()
