@@ -75,7 +75,8 @@ def test_cell_view_from_the_ranking(page, server, artifacts):
     view = page.locator("section.panel[data-panel=cell]")
     view.locator(".cell-top li").first.wait_for(timeout=TIMEOUT_MS)
     assert url_state(page)["cell_id"] == str(best)
-    top = api(server, f"/datasets/parens/cells/{best}/top", source=SOURCE, limit=12, left=8, right=8)
+    top = api(server, f"/datasets/parens/cells/{best}/top", source=SOURCE, limit=12, left=8,
+              right=8)
     assert view.locator(".cell-top li").count() == len(top["windows"])
     words = api(server, f"/datasets/parens/cells/{best}/words", source=SOURCE, limit=12)
     page.wait_for_function(
@@ -117,7 +118,8 @@ def test_group_rows_and_value_colours(module_page):
       const { groupRows } = await import('/views/matchSummary.js');
       const { valueColor } = await import('/views/cellView.js');
       const row = (start, tokens) => ({ start, window_start: start - 1, length: 2, tokens });
-      const groups = groupRows([row(10, ['a', '(', '4']), row(3, ['b', '(', '4']), row(7, ['x', '4', ')'])]);
+      const groups = groupRows([row(10, ['a', '(', '4']), row(3, ['b', '(', '4']),
+                                row(7, ['x', '4', ')'])]);
       const c = valueColor(-1, 0.3, 1);
       return { groups, white: c(0.3), hi: c(1), lo: c(-1), nan: c(null) };
     }""")
