@@ -49,7 +49,7 @@ class SourceEngine:
         self.chunk = chunk
         self.threads = threads or min(2, os.cpu_count() or 1)
         self.index = None if index is None else CodeIndex(source, index, chunk=chunk)
-        self.planes = PlaneCache(source)  # on-bits of every cell per threshold, for |S2|
+        self.planes = PlaneCache(source, threads=self.threads)  # on-bits per threshold: |S2|
 
     # --- index -------------------------------------------------------------------
     def index_state(self) -> str:

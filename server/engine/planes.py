@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import numba as nb
 import numpy as np
@@ -79,8 +80,9 @@ class PlaneCache:
     """The planes of one source, per threshold, within ``budget`` (thread-safe: two
     queries filling the same steps write the same bits)."""
 
-    def __init__(self, source: StateSource, budget: Budget = SHARED) -> None:
+    def __init__(self, source: StateSource, budget: Budget = SHARED, threads: int = 1) -> None:
         self.source = source
+        self.threads = threads
         self.budget = budget
         self.planes: dict[float, Plane] = {}
         # a dead cache's entries go with it (id() may be reused by a later cache)
@@ -98,7 +100,7 @@ class PlaneCache:
         # contiguous int64: the one specialisation the warm-up compiles
         a, b, lo, hi = (np.ascontiguousarray(x, dtype=np.int64) for x in (a, b, lo, hi))
         if a.size:
-            fill(self.source, threshold, plane, lo, hi)
+            fill(self.source, threshold, plane, lo, hi, self.threads)
         return count_bits(plane.words, a, b, lo, hi)
 
 
@@ -109,7 +111,7 @@ def _forget(budget: Budget, owner: int) -> None:
 
 
 def fill(source: StateSource, threshold: float, plane: Plane, lo: np.ndarray,
-         hi: np.ndarray) -> None:
+         hi: np.ndarray, threads: int = 1) -> None:
     """Fill ``plane`` at every step of the ranges ``lo[i] .. hi[i]`` not filled yet.
 
     The missing steps are read in batches of at most ``_EVAL_CELLS`` values: one
@@ -121,19 +123,30 @@ def fill(source: StateSource, threshold: float, plane: Plane, lo: np.ndarray,
     T, D = source.shape
     budget = max(1, _EVAL_CELLS // D)
     W = plane.words.shape[1]
-    for i in range(0, steps.size, budget):
+
+    def batch(i: int) -> None:
         part = steps[i : i + budget]
         first, last = int(part[0]), int(part[-1])
         if 2 * part.size >= last - first + 1:  # dense: one contiguous read
-            rows = np.arange(first, last + 1)
+            rows = slice(first, last + 1)
             raw = source.read_rows(first, last + 1)
         else:
             rows, raw = part, source.read_steps(part)
         on = is_on_raw(raw, threshold, source.transform)
-        packed = np.zeros((rows.size, 8 * W), np.uint8)
+        packed = np.zeros((raw.shape[0], 8 * W), np.uint8)
         packed[:, : (D + 7) // 8] = np.packbits(on, axis=1, bitorder="little")
         plane.words[rows] = packed.view("<u8")
         plane.done[rows] = True  # after the bits: a concurrent reader sees done bits only
+
+    starts = range(0, steps.size, budget)
+    if len(starts) <= 1 or threads <= 1:
+        for i in starts:
+            batch(i)
+        return
+    # reading and comparing release the GIL; batches touch disjoint rows but for the
+    # overlap of two dense reads, where both write the same bits
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(batch, starts))
 
 
 def merged_steps(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -7,8 +7,15 @@ import gc
 import tempfile
 
 import numpy as np
+import pytest
 from engine_helpers import PROPERTY, engines, make_states
-from hiddenscope.server.engine import ArraySource, MatchQuery, SourceEngine, apply_transform
+from hiddenscope.server.engine import (
+    ArraySource,
+    MatchQuery,
+    SourceEngine,
+    apply_transform,
+    planes,
+)
 from hiddenscope.server.engine.planes import Budget, PlaneCache, count_bits
 from hypothesis import given
 from hypothesis import strategies as st
@@ -139,3 +146,20 @@ def test_engines_share_one_budget():
     del cache, caches[1]  # the engine holding the kept plane goes: its entry goes too
     gc.collect()
     assert not budget.kept
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_fill_in_batches_and_threads(monkeypatch, threads):
+    """Small read batches (dense and sparse), filled by several threads: the oracle's |S2|."""
+    monkeypatch.setattr(planes, "_EVAL_CELLS", 7 * 70)  # 7 steps per batch at D = 70
+    states, offsets = make_states(21, [150, 90, 160], 70, nan_rate=0.02)
+    source = ArraySource(states, offsets, "tanh", fingerprint="batches")
+    cache = PlaneCache(source, budget=Budget(1 << 30), threads=threads)
+    rng = np.random.default_rng(21)
+    for threshold, n in ((0.2, 300), (0.2, 40), (-0.3, 15), (-0.3, 400)):
+        on = on_matrix(states, "tanh", threshold)
+        a, b, lo, hi, seq = _ranges(rng, offsets, n, 2)
+        want = [bin(oracle_s2(on, int(offsets[q]), int(offsets[q + 1]) - 1, int(u), int(v),
+                              int(u - p), int(z - v))).count("1")
+                for u, v, p, z, q in zip(a, b, lo, hi, seq, strict=True)]
+        assert cache.count_s2(threshold, a, b, lo, hi).tolist() == want
