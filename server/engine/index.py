@@ -116,10 +116,12 @@ def masks_and_checks(codes, ks, ambiguous, block, masks, sums, amb_steps, amb_ce
         stop = min(n, base + block)
         for j in range(m):
             row = codes[j, base:stop]
+            # block_checks' sum as sum(code * (i+1)) + sum(i+1): code * (i+1) < 2**32 for
+            # block <= 2**16, so the products are uint32 (vectorises; about 1.5x faster)
             h = np.uint64(0)
             for i in range(row.size):
-                h += (np.uint64(row[i]) + np.uint64(1)) * np.uint64(i + 1)
-            sums[j, s] = h
+                h += np.uint64(np.uint32(row[i]) * np.uint32(i + 1))
+            sums[j, s] = h + np.uint64(row.size * (row.size + 1) // 2)
             if ks[j] > 65535:
                 continue  # nothing is on
             word = masks[j >> 6, base:stop]
@@ -129,11 +131,11 @@ def masks_and_checks(codes, ks, ambiguous, block, masks, sums, amb_steps, amb_ce
                 for i in range(row.size):
                     word[i] |= np.uint64(row[i] > k) << shift
                 continue
-            for i in range(row.size):
-                word[i] |= np.uint64(row[i] >= k) << shift
             count = 0
             for i in range(row.size):
-                count += row[i] == k
+                c = row[i]
+                word[i] |= np.uint64(c >= k) << shift
+                count += c == k
             if count:
                 for i in range(row.size):
                     if row[i] == k:
