@@ -5,6 +5,8 @@ expected response to words, the match summary). Mixed into :class:`Handlers`, wh
 Answers are cached per parameters and the source's fingerprint. A cell's top contexts come
 from the match index's codes when it is fresh (a few exact reads), else from the cell's
 column (one streamed read, kept); the words of every cell come from one pass, kept.
+The long parts (a correlation, a column read, a words pass) run as background jobs
+(jobs.py): a request not answered within the jobs' wait gets 202 and asks again.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from ..engine import features as corr
 from ..engine import summary as msum
 from ..engine.contexts import top_windows, top_windows_from_codes
 from ..engine.response import response_matrix, top_words
+from ..engine.scan import chunks
 from ..engine.scan import values as column_values
 from ..store import Dataset
 from ..store.patterns import vocabulary_matches
 from .errors import ApiError
+from .jobs import Running
 from .payloads import json_response
 from .structure import ResultCache
 
@@ -47,8 +51,10 @@ class FeatureOps:
         src = self.source(ds, source)
         key = ("correlation", ds.id, src.fingerprint, feature, method)
         # the feature is built inside: a cached answer reads no track and runs no pattern
-        scores = self._feature_cache("results").get(
-            key, lambda: corr.correlate(src, *_feature_args(ds, feature, method)))
+        scores = self.background(self._feature_cache("results"), key, lambda progress: (
+            corr.correlate(src, *_feature_args(ds, feature, method), progress=progress)))
+        if isinstance(scores, Running):
+            return scores.response()
         cells = [
             {"cell": int(c), "score": _num(scores.scores[c]), "p": _num(scores.p[c]),
              "n": int(scores.n[c])}
@@ -65,12 +71,15 @@ class FeatureOps:
             raise ApiError(400, f"cell {cell} is out of range; source {src.id} has {D} cells "
                            f"(0..{D - 1})")
 
-    def _column(self, ds: Dataset, src, cell: int) -> np.ndarray:
-        """Transformed ``float32[T]`` of one cell (one streamed read of the source, kept)."""
+    def _column(self, ds: Dataset, src, cell: int, progress=None, background: bool = False):
+        """Transformed ``float32[T]`` of one cell (one streamed read of the source, kept);
+        ``background``: read by a job, a :class:`Running` when not done within its wait."""
         self._column_bounds(src, cell)
         key = ("column", ds.id, src.fingerprint, cell)
-        return self._feature_cache("columns", COLUMNS_KEPT).get(
-            key, lambda: column_values(src, 0, ds.length - 1, np.array([cell]))[0])
+        cache = self._feature_cache("columns", COLUMNS_KEPT)
+        if background:
+            return self.background(cache, key, lambda p: _read_column(src, cell, p))
+        return cache.get(key, lambda: _read_column(src, cell, progress))
 
     def getCellTop(self, dataset: str, cell: int, source: str, limit: int = 20, left: int = 10,
                    right: int = 10):
@@ -78,7 +87,9 @@ class FeatureOps:
         src = self.source(ds, source)
         windows = self._top_from_index(ds, src, cell, limit, left, right)
         if windows is None:  # no fresh index (or a flat cell): the whole column, read once
-            column = self._column(ds, src, cell)
+            column = self._column(ds, src, cell, background=True)
+            if isinstance(column, Running):
+                return column.response()
             windows = top_windows(column, ds.sequence_offsets, limit, left, right)
 
             def values(w):
@@ -128,20 +139,26 @@ class FeatureOps:
         if ids.size * src.shape[1] <= WORDS_ALL_CELLS:
             # one pass for every cell at once: the next cell's words cost a dictionary hit
             key = ("words-all", ds.id, src.fingerprint)
-            r = self._feature_cache("results").get(
-                key, lambda: response_matrix(src, ds.tokens, ds.sequence_offsets, ids))
+            r = self.background(self._feature_cache("results"), key, lambda progress: (
+                response_matrix(src, ds.tokens, ds.sequence_offsets, ids, progress=progress)))
+            if isinstance(r, Running):
+                return r.response()
             mean, counts = r.mean()[:, cell], r.counts[:, cell]
         else:  # a large vocabulary: this cell alone, from its column
 
-            def compute():
-                column = self._column(ds, src, cell)
+            def compute(progress):
+                # the column read is most of the work: its first 90 %
+                column = self._column(ds, src, cell, lambda f: progress(0.9 * f))
                 # the column is already transformed: a one-cell source with transform none
                 one = ArraySource(column[:, None], ds.sequence_offsets, "none", fingerprint="c")
                 r = response_matrix(one, ds.tokens, ds.sequence_offsets, ids)
                 return r.mean()[:, 0], r.counts[:, 0]
 
-            mean, counts = self._feature_cache("results").get(
-                ("words", ds.id, src.fingerprint, cell), compute)
+            got = self.background(self._feature_cache("results"),
+                                  ("words", ds.id, src.fingerprint, cell), compute)
+            if isinstance(got, Running):
+                return got.response()
+            mean, counts = got
         positive, negative = top_words(mean, counts, ids, limit, min_count)
 
         def rows(found):
@@ -172,6 +189,19 @@ class FeatureOps:
             "phrases": msum.phrases(ds.tokens, ds.vocab_array, starts, ends),
             "meta": meta,
         }
+
+
+def _read_column(src, cell: int, progress=None) -> np.ndarray:
+    """Transformed ``float32[T]`` of one cell, read in chunks of steps (``progress(fraction)``
+    after each)."""
+    T = int(src.shape[0])
+    out = np.empty(T, np.float32)
+    step = max(1 << 16, -(-T // 50))  # about 50 progress reports, each a few full reads
+    for lo, hi in chunks(0, T, step):
+        out[lo:hi] = column_values(src, lo, hi - 1, np.array([cell]))[0]
+        if progress is not None:
+            progress(hi / max(T, 1))
+    return out
 
 
 def _feature_args(ds: Dataset, feature: str, method: str) -> tuple[np.ndarray, str, bool]:

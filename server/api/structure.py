@@ -3,6 +3,8 @@ Mixed into :class:`Handlers`, whose ``dataset`` and ``source`` look-ups they use
 
 Each answer is cached per parameters and per the source's fingerprint (a changed file is a
 new key), so a view that is redrawn, or a link that is opened again, costs a dictionary hit.
+Co-clusters and align run as background jobs (jobs.py): a request that is not answered
+within the jobs' wait gets 202 with the percent done and asks again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..engine.align import best_matches, correlate, token_difference
 from ..engine.coclusters import cocluster, expected_response, frequent_words
 from ..engine.projection import MissingExtra, project
 from .errors import ApiError
+from .jobs import Jobs, Running
 from .payloads import json_response
 
 EMBED_MAX = 1000  # isomap / t-SNE / UMAP points per request (PCA: the spec's 5000)
@@ -50,6 +53,14 @@ class ResultCache:
         self._items: OrderedDict[tuple, object] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
+
+    def peek(self, key: tuple, default=None):
+        """The cached answer of ``key`` (marked as recently used), or ``default``."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return default
 
     def get(self, key: tuple, compute: Callable[[], object]):
         with self._lock:
@@ -85,6 +96,24 @@ class StructureOps:
             if getattr(self, "_structure_cache", None) is None:
                 self._structure_cache = ResultCache()
             return self._structure_cache
+
+    @property
+    def jobs(self) -> Jobs:
+        """The background jobs of the long analyses (one pool per app; tests set its wait)."""
+        with self._lock:
+            if getattr(self, "_jobs", None) is None:
+                self._jobs = Jobs()
+            return self._jobs
+
+    def background(self, cache: ResultCache, key: tuple, compute: Callable[[Callable], object]):
+        """The answer of ``key``: from ``cache`` at once, else from a background job running
+        ``compute(progress)`` (shared by identical requests; its answer goes into ``cache``);
+        a :class:`Running` when it is not done within the jobs' wait."""
+        missing = object()
+        hit = cache.peek(key, missing)
+        if hit is not missing:
+            return hit
+        return self.jobs.run(key, lambda progress: cache.get(key, lambda: compute(progress)))
 
     # --- projection --------------------------------------------------------------------
     def getProjection(self, dataset: str, source: str, method: str = "pca",
@@ -128,11 +157,12 @@ class StructureOps:
         ds = self.dataset(dataset)
         src = self.source(ds, source)
         key = ("coclusters", ds.id, src.fingerprint, k, words, min_count, seed)
-        return json_response(
-            self.structure_cache.get(key, lambda: self._coclusters(ds, src, k, words, min_count,
-                                                                   seed)))
+        body = self.background(self.structure_cache, key, lambda progress: self._coclusters(
+            ds, src, k, words, min_count, seed, progress))
+        return body.response() if isinstance(body, Running) else json_response(body)
 
-    def _coclusters(self, ds, src, k: int, words: int, min_count: int, seed: int) -> dict:
+    def _coclusters(self, ds, src, k: int, words: int, min_count: int, seed: int,
+                    progress=None) -> dict:
         ids, counts = frequent_words(ds.tokens, len(ds.vocab), words, min_count)
         if ids.size == 0:
             raise ApiError(400, f"min_count {min_count}: no word of data set {ds.id!r} is read "
@@ -140,7 +170,8 @@ class StructureOps:
                            f"{int(np.bincount(ds.tokens).max())} times); lower min_count")
         key = ("response", ds.id, src.fingerprint, words, min_count)
         R = self.structure_cache.get(
-            key, lambda: expected_response(src, ds.tokens, ds.sequence_offsets, ids))
+            key, lambda: expected_response(src, ds.tokens, ds.sequence_offsets, ids,
+                                           progress=progress))
         cc = cocluster(R, k, seed)
         names = ds.vocab_array[ids]
         return {
@@ -179,7 +210,10 @@ class StructureOps:
                                "same corpus")
         same = other is ds and dst is src
         key = ("align", ds.id, src.fingerprint, other.id, dst.fingerprint, tuple(chosen.tolist()))
-        r = self.structure_cache.get(key, lambda: correlate(src, chosen, dst))
+        r = self.background(self.structure_cache, key,
+                            lambda progress: correlate(src, chosen, dst, progress=progress))
+        if isinstance(r, Running):
+            return r.response()
         pairs = [
             {"cell": m.cell,
              "matches": [{"cell": int(c), "r": float(v)} for c, v in zip(m.cells, m.r,

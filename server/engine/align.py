@@ -17,6 +17,7 @@ selection carried to the other source can be matched there with the same thresho
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -41,11 +42,12 @@ def _chunk_rows(D: int) -> int:
     return max(256, CHUNK_VALUES // max(1, D))
 
 
-def correlate(a: StateSource, cells: np.ndarray, b: StateSource, threads: int = 2) -> np.ndarray:
+def correlate(a: StateSource, cells: np.ndarray, b: StateSource, threads: int = 2,
+              progress: Callable[[float], None] | None = None) -> np.ndarray:
     """``float64[len(cells), D_b]`` Pearson r of each of ``cells`` (of ``a``) with every cell of
     ``b``; NaN where a cell is constant or has a non-finite value. Reads each source once
     (once in all when ``a is b``) plus its first chunk, in ``threads`` parts of the corpus at
-    the same time."""
+    the same time. ``progress``: called with the fraction of steps done (0..1) per chunk."""
     from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
     cells = np.asarray(cells, dtype=np.int64)
@@ -65,13 +67,22 @@ def correlate(a: StateSource, cells: np.ndarray, b: StateSource, threads: int = 
     chunks = -(-T // step)
     cuts = np.minimum(np.unique(np.linspace(0, chunks, max(1, threads) + 1).round()) * step, T)
     parts = [(int(lo), int(hi)) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+    done = [0] * len(parts)  # steps done per part (each written by its own thread)
+
+    def part(i: int) -> tuple:
+        def report(steps: int) -> None:
+            done[i] = steps
+            if progress is not None:
+                progress(sum(done) / max(T, 1))
+
+        return _sums(a, cells, b, *parts[i], step, shift_a, shift_b, report)
+
     with threadpool_limits(limits=1):
         if len(parts) == 1:
-            sums = [_sums(a, cells, b, *parts[0], step, shift_a, shift_b)]
+            sums = [part(0)]
         else:
             with ThreadPoolExecutor(len(parts)) as pool:
-                sums = list(pool.map(lambda p: _sums(a, cells, b, *p, step, shift_a, shift_b),
-                                     parts))
+                sums = list(pool.map(part, range(len(parts))))
     cross, sa, saa, sbb, bad_a, bad_b = (sum(x) if i < 4 else np.logical_or.reduce(x)
                                          for i, x in enumerate(zip(*sums, strict=True)))
     sb, sab = cross[0], cross[1:]
@@ -88,10 +99,11 @@ def correlate(a: StateSource, cells: np.ndarray, b: StateSource, threads: int = 
 
 
 def _sums(a: StateSource, cells: np.ndarray, b: StateSource, start: int, stop: int, step: int,
-          shift_a: np.ndarray, shift_b: np.ndarray) -> tuple:
+          shift_a: np.ndarray, shift_b: np.ndarray, report=None) -> tuple:
     """Sums over steps ``start .. stop-1`` of the shifted values: ``(cross float64[k+1, D]``
     (row 0: sum of b, rows 1..k: sum of a_i * b), ``sum a [k]``, ``sum a**2 [k]``,
-    ``sum b**2 [D]``, non-finite columns ``bool[k]`` and ``bool[D])``."""
+    ``sum b**2 [D]``, non-finite columns ``bool[k]`` and ``bool[D])``. ``report(steps done)``
+    after each chunk."""
     k, D = cells.size, int(b.shape[1])
     cross = np.zeros((k + 1, D))
     sa, saa, sbb = np.zeros(k), np.zeros(k), np.zeros(D)
@@ -118,6 +130,8 @@ def _sums(a: StateSource, cells: np.ndarray, b: StateSource, start: int, stop: i
             sa += col_a
             saa += np.einsum("ij,ij->j", A, A, dtype=np.float64)
             sbb += np.einsum("ij,ij->j", B, B)
+            if report is not None:
+                report(hi - start)
     return cross, sa, saa, sbb, bad_a, bad_b
 
 

@@ -24,6 +24,7 @@ is listed, heaviest first.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -80,27 +81,37 @@ class _Steps:
 
 
 def expected_response(source: StateSource, tokens: np.ndarray, offsets: np.ndarray,
-                      word_ids: np.ndarray, threads: int = 2) -> np.ndarray:
+                      word_ids: np.ndarray, threads: int = 2,
+                      progress: Callable[[float], None] | None = None) -> np.ndarray:
     """``float64[D, W]`` expected response of every cell to each of ``word_ids`` (response.py's
     :func:`response_matrix`, NaN where a word has no finite change), its one pass split at
     sequence boundaries into up to ``threads`` parts summed at the same time (its kernel and
-    the transform release the GIL); a part starts at a sequence start, where ``h[-1] = 0``."""
+    the transform release the GIL); a part starts at a sequence start, where ``h[-1] = 0``.
+    ``progress``: called with the fraction of all steps done (0..1) after each chunk."""
     offsets = np.asarray(offsets, dtype=np.int64)
     T = int(offsets[-1])
     near = np.searchsorted(offsets, np.arange(1, max(1, threads)) * T / max(1, threads))
     cuts = np.unique(np.concatenate([[0], offsets[np.clip(near, 0, offsets.size - 1)], [T]]))
     parts = list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
+    done = [0.0] * len(parts)  # steps done per part (each written by its own thread)
 
-    def part(bounds: tuple[int, int]) -> WordResponse:
-        lo, hi = bounds
+    def part(i: int) -> WordResponse:
+        lo, hi = parts[i]
+
+        def report(fraction: float) -> None:
+            done[i] = fraction * (hi - lo)
+            if progress is not None:
+                progress(sum(done) / max(T, 1))
+
         return response_matrix(_Steps(source, lo, hi, offsets), tokens[lo:hi],
-                               offsets[(offsets >= lo) & (offsets <= hi)] - lo, word_ids)
+                               offsets[(offsets >= lo) & (offsets <= hi)] - lo, word_ids,
+                               progress=report)
 
     if len(parts) == 1:
-        results = [part(parts[0])]
+        results = [part(0)]
     else:
         with ThreadPoolExecutor(len(parts)) as pool:
-            results = list(pool.map(part, parts))
+            results = list(pool.map(part, range(len(parts))))
     total = WordResponse(word_ids, results[0].cells, sum(r.sums for r in results),
                          sum(r.counts for r in results), sum(r.occurrences for r in results))
     return np.ascontiguousarray(total.mean().T)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,10 +73,12 @@ class CellScores:
 
 
 def correlate(source: StateSource, feature: np.ndarray, method: str, categorical: bool = False,
-              threads: int = 2) -> CellScores:
+              threads: int = 2, progress: Callable[[float], None] | None = None) -> CellScores:
     """Score every cell of ``source`` against ``feature: float64[T]`` (NaN = step left out).
 
     ``categorical``: the feature holds category ids (only ``mi`` accepts that).
+    ``progress``: called with the fraction done (0..1) after each chunk read and each block
+    of cells scored (the answer does not depend on it).
     """
     if method not in METHODS:
         raise ValueError(f"method {method!r}: use one of {', '.join(METHODS)}")
@@ -85,10 +88,11 @@ def correlate(source: StateSource, feature: np.ndarray, method: str, categorical
         raise ValueError(f"feature has shape {feature.shape}; the source has {T} steps")
     used = np.isfinite(feature)
     steps = np.flatnonzero(used)
+    report = progress or _no_progress
     if method == "pearson":
-        scores, p, n = _pearson(source, feature, used)
+        scores, p, n = _pearson(source, feature, used, report)
     else:
-        scores, p, n = _by_columns(source, feature, steps, method, categorical, threads)
+        scores, p, n = _by_columns(source, feature, steps, method, categorical, threads, report)
     return CellScores(method, scores, p, n, int(steps.size))
 
 
@@ -118,7 +122,11 @@ def _pearson_sums(x, f, shift, acc, lo, hi):
             acc[5, c] += v * fi
 
 
-def _pearson(source: StateSource, feature: np.ndarray, used: np.ndarray):
+def _no_progress(fraction: float) -> None:
+    pass
+
+
+def _pearson(source: StateSource, feature: np.ndarray, used: np.ndarray, progress):
     T, D = (int(x) for x in source.shape)
     fshift = float(feature[used].mean()) if used.any() else 0.0
     shift = None
@@ -135,6 +143,7 @@ def _pearson(source: StateSource, feature: np.ndarray, used: np.ndarray):
             shift = np.where(finite.any(0), x[finite.argmax(0), np.arange(D)], 0.0)
             shift = np.where(np.isfinite(shift), shift, 0.0).astype(np.float64)
         _pearson_sums(x, feature[lo:hi][rows] - fshift, shift, acc, lo_x, hi_x)
+        progress(hi / max(T, 1))
     n, sf, sff, sx, sxx, sxf = acc
     with np.errstate(invalid="ignore", divide="ignore"):
         vf = n * sff - sf**2
@@ -159,7 +168,7 @@ def _t_pvalue(r: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 # --- spearman and mi: whole columns, cell block by cell block ----------------------------
-def _by_columns(source, feature, steps, method, categorical, threads):
+def _by_columns(source, feature, steps, method, categorical, threads, progress):
     T, D = (int(x) for x in source.shape)
     scores, p = np.full(D, np.nan), np.full(D, np.nan)
     n = np.zeros(D, np.int64)
@@ -173,41 +182,49 @@ def _by_columns(source, feature, steps, method, categorical, threads):
             return _spearman(x, f, frank, finite)
         return _mi(x, fcat, finite)
 
-    with ThreadPoolExecutor(max(1, threads)) as pool, _column_blocks(source, steps) as blocks:
+    # progress: reading the columns is the first half, scoring the cells the second
+    with ThreadPoolExecutor(max(1, threads)) as pool, \
+            _column_blocks(source, steps, lambda f: progress(f / 2)) as blocks:
         for c0, columns in blocks:
             for j, (s, pv, k) in enumerate(pool.map(one, columns)):
                 scores[c0 + j], p[c0 + j], n[c0 + j] = s, pv, k
+            progress(0.5 + 0.5 * (c0 + len(columns)) / max(D, 1))
     return scores, p, n
 
 
 @contextmanager
-def _column_blocks(source: StateSource, steps: np.ndarray):
+def _column_blocks(source: StateSource, steps: np.ndarray, progress=_no_progress):
     """Yields an iterator of ``(first cell, float32[k, len(steps)])`` blocks of whole columns,
     at most ``BLOCK_VALUES`` values each.
 
     When all columns fit in ``MAX_PASSES`` blocks, each block is one streamed read of the
     source. Otherwise one read writes every column to a temporary cell-major file (deleted
     afterwards; ``4 T D`` bytes) and the blocks are read back from it, so a large source is
-    read once, not once per block.
+    read once, not once per block. ``progress(fraction)``: the reads done so far.
     """
     D = int(source.shape[1])
     block = max(1, min(D, BLOCK_VALUES // max(steps.size, 1)))
     if -(-D // block) <= MAX_PASSES:
-        yield ((c0, _columns(source, steps, np.arange(c0, min(D, c0 + block))))
-               for c0 in range(0, D, block))
+        def read(c0):
+            cells = np.arange(c0, min(D, c0 + block))
+            return _columns(source, steps, cells,
+                            progress=lambda f: progress((c0 + f * cells.size) / D))
+
+        yield ((c0, read(c0)) for c0 in range(0, D, block))
         return
     with tempfile.TemporaryDirectory(prefix="hiddenscope-columns-") as tmp:
         spill = np.lib.format.open_memmap(Path(tmp) / "columns.npy", mode="w+",
                                           dtype=np.float32, shape=(D, steps.size))
-        _columns(source, steps, np.arange(D), out=spill)
+        _columns(source, steps, np.arange(D), out=spill, progress=progress)
         spill.flush()
         yield ((c0, np.array(spill[c0 : c0 + block])) for c0 in range(0, D, block))
         del spill
 
 
 def _columns(source: StateSource, steps: np.ndarray, cells: np.ndarray,
-             out: np.ndarray | None = None) -> np.ndarray:
-    """``float32[len(cells), len(steps)]``: the cells' values at ``steps``, one streamed pass."""
+             out: np.ndarray | None = None, progress=_no_progress) -> np.ndarray:
+    """``float32[len(cells), len(steps)]``: the cells' values at ``steps``, one streamed pass
+    (``progress(fraction of the steps read)`` after each chunk)."""
     T, D = (int(x) for x in source.shape)
     out = np.empty((cells.size, steps.size), np.float32) if out is None else out
     select = None if cells.size == D else cells
@@ -215,6 +232,7 @@ def _columns(source: StateSource, steps: np.ndarray, cells: np.ndarray,
         a, b = np.searchsorted(steps, [lo, hi])
         if a < b:
             out[:, a:b] = read_values(source, lo, hi, select)[steps[a:b] - lo].T
+        progress(hi / max(T, 1))
     return out
 
 

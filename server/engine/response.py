@@ -18,6 +18,7 @@ the co-clustering analysis (cells x words over all cells).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba as nb
@@ -75,7 +76,8 @@ def _accumulate(values, prev, first, word_of, sums, counts):
 
 def response_matrix(source: StateSource, tokens: np.ndarray, offsets: np.ndarray,
                     word_ids: np.ndarray, cells: np.ndarray | None = None,
-                    chunk: int | None = None) -> WordResponse:
+                    chunk: int | None = None,
+                    progress: Callable[[float], None] | None = None) -> WordResponse:
     """Sums and counts of the changes ``h[t] - h[t-1]`` per word and cell, in one pass.
 
     Args:
@@ -85,6 +87,7 @@ def response_matrix(source: StateSource, tokens: np.ndarray, offsets: np.ndarray
         word_ids: ``int64[W]`` distinct token ids to accumulate (others are skipped).
         cells: ``int64[D']`` cells to compute (None: all ``D``).
         chunk: steps per read (default: about 4M values per chunk).
+        progress: called with the fraction of steps done (0..1) after each chunk.
 
     Returns:
         :class:`WordResponse`; ``mean()`` gives the expected responses ``float64[W, D']``.
@@ -113,6 +116,8 @@ def response_matrix(source: StateSource, tokens: np.ndarray, offsets: np.ndarray
         values = np.ascontiguousarray(read_values(source, lo, hi, select), dtype=np.float32)
         _accumulate(values, prev, first[lo:hi], row_of[tokens[lo:hi]], sums, counts)
         prev = values[-1].copy()
+        if progress is not None:
+            progress(hi / max(T, 1))
     occurrences = np.bincount(row_of[tokens][row_of[tokens] >= 0], minlength=word_ids.size)
     return WordResponse(word_ids, cells_arr, sums, counts, occurrences.astype(np.int64))
 

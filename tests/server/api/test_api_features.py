@@ -16,6 +16,14 @@ BASE = "/api/v1/datasets/parens"
 SRC = "layer0-cell"
 
 
+@pytest.fixture(autouse=True)
+def patient(app, monkeypatch):
+    """Tiny data: every analysis answers within the jobs' wait (200, never 202), even on a
+    loaded machine; tests/server/api/test_api_jobs.py covers the 202 answers."""
+    monkeypatch.setattr(app.handlers.jobs, "wait", 120.0)
+
+
+
 @pytest.fixture(scope="module")
 def h(parens):
     """Transformed float64[T, D] of the source under test."""

@@ -1,0 +1,216 @@
+"""Long analyses as background jobs (server/api/jobs.py): 202 with the percent done while a job
+runs, then 200 with the same answer as a direct call; identical requests share one job; a
+failure answers its problem+json once and is forgotten; the progress callbacks of the engine
+functions change no result.
+
+The computations are made slow on purpose: tiny chunks (many progress reports) and a sleep in
+each report, on an app of their own (own caches and jobs, a wait of a few milliseconds).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from api_helpers import problem
+from hiddenscope.server.api import create_app
+from hiddenscope.server.api import jobs as jobs_mod
+from hiddenscope.server.engine import align, apply_transform, coclusters, response
+from hiddenscope.server.engine import features as corr
+from scipy import stats as sps
+
+BASE = "/api/v1/datasets/parens"
+SRC = "layer0-cell"
+D = 24  # cells of the parens source (conftest)
+OTHER = "layer1-cell"  # a second source of the same data set
+
+
+@pytest.fixture(scope="module")
+def own(api_root):
+    """An app of this module's own: its caches and jobs start empty."""
+    app = create_app([api_root])
+    yield app
+    app.catalog.close()
+
+
+@pytest.fixture(scope="module")
+def client(own):
+    return own.test_client()
+
+
+@pytest.fixture
+def slow(own, monkeypatch):
+    """Chunks of 100 steps and 40 ms per progress report; a wait of 20 ms per request."""
+    monkeypatch.setattr(corr, "CHUNK_VALUES", 100 * D)
+    monkeypatch.setattr(response, "CHUNK_VALUES", 100 * D)
+    monkeypatch.setattr(align, "CHUNK_VALUES", 256 * D)  # align's least is 256 steps
+    report = jobs_mod.Job.progress
+
+    def sleepy(self, fraction):
+        time.sleep(0.04)
+        report(self, fraction)
+
+    monkeypatch.setattr(jobs_mod.Job, "progress", sleepy)
+    monkeypatch.setattr(own.handlers.jobs, "wait", 0.02)
+    return own.handlers.jobs
+
+
+def poll(client, url, params, timeout=60.0):
+    """GET until the answer is not 202; returns (final response, the 202 bodies seen)."""
+    seen = []
+    end = time.monotonic() + timeout
+    while True:
+        r = client.get(url, params=params)
+        if r.status_code != 202:
+            return r, seen
+        assert r.headers["content-type"] == "application/json"
+        assert r.headers["Retry-After"] == "1"
+        seen.append(r.json())
+        assert time.monotonic() < end, f"still running after {timeout} s: {seen[-1]}"
+        time.sleep(0.05)
+
+
+def test_slow_correlation_answers_202_with_percent_then_the_direct_answer(client, parens, slow):
+    params = {"source": SRC, "feature": "meta:depth=depth 2", "method": "pearson", "limit": 24}
+    started = slow.started
+    final, seen = poll(client, f"{BASE}/correlation", params)
+    assert final.status_code == 200, final.text
+    assert slow.started == started + 1
+    assert seen, "a computation of about 1 s answered 200 within a wait of 20 ms"
+    for body in seen:
+        assert set(body) == {"state", "percent", "elapsed", "key"}
+        assert body["state"] in ("queued", "running") and 0 <= body["percent"] <= 100
+        assert body["elapsed"] >= 0 and body["key"].startswith("correlation/parens/")
+    percents = [b["percent"] for b in seen]
+    assert percents == sorted(percents) and max(percents) > 0  # reported per chunk
+
+    # the same answer as a direct call of the engine, which agrees with scipy
+    src = parens.sources[SRC]
+    f = (parens.meta["depth"].window(0, parens.length - 1)["values"] == 2).astype(np.float64)
+    direct = corr.correlate(src, f, "pearson")
+    body = final.json()
+    assert [c["cell"] for c in body["cells"]] == direct.ranking()[:24].tolist()
+    for row in body["cells"]:
+        assert row["score"] == direct.scores[row["cell"]]
+        assert row["n"] == direct.n[row["cell"]]
+    top = body["cells"][0]["cell"]
+    x = apply_transform(src.read_rows(0, src.shape[0]), src.transform)[:, top]
+    assert body["cells"][0]["score"] == pytest.approx(
+        sps.pearsonr(x.astype(np.float64), f).statistic, abs=1e-9)
+
+    # answered from the cache at once now: 200 without a wait and without a new job
+    slow.wait = 0.0
+    again = client.get(f"{BASE}/correlation", params=params)
+    assert again.status_code == 200 and again.json() == body
+    assert slow.started == started + 1
+
+
+def test_identical_concurrent_requests_share_one_job(own, slow):
+    params = {"source": SRC, "k": 2, "words": 6, "min_count": 1, "seed": 3}
+    started = slow.started
+    answers: list = [None] * 4
+
+    def ask(i):  # each thread its own test client, as separate browsers would be
+        answers[i] = poll(own.test_client(), f"{BASE}/coclusters", params)[0]
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert all(a is not None and a.status_code == 200 for a in answers)
+    assert slow.started == started + 1
+    bodies = [a.json() for a in answers]
+    assert all(b == bodies[0] for b in bodies)
+    assert len(bodies[0]["response"]["words"]) == 6
+
+
+def test_a_failed_job_answers_its_problem_once_and_is_forgotten(client, slow):
+    # k above the words there are: the error comes after the (slow) response pass
+    params = {"source": SRC, "k": 5, "words": 3, "min_count": 1}
+    started = slow.started
+    first = client.get(f"{BASE}/coclusters", params=params)
+    assert first.status_code == 202
+    final, _ = poll(client, f"{BASE}/coclusters", params)
+    assert "k: 5 is more than the 3 words" in problem(final, 400)
+    assert slow.running() == []
+    # forgotten: the next request starts the computation again (and fails the same way)
+    again = client.get(f"{BASE}/coclusters", params=params)
+    assert again.status_code in (202, 400)
+    assert slow.started == started + 2
+    final, _ = poll(client, f"{BASE}/coclusters", params)
+    assert "k: 5 is more than the 3 words" in problem(final, 400)
+
+
+def test_a_cell_column_and_align_run_as_jobs(client, parens, slow):
+    # cells/{cell}/top from the whole column (this app builds no match index)
+    final, _ = poll(client, f"{BASE}/cells/7/top", {"source": SRC, "limit": 3, "left": 2,
+                                                    "right": 2})
+    assert final.status_code == 200, final.text
+    src = parens.sources[SRC]
+    column = apply_transform(src.read_rows(0, src.shape[0]), src.transform)[:, 7]
+    first = final.json()["windows"][0]
+    assert first["pos"] == int(np.argmax(column))
+    assert first["value"] == pytest.approx(column.max(), abs=1e-6)
+
+    params = {"source": SRC, "cells": "1,2", "to_source": OTHER, "limit": 2}
+    final, seen = poll(client, f"{BASE}/align", params)
+    assert final.status_code == 200, final.text
+    assert seen and seen[-1]["key"].startswith("align/parens/")
+    direct = align.correlate(src, np.array([1, 2]), parens.sources[OTHER])
+    for pair, row in zip(final.json()["pairs"], direct, strict=True):
+        valid = np.flatnonzero(~np.isnan(row))
+        best = valid[np.lexsort((valid, -row[valid]))][:2]
+        assert [m["cell"] for m in pair["matches"]] == best.tolist()
+
+
+def test_too_many_jobs_is_a_503_problem(client, slow, monkeypatch):
+    monkeypatch.setattr(slow, "max_jobs", 1)
+    one = {"source": SRC, "feature": "meta:depth=depth 1", "method": "spearman"}
+    assert client.get(f"{BASE}/correlation", params=one).status_code == 202
+    other = {**one, "method": "pearson", "feature": "meta:depth=depth 3"}
+    detail = problem(client.get(f"{BASE}/correlation", params=other), 503)
+    assert "at most 1" in detail
+    final, _ = poll(client, f"{BASE}/correlation", one)
+    assert final.status_code == 200
+
+
+# --- the engine's progress callbacks: reported per chunk, results unchanged ----------------
+def _reports():
+    seen: list[float] = []
+    return seen, seen.append
+
+
+@pytest.mark.parametrize("method", ["pearson", "spearman", "mi"])
+def test_correlate_progress_changes_nothing(parens, monkeypatch, method):
+    src = parens.sources[SRC]
+    f = parens.meta["depth"].window(0, parens.length - 1)["values"].astype(np.float64)
+    if method != "mi":
+        f = (f == 3).astype(np.float64)
+    plain = corr.correlate(src, f, method, categorical=method == "mi")
+    monkeypatch.setattr(corr, "CHUNK_VALUES", 100 * D)
+    seen, report = _reports()
+    reported = corr.correlate(src, f, method, categorical=method == "mi", progress=report)
+    for name in ("scores", "p", "n"):
+        np.testing.assert_array_equal(getattr(reported, name), getattr(plain, name))
+    assert len(seen) >= 20 and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+
+
+def test_response_and_align_progress_change_nothing(parens, monkeypatch):
+    src = parens.sources[SRC]
+    ids = np.arange(4, dtype=np.int64)
+    plain_r = coclusters.expected_response(src, parens.tokens, parens.sequence_offsets, ids)
+    plain_a = align.correlate(src, np.array([0, 5]), parens.sources[OTHER])
+    monkeypatch.setattr(response, "CHUNK_VALUES", 100 * D)
+    monkeypatch.setattr(align, "CHUNK_VALUES", 256 * D)
+    seen, report = _reports()
+    R = coclusters.expected_response(src, parens.tokens, parens.sequence_offsets, ids,
+                                     progress=report)
+    np.testing.assert_allclose(R, plain_r, rtol=1e-12, atol=1e-15)  # chunks re-group sums
+    assert len(seen) >= 10 and seen[-1] == pytest.approx(1.0)
+    seen, report = _reports()
+    r = align.correlate(src, np.array([0, 5]), parens.sources[OTHER], progress=report)
+    np.testing.assert_allclose(r, plain_a, rtol=1e-5, atol=1e-6)
+    assert len(seen) >= 4 and seen[-1] == pytest.approx(1.0)
