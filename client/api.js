@@ -1,6 +1,10 @@
 // One function per operationId of openapi.yaml. Each returns the parsed JSON or throws an
 // ApiError carrying the server's problem+json detail; nothing here touches the DOM or URL.
 // Requests in flight are tracked by their caller's loaders (loaders.js), not here.
+// A long analysis answers 202 {state, percent, elapsed, key} while it runs in the background;
+// request() asks the same URL again (Retry-After, 1 s) until the answer comes, telling the
+// loader's `progress` "computing… N% (T s)", and stops as soon as its signal aborts (the
+// panel closed or asked for something else).
 
 // relative to this file (/client/api.js), so the app also works behind a path prefix
 const BASE = new URL("../api/v1", import.meta.url).href;
@@ -42,18 +46,49 @@ async function problemOf(response, url) {
   return new ApiError({ status: response.status, title: response.statusText, detail }, url);
 }
 
-/** GET (or `method`) BASE+path with params; {signal} cancels a request that a newer one replaced. */
-export async function request(path, params = {}, { signal, method = "GET" } = {}) {
+/** Resolves after `ms`, or rejects with an AbortError as soon as `signal` aborts. */
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const stop = () => {
+      clearTimeout(timer);
+      reject(new DOMException("the request was cancelled", "AbortError"));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", stop);
+      resolve();
+    }, ms);
+    if (signal?.aborted) stop();
+    else signal?.addEventListener("abort", stop, { once: true });
+  });
+}
+
+/** The status text of a 202 JobRunning body: "computing… 42% (12 s)" (or "queued…"). */
+export function jobText(job) {
+  const what = job?.state === "queued" ? "queued…" : `computing… ${Math.floor(job?.percent ?? 0)}%`;
+  return `${what} (${Math.round(job?.elapsed ?? 0)} s)`;
+}
+
+/**
+ * GET (or `method`) BASE+path with params. {signal} cancels a request that a newer one
+ * replaced (also between polls of a running analysis); {progress} is told the state of a
+ * background analysis each time the server answers 202.
+ */
+export async function request(path, params = {}, { signal, method = "GET", progress } = {}) {
   const url = `${BASE}${path}${queryOf(params)}`;
-  let response;
-  try {
-    response = await fetch(url, { method, signal, headers: { Accept: "application/json, application/problem+json" } });
-  } catch (err) {
-    if (err.name === "AbortError") throw err;
-    throw new ApiError({ title: "Server unreachable", detail: `could not reach the server (${err.message}); is \`hiddenscope serve\` running?` }, url);
+  for (;;) {
+    let response;
+    try {
+      response = await fetch(url, { method, signal, headers: { Accept: "application/json, application/problem+json" } });
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      throw new ApiError({ title: "Server unreachable", detail: `could not reach the server (${err.message}); is \`hiddenscope serve\` running?` }, url);
+    }
+    if (!response.ok) throw await problemOf(response, url);
+    if (response.status !== 202) return await response.json();
+    progress?.(jobText(await response.json()));
+    const seconds = Number(response.headers.get("Retry-After"));
+    await pause(1000 * (seconds > 0 ? Math.min(seconds, 10) : 1), signal);
   }
-  if (!response.ok) throw await problemOf(response, url);
-  return await response.json();
 }
 
 const enc = encodeURIComponent;
