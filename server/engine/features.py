@@ -188,7 +188,7 @@ def _by_columns(source, feature, steps, method, categorical, threads, progress):
         for c0, columns in blocks:
             for j, (s, pv, k) in enumerate(pool.map(one, columns)):
                 scores[c0 + j], p[c0 + j], n[c0 + j] = s, pv, k
-            progress(0.5 + 0.5 * (c0 + len(columns)) / max(D, 1))
+                progress(0.5 + 0.5 * (c0 + j + 1) / max(D, 1))  # as each cell is scored
     return scores, p, n
 
 
