@@ -5,8 +5,8 @@ so every layer's states come out as a side effect. Sequences are processed in
 length-sorted batches and, for unidirectional models, in time windows with the state
 carried across windows, so memory is bounded by ``batch_size x window`` steps whatever
 the sequence lengths. Each row's run of steps is streamed straight into the
-preallocated HDF5 tables by a writer thread (writer.py, rawio.py); the folder appears
-only when complete.
+preallocated HDF5 tables by a writer thread (writer.py, through the store's format
+module); the folder appears only when complete.
 """
 
 from __future__ import annotations

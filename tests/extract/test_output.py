@@ -224,12 +224,12 @@ def test_a_model_that_changes_the_lstm_output_in_place_does_not_change_the_store
 
 
 def test_a_failed_write_fails_the_extraction_and_leaves_nothing(tmp_path, tiny_lm, monkeypatch):
-    from hiddenscope.extract import rawio
+    from hiddenscope.server.store import format as store_format
 
     def disk_full(fd, data, offset):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(rawio.os, "pwrite", disk_full)
+    monkeypatch.setattr(store_format.os, "pwrite", disk_full)
     with pytest.raises(OSError, match="No space left"):
         extract(tiny_lm, random_sequences(seed=16), VOCAB, tmp_path / "full", progress=False)
     assert not (tmp_path / "full" / "data.h5").exists()
