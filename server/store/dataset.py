@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from functools import cached_property
@@ -94,26 +93,6 @@ class Dataset:
         """(first, last) step of the sequence that holds ``step``."""
         i = int(np.searchsorted(self.sequence_offsets, step, side="right")) - 1
         return int(self.sequence_offsets[i]), int(self.sequence_offsets[i + 1]) - 1
-
-    def index_dir(self, source_id: str) -> Path:
-        """Where the engine keeps the match index of a source: ``<folder>/.index/<id>/`` when the
-        folder is writable, else under ``$XDG_CACHE_HOME/hiddenscope/`` (or ~/.cache).
-
-        The parent folder is created here, so the engine finds a writable place to build in.
-        """
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", source_id).strip("._") or "source"
-        local = self.folder / ".index"
-        if os.access(local if local.exists() else self.folder, os.W_OK):
-            parent = local
-        else:
-            cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-            tag = hashlib.sha1(str(self.folder).encode()).hexdigest()[:10]
-            parent = cache / "hiddenscope" / f"{self.id}-{tag}"
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            pass  # the engine then finds the folder unwritable and scans without an index
-        return parent / safe
 
     def close(self) -> None:
         self._files.close()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hiddenscope.server.engine import SourceEngine, StateSource, apply_transform
 from hiddenscope.server.store import DatasetError, open_dataset
+from hiddenscope.server.store.indexfiles import index_folder
 from hiddenscope.server.store.synthetic import VOCAB, write_dataset
 
 
@@ -148,8 +149,10 @@ def test_transform_really_applies(parens):
 
 
 def test_index_dir_inside_the_folder_when_writable(parens):
-    assert parens.index_dir("layer0-cell") == parens.folder / ".index" / "layer0-cell"
-    assert parens.index_dir("states::states1").name == "states_states1"
+    assert index_folder(parens.folder, parens.id, "layer0-cell") == (
+        parens.folder / ".index" / "layer0-cell"
+    )
+    assert index_folder(parens.folder, parens.id, "states::states1").name == "states_states1"
 
 
 def test_index_dir_falls_back_to_the_cache(parens, tmp_path, monkeypatch):
@@ -161,6 +164,6 @@ def test_index_dir_falls_back_to_the_cache(parens, tmp_path, monkeypatch):
         lambda p, mode: False if Path(p).is_relative_to(parens.folder) else real_access(p, mode),
     )
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    where = parens.index_dir("layer0-cell")
+    where = index_folder(parens.folder, parens.id, "layer0-cell")
     assert where.parent.parent == tmp_path / "cache" / "hiddenscope"
-    assert where.parent.name.startswith("parens-") and where.parent.is_dir()
+    assert where.parent.name.startswith("parens-")
