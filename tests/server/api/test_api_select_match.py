@@ -146,7 +146,9 @@ def test_cell_stats_errors(client):
     )
 
 
-@pytest.mark.parametrize("op, extra", [("select", {"start": 1, "end": 2}), ("match", {"cells": "0"})])
+@pytest.mark.parametrize(
+    "op, extra", [("select", {"start": 1, "end": 2}), ("match", {"cells": "0"})]
+)
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
 def test_threshold_must_be_finite_everywhere(client, op, extra, value):
     """One rule, one message, for select, match and context alike."""
