@@ -35,7 +35,19 @@ def _labels_array(labels: list[str | None]) -> np.ndarray:
     return np.array([f"#{i}" if lab is None else lab for i, lab in enumerate(labels)], dtype=object)
 
 
-class MetaTrack:
+class _Summarised:
+    """What the data set summary lists of a track, step-level or sequence-level alike."""
+
+    def summary(self) -> dict:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "labels": self.labels,
+            "range": list(self.range) if self.range else None,
+        }
+
+
+class MetaTrack(_Summarised):
     """One meta track. ``window(start, end)`` gives the MetaValues JSON of steps start..end."""
 
     def __init__(
@@ -77,14 +89,6 @@ class MetaTrack:
         if self._range is None:
             self._range = self._full_range()
         return self._range
-
-    def summary(self) -> dict:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "labels": self.labels,
-            "range": list(self.range) if self.range else None,
-        }
 
     def _rows(self, array: np.ndarray | h5py.Dataset, start: int, end: int) -> np.ndarray:
         if self.config.index == "word_sequence":
@@ -250,7 +254,7 @@ def _ids_in_use(data: np.ndarray | h5py.Dataset, tokens: np.ndarray, per_vocab: 
     return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
 
-class SequenceTrack:
+class SequenceTrack(_Summarised):
     """A sequence-level track (``sequence_meta:``): one value per sequence, ``[N]``, held in
     memory (N <= T, and the tracks are a gold label, a prediction and a confidence)."""
 
@@ -275,14 +279,6 @@ class SequenceTrack:
                 finite = self.data[np.isfinite(self.data)]
                 lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
                 self.range = (lo, hi if hi > lo else lo + 1.0)
-
-    def summary(self) -> dict:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "labels": self.labels,
-            "range": list(self.range) if self.range else None,
-        }
 
     def values(self, sequences: np.ndarray) -> dict:
         """MetaValues of the given sequence indices ``int[k]`` (in that order)."""
