@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import h5py
 import numpy as np
 import pytest
@@ -16,8 +13,7 @@ from hiddenscope.extract import extract
 from hiddenscope.extract.mamba import FULL_STATE_MAX, MambaLM, selective_scan_states
 
 from .conftest import VOCAB, random_sequences
-
-ROOT = Path(__file__).resolve().parents[2]
+from .recipes import quick_build
 
 
 def step_mode(model: MambaLM, seq: list[int]) -> dict[str, np.ndarray]:
@@ -131,17 +127,10 @@ def test_auto_stores_full_state_only_when_small(tmp_path, capsys):
 
 
 def test_quick_build_of_the_parens_mamba_recipe(tmp_path):
-    from hiddenscope.extract.cli import COMMANDS
     from hiddenscope.server.cli import main
 
-    folder = tmp_path / "parens-mamba"
-    folder.mkdir()
-    shutil.copy(ROOT / "datasets" / "parens-mamba" / "dataset.yml", folder / "dataset.yml")
-    result = CliRunner().invoke(COMMANDS["build"], [str(folder), "--quick"])
-    assert result.exit_code == 0, result.output
+    folder, result = quick_build(tmp_path, "parens-mamba")
     assert "SSM state of mixer0: d_inner 64 x d_state 8 = 512 floats per step" in result.output
-    committed = yaml.safe_load((ROOT / "datasets" / "parens-mamba" / "dataset.yml").read_text())
-    assert yaml.safe_load((folder / "dataset.yml").read_text()) == committed
     check = CliRunner().invoke(main, ["check", str(folder)])
     assert check.exit_code == 0, check.output
     # select and match work on the new source kinds unchanged (in-process API)

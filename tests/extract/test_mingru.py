@@ -3,20 +3,15 @@ equals the recurrence computed step by step on each sequence alone."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import h5py
 import numpy as np
 import torch
-import yaml
 from click.testing import CliRunner
 from hiddenscope.extract import extract
 from hiddenscope.extract.mingru import MinGRU, MinGRULM
 
 from .conftest import VOCAB, random_sequences
-
-ROOT = Path(__file__).resolve().parents[2]
+from .recipes import quick_build
 
 
 def recurrence(layer: MinGRU, xs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -87,13 +82,7 @@ def test_quick_build_of_the_parens_mingru_recipe(tmp_path):
     from hiddenscope.extract.cli import COMMANDS
     from hiddenscope.server.cli import main
 
-    folder = tmp_path / "parens-mingru"
-    folder.mkdir()
-    shutil.copy(ROOT / "datasets" / "parens-mingru" / "dataset.yml", folder / "dataset.yml")
-    result = CliRunner().invoke(COMMANDS["build"], [str(folder), "--quick"])
-    assert result.exit_code == 0, result.output
-    committed = yaml.safe_load((ROOT / "datasets" / "parens-mingru" / "dataset.yml").read_text())
-    assert yaml.safe_load((folder / "dataset.yml").read_text()) == committed
+    folder, result = quick_build(tmp_path, "parens-mingru")
     check = CliRunner().invoke(main, ["check", str(folder)])
     assert check.exit_code == 0 and "meta depth: categorical" in check.output, check.output
     again = CliRunner().invoke(COMMANDS["build"], [str(folder), "--quick", "--force"])

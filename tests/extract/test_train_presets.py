@@ -4,7 +4,6 @@ clear errors; and every key of the demo recipes documented in datasets/README.md
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,8 @@ from click.testing import CliRunner
 from hiddenscope.extract import ExtractError
 from hiddenscope.extract.build import read_recipe
 from hiddenscope.extract.cli import COMMANDS
+
+from .recipes import quick_build
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMOS = ("parens", "code", "english")
@@ -90,13 +91,7 @@ def test_every_recipe_key_is_documented(name):
 
 
 def test_quick_build_of_code_writes_the_in_brackets_track(tmp_path):
-    folder = tmp_path / "code"
-    folder.mkdir()
-    shutil.copy(ROOT / "datasets" / "code" / "dataset.yml", folder / "dataset.yml")
-    result = CliRunner().invoke(COMMANDS["build"], [str(folder), "--quick"])
-    assert result.exit_code == 0, result.output
-    committed = yaml.safe_load((ROOT / "datasets" / "code" / "dataset.yml").read_text())
-    assert yaml.safe_load((folder / "dataset.yml").read_text()) == committed
+    folder, result = quick_build(tmp_path, "code")
     import h5py
     import numpy as np
 
