@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from hiddenscope.server.engine import MatchQuery, SourceEngine, apply_transform
+from hiddenscope.server.engine import index as index_mod
 from hiddenscope.server.store import IndexFiles, index_folder, open_dataset
 from hiddenscope.server.store.synthetic import ensure_dataset
 
@@ -102,8 +103,11 @@ def open_source(folder: Path):
     return ds, src, IndexFiles(index_folder(ds.folder, ds.id, SOURCE), src)
 
 
-def query_phase(folder: Path, reps: int, cold_reps: int) -> dict:
-    """In a subprocess: warm and cold latency of every query of the grid; peak RssAnon."""
+def query_phase(folder: Path, reps: int, cold_reps: int, row_cache: bool = True) -> dict:
+    """In a subprocess: warm and cold latency of every query of the grid; peak RssAnon.
+    ``row_cache`` False: the index keeps no on-bit rows (every query reads its codes)."""
+    if not row_cache:
+        index_mod.ROWS.limit = 0
     ds, src, files = open_source(folder)
     data_file = folder / "data.h5"
     with AnonPeak() as anon:
@@ -169,7 +173,8 @@ def floors_ms(src, reps: int) -> dict[tuple[int, float], float]:
     return out
 
 
-def run_size(T: int, D: int, reps: int, cold_reps: int, build: bool = True) -> None:
+def run_size(T: int, D: int, reps: int, cold_reps: int, build: bool = True,
+             compare: bool = False) -> None:
     folder = ensure_dataset(HERE / "data" / f"T{T}_D{D}", T=T, D=D, layers=1, kinds=("cell",),
                             sequences=max(1, T // 10_000), depth_cells=DEPTH_CELLS, progress=True)
     ds, src, files = open_source(folder)
@@ -188,9 +193,13 @@ def run_size(T: int, D: int, reps: int, cold_reps: int, build: bool = True) -> N
         build_s = time.perf_counter() - t0
     index_mb = sum(f.stat().st_size for f in files.folder.glob("*.bin")) / 2**20
     states_mb = T * D * 4 / 2**20
-    out = subprocess.run([sys.executable, __file__, "--query-phase", str(folder), str(reps),
-                          str(cold_reps)], check=True, capture_output=True, text=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    results = {}
+    for row_cache in ("off", "on") if compare else ("on",):
+        out = subprocess.run([sys.executable, __file__, "--query-phase", str(folder), str(reps),
+                              str(cold_reps), row_cache], check=True, capture_output=True,
+                             text=True)
+        results[row_cache] = json.loads(out.stdout.strip().splitlines()[-1])
+    result = results["on"]
     floors = floors_ms(src, reps)
     ds.close()
     print(f"\nT = {T:,} x D = {D} float32 ({states_mb / 1024:.2f} GiB), "
@@ -201,6 +210,14 @@ def run_size(T: int, D: int, reps: int, cold_reps: int, build: bool = True) -> N
           f"({states_mb:,.0f} MiB)")
     print(f"anonymous memory (RssAnon): building {anon.peak - base:,.0f} MiB above the "
           f"{base:,.0f} MiB before; query phase peak {result['anon_mb']:,.0f} MiB")
+    for row_cache, result in results.items():
+        if compare:
+            print(f"\nrow cache {row_cache} (the index's cached on-bit rows per cell and "
+                  "threshold)")
+        print_rows(result, floors)
+
+
+def print_rows(result: dict, floors: dict) -> None:
     print(f"{'|S|':>4} {'thr':>4} {'pad':>4} {'warm med':>9} {'warm p95':>9} {'cpu med':>9} "
           f"{'new eng':>8} {'cold med':>9} {'cold p95':>9} {'floor':>7} {'ratio':>6} "
           f"{'cands':>10} {'top|I|':>6}")
@@ -214,8 +231,9 @@ def run_size(T: int, D: int, reps: int, cold_reps: int, build: bool = True) -> N
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--query-phase":
-        folder, reps, cold_reps = sys.argv[2:5]
-        print(json.dumps(query_phase(Path(folder), int(reps), int(cold_reps))))
+        folder, reps, cold_reps, row_cache = sys.argv[2:6]
+        print(json.dumps(query_phase(Path(folder), int(reps), int(cold_reps),
+                                     row_cache == "on")))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
@@ -226,13 +244,16 @@ def main() -> None:
     parser.add_argument("--cold-reps", type=int, default=3, help="cold repetitions per query")
     parser.add_argument("--no-build", action="store_true",
                         help="keep a fresh index from an earlier run (build time not measured)")
+    parser.add_argument("--compare-row-cache", action="store_true",
+                        help="run the query grid without, then with the row cache")
     args = parser.parse_args()
     print("timings are wall-clock; on a shared machine other jobs add noise")
     if args.size:
         T, D = (int(x) for x in args.size.split(","))
     else:
         T, D = SIZES["full" if args.full else "small"]
-    run_size(T, D, args.reps, args.cold_reps, build=not args.no_build)
+    run_size(T, D, args.reps, args.cold_reps, build=not args.no_build,
+             compare=args.compare_row_cache)
 
 
 if __name__ == "__main__":

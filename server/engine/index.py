@@ -21,6 +21,9 @@ to the chunked scan, which gives identical results).
 """
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -41,6 +44,7 @@ READ_BLOCKS = 16  # checksum blocks per read of a cell's codes
 TOP = 65534  # codes run 1 .. TOP + 1; 0 is NaN
 _BUILD_CELLS = 1 << 23  # values per build chunk (steps x D)
 _CHECK_CELLS = 1 << 22  # values per read_steps batch when checking ambiguous steps
+ROW_BUDGET = 1 << 28  # bytes of cached per-cell on-bit rows per process (all indexes together)
 @nb.njit(cache=True, nogil=True)
 def encode_transposed(values, lo, scale, out):
     """:func:`encode` of ``values: float32[n, D]`` written to ``out: uint16[D, n]`` (one pass).
@@ -146,13 +150,100 @@ def masks_and_checks(codes, ks, ambiguous, block, masks, sums, amb_steps, amb_ce
     return na
 
 
+@nb.njit(cache=True, nogil=True)
+def rows_to_masks(rows, masks):
+    """The sweep's words ``masks: uint64[W, n]`` (bit ``j & 63`` of word row ``j >> 6`` = cell
+    ``j``) from per-cell bit rows ``rows: uint64[m, ceil(n / 64)]`` (bit ``i & 63`` of word
+    ``i >> 6`` = step ``i``)."""
+    W, n = masks.shape
+    masks[:] = 0
+    for j in range(rows.shape[0]):
+        word = masks[j >> 6]
+        shift = np.uint64(j & 63)
+        for w in range(rows.shape[1]):
+            x = rows[j, w]
+            if x == 0:
+                continue
+            base = w * 64
+            seg = word[base : min(n, base + 64)]  # a fixed short 1-d loop vectorises
+            for b in range(seg.size):
+                seg[b] |= ((x >> np.uint64(b)) & np.uint64(1)) << shift
+
+
+@nb.njit(cache=True, nogil=True)
+def masks_to_rows(masks, m, rows):
+    """The inverse of :func:`rows_to_masks` for the first ``m`` cells (``rows`` is written
+    whole; bits past step ``n - 1`` are clear)."""
+    W, n = masks.shape
+    for j in range(m):
+        word = masks[j >> 6]
+        shift = np.uint64(j & 63)
+        for w in range(rows.shape[1]):
+            base = w * 64
+            seg = word[base : min(n, base + 64)]
+            x = np.uint64(0)
+            for b in range(seg.size):
+                x |= ((seg[b] >> shift) & np.uint64(1)) << np.uint64(b)
+            rows[j, w] = x
+
+
+class RowCache:
+    """Each cell's on-bits at one threshold as a bit row ``uint64[ceil(T / 64)]``, kept per
+    (index build, cell, float32 threshold) and filled per checksum block as queries read
+    them, within ``limit`` bytes per process (least recently used out first); keys start
+    with the owning index's ``id`` and a dropped index's rows go with it.
+
+    A row's bits are exactly the mask words a query built from verified codes plus the
+    exact check of ambiguous steps, so a later query on the same cell and threshold gets
+    the same words without reading or checking the codes again. The build's file name is
+    part of the key: a rebuilt index never meets the rows of the old one."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.rows: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.used = 0
+
+    def get(self, key: tuple, T: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(bits uint64[ceil(T / 64)], done bool[nblocks])`` of ``key``, created when it
+        fits (evicting the least recently used), None when it cannot be kept."""
+        nbytes = 8 * -(-T // 64)
+        with self.lock:
+            entry = self.rows.get(key)
+            if entry is not None:
+                self.rows.move_to_end(key)
+                return entry
+            if nbytes > self.limit:
+                return None
+            while self.rows and self.used + nbytes > self.limit:
+                _, (old, _) = self.rows.popitem(last=False)
+                self.used -= old.nbytes
+            entry = (np.zeros(-(-T // 64), np.uint64), np.zeros(-(-T // BLOCK), bool))
+            self.rows[key] = entry
+            self.used += nbytes
+            return entry
+
+    def forget(self, owner: int) -> None:
+        """Drop the rows of the index whose ``id`` is ``owner`` (it is gone)."""
+        with self.lock:
+            for key in [key for key in self.rows if key[0] == owner]:
+                self.used -= self.rows.pop(key)[0].nbytes
+
+
+ROWS = RowCache(ROW_BUDGET)  # the indexes of a process share one budget
+
+
 class CodeIndex:
     """The index of one source, stored through ``storage``."""
 
-    def __init__(self, source: StateSource, storage: IndexStorage, chunk: int = CHUNK) -> None:
+    def __init__(self, source: StateSource, storage: IndexStorage, chunk: int = CHUNK,
+                 rows: RowCache = ROWS) -> None:
         self.source = source
         self.storage = storage
         self.chunk = chunk
+        self.rows = rows
+        # a dead index's rows go with it (id() may be reused by a later index)
+        weakref.finalize(self, rows.forget, id(self))
         self._checks: tuple[str, np.ndarray] | None = None
 
     # --- freshness ---------------------------------------------------------------
@@ -302,7 +393,10 @@ class CodeIndex:
     def mask_blocks(self, manifest: dict, cells: np.ndarray, threshold: float, start: int = 0,
                     stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """``(lo, uint64[W, n])`` on-bit words of ``cells`` per block of ``start .. stop-1``,
-        ambiguous steps checked exactly, every block of codes read checked against its sum."""
+        ambiguous steps checked exactly, every block of codes read checked against its sum.
+
+        A span whose blocks every cell has in the row cache is built from the cached bit
+        rows (no read); otherwise the codes are read and the rows of the span are kept."""
         T = self.source.shape[0]
         stop = T if stop is None else stop
         layout = manifest["layout"]
@@ -312,28 +406,52 @@ class CodeIndex:
         amb = np.empty(m, np.uint8)
         for j, c in enumerate(cells):
             ks[j], amb[j] = self.threshold_code(layout, int(c), threshold)
+        codes_file = manifest["files"]["codes"]
+        build = (codes_file["name"], str(codes_file.get("identity")),
+                 float(threshold32(threshold)))
+        cached = [self.rows.get((id(self), build, int(c)), T) for c in cells]
         codes = np.empty((m, span), np.uint16)
         amb_steps, amb_cells = np.empty(1 << 12, np.int64), np.empty(1 << 12, np.int64)
         with self.storage.reader(manifest, "codes") as reader:
             for ra in range(start - start % BLOCK, stop, span):  # aligned to checksum blocks
                 rb = min(T, ra + span)
-                part = codes[:, : rb - ra]
-                for j, c in enumerate(cells):
-                    reader.read(2 * (int(c) * T + ra), part[j])
-                sums = np.empty((m, -(-(rb - ra) // BLOCK)), np.uint64)
+                b0, b1, w0, w1 = ra // BLOCK, -(-rb // BLOCK), ra // 64, -(-rb // 64)
                 masks = np.empty((W, rb - ra), np.uint64)
-                n_amb = masks_and_checks(part, ks, amb, BLOCK, masks, sums, amb_steps, amb_cells)
-                self._verify(manifest, cells, ra // BLOCK, sums)
-                if n_amb > amb_steps.size:
-                    amb_steps, amb_cells = np.empty(n_amb, np.int64), np.empty(n_amb, np.int64)
-                    masks_and_checks(part, ks, amb, BLOCK, masks, sums, amb_steps, amb_cells)
-                if n_amb:
-                    self._check_exact(masks, ra, cells, threshold, amb_steps[:n_amb],
-                                      amb_cells[:n_amb])
+                if all(e is not None and e[1][b0:b1].all() for e in cached):
+                    rows_to_masks(np.stack([e[0][w0:w1] for e in cached]), masks)
+                else:
+                    part = codes[:, : rb - ra]
+                    for j, c in enumerate(cells):
+                        reader.read(2 * (int(c) * T + ra), part[j])
+                    sums = np.empty((m, b1 - b0), np.uint64)
+                    n_amb = masks_and_checks(part, ks, amb, BLOCK, masks, sums, amb_steps,
+                                             amb_cells)
+                    self._verify(manifest, cells, b0, sums)
+                    if n_amb > amb_steps.size:
+                        amb_steps, amb_cells = np.empty(n_amb, np.int64), np.empty(n_amb,
+                                                                                   np.int64)
+                        masks_and_checks(part, ks, amb, BLOCK, masks, sums, amb_steps,
+                                         amb_cells)
+                    if n_amb:
+                        self._check_exact(masks, ra, cells, threshold, amb_steps[:n_amb],
+                                          amb_cells[:n_amb])
+                    self._keep_rows(cached, masks, w0, w1, b0, b1)
                 lo, hi = max(start, ra), min(stop, rb)
                 if (lo, hi) != (ra, rb):  # a segment's first or last block
                     masks = np.ascontiguousarray(masks[:, lo - ra : hi - ra])
                 yield lo, masks
+
+    @staticmethod
+    def _keep_rows(cached, masks, w0, w1, b0, b1) -> None:
+        """Write the span's checked words into the cached rows (``ra`` is a multiple of
+        ``BLOCK``, so the span starts on a word). Bits before ``done`` (two segments may
+        fill the same blocks with the same bits)."""
+        rows = np.empty((len(cached), w1 - w0), np.uint64)
+        masks_to_rows(masks, len(cached), rows)
+        for j, e in enumerate(cached):
+            if e is not None:
+                e[0][w0:w1] = rows[j]
+                e[1][b0:b1] = True
 
     def _check_exact(self, masks, lo, cells, threshold, steps, which) -> None:
         """Read the exact values at the ambiguous (step, cell) entries; clear those that are off."""

@@ -1,0 +1,127 @@
+"""The index's cached per-cell on-bit rows (index.RowCache): warm queries built from them
+equal the scan and the oracle, across overlapping cell sets, thresholds, evictions,
+segments and rebuilds; the bit-row kernels equal numpy's packbits."""
+from __future__ import annotations
+
+import gc
+import tempfile
+
+import numpy as np
+from engine_helpers import PROPERTY, make_states
+from hiddenscope.server.engine import ArraySource, MatchQuery, SourceEngine
+from hiddenscope.server.engine import index as index_mod
+from hiddenscope.server.store import IndexFiles
+from hypothesis import given
+from hypothesis import strategies as st
+from oracle import match as oracle_match
+
+
+def _indexed(states, offsets, transform, folder, rows, threads=None):
+    source = ArraySource(states, offsets, transform, fingerprint="rows")
+    files = IndexFiles(folder, source)
+    engine = SourceEngine(source, files, chunk=5, threads=threads)
+    engine.build_index()
+    engine.index = index_mod.CodeIndex(source, files, chunk=5, rows=rows)  # this test's cache
+    return engine
+
+
+def _rows(engine, query):
+    got = engine.match(query)
+    return got.candidates, [(m.start, m.end, m.length, m.overlap, m.union, m.extra)
+                            for m in got.matches]
+
+
+@PROPERTY
+@given(st.integers(0, 2**31), st.integers(1, 12), st.sampled_from(["tanh", "none"]),
+       st.sampled_from([0, 100, 1 << 20]), st.data())
+def test_warm_queries_equal_the_oracle(seed, D, transform, limit_bytes, data):
+    """Several queries in a row on one engine (cells shared between them, two thresholds,
+    padding): each equals the oracle whether its rows came from codes or from the cache.
+    ``limit_bytes`` 0: nothing is kept; 100: rows evicted all the time; 1 MiB: all kept."""
+    lengths = data.draw(st.lists(st.integers(1, 50), min_size=1, max_size=4))
+    states, offsets = make_states(seed, lengths, D, coarse=data.draw(st.booleans()),
+                                  nan_rate=data.draw(st.sampled_from([0.0, 0.05])))
+    thresholds = [0.3, data.draw(st.sampled_from([0.0, 0.25, -0.5]))]
+    with tempfile.TemporaryDirectory() as folder:
+        engine = _indexed(states, offsets, transform, folder, index_mod.RowCache(limit_bytes))
+        for _ in range(data.draw(st.integers(2, 5))):
+            cells = data.draw(st.lists(st.integers(0, D - 1), min_size=1, max_size=6))
+            threshold = data.draw(st.sampled_from(thresholds))
+            zl, zr = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))
+            everything, total = oracle_match(states, offsets, transform, threshold, cells, zl,
+                                             zr, 1, 1, None, 10**9)
+            query = MatchQuery(cells, threshold, zl, zr, limit=7)
+            for _ in range(2):  # the second one reads the cached rows when they were kept
+                assert _rows(engine, query) == (total, everything[:7])
+
+
+def test_many_blocks_two_segments_and_a_rebuild(tmp_path):
+    """Rows filled by two segments (one read block shared), then answered from the cache
+    alone (the codes file is gone: any read would fail), then a rebuild over other numbers
+    is never answered from the old rows."""
+    B = index_mod.BLOCK
+    lengths = [B + 17, 5, 2 * B - 40, 3 * B // 2]
+    states, offsets = make_states(40, lengths, 5, nan_rate=0.01, coarse=True)
+    rows = index_mod.RowCache(1 << 24)
+    engine = _indexed(states, offsets, "none", tmp_path, rows, threads=2)
+    plain = SourceEngine(engine.source)
+    queries = [MatchQuery([0, 2, 4], 0.25, limit=40), MatchQuery([1, 2], 0.0, 1, 2, limit=9)]
+    first = [engine.match(q) for q in queries]
+    assert first == [plain.match(q) for q in queries]
+    assert len(rows.rows) == 5 and all(done.all() for _, done in rows.rows.values())
+    storage, opened = engine.index.storage, []
+
+    class NoReads:  # only the cache may answer now: a read of codes fails the test
+        def __init__(self, manifest, name):
+            opened.append(name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self, offset, out):
+            raise AssertionError(f"codes read at byte {offset}")
+
+    storage.reader = NoReads
+    assert [engine.match(q) for q in queries] == first and opened == ["codes", "codes"] * 2
+    del storage.reader
+    other = ArraySource(states[::-1].copy(), offsets, "none", fingerprint="other")
+    rebuilt = _indexed(states[::-1].copy(), offsets, "none", tmp_path / "b", rows, threads=2)
+    for q in queries:  # the same cache: another build, other keys
+        assert rebuilt.match(q) == SourceEngine(other).match(q)
+    assert len(rows.rows) == 10
+    del engine  # a dropped engine's rows go with it
+    gc.collect()
+    assert len(rows.rows) == 5 and rows.used == 5 * 8 * -(-states.shape[0] // 64)
+
+
+def test_rows_are_evicted_least_recently_used_first():
+    cache = index_mod.RowCache(3 * 8 * 2)  # three rows of T = 128 (two words each)
+    a, b, c = (cache.get(("x", k), 128) for k in range(3))
+    assert cache.get(("x", 0), 128) is a  # used again: 1 is now the oldest
+    cache.get(("x", 3), 128)
+    assert list(cache.rows) == [("x", 2), ("x", 0), ("x", 3)] and cache.used == 48
+    assert index_mod.RowCache(8).get(("x", 0), 128) is None  # larger than the budget
+
+
+@given(st.integers(1, 70), st.integers(1, 300), st.integers(0, 2**31))
+def test_row_kernels_equal_packbits(m, n, seed):
+    rng = np.random.default_rng(seed)
+    on = rng.random((m, n)) < rng.random()
+    W = (m + 63) // 64
+    bits = np.zeros((W * 64, n), bool)
+    bits[:m] = on
+    masks = np.packbits(bits.reshape(W, 64, n), axis=1, bitorder="little")  # W, 8, n
+    masks = np.ascontiguousarray(masks.transpose(0, 2, 1)).view("<u8")[:, :, 0]
+    nw = -(-n // 64)
+    rows = np.zeros((m, nw * 64), bool)
+    rows[:, :n] = on
+    rows = np.packbits(rows, axis=1, bitorder="little").view("<u8")
+    got = np.empty((W, n), np.uint64)
+    index_mod.rows_to_masks(rows, got)
+    np.testing.assert_array_equal(got, masks)
+    back = np.empty((m, nw), np.uint64)
+    index_mod.masks_to_rows(masks, m, back)
+    np.testing.assert_array_equal(back, rows)
