@@ -12,7 +12,7 @@
 //       corr_method: { kind: "enum", values: ["pearson", "spearman"], default: "pearson" },
 //     },                         //   float, int (min, max), ints, enum (values), range
 //     mount(container, ctx) {    // container: an empty <div> under the panel's heading
-//       ...                      // ctx: {session, api, loaders, status, actions}
+//       ...                      // ctx: {session, api, loaders, status, actions, settle}
 //       return { update(state, data) {...}, destroy() {...} };
 //     },
 //   }
@@ -32,7 +32,8 @@
 //   returns the same promise, another key aborts the older load; an AbortError is not a
 //   failure (ignore it). The label (and progress text) shows in the status line.
 // - Report failures with ctx.status.error(title, detail, "<id>") and ctx.status.clear("<id>")
-//   once it works again.
+//   once it works again; ctx.settle(promise, {key, current, id, title, done, failed}) does
+//   both for a load, and drops an AbortError or a stale answer (see settleLoad below).
 // - ctx.actions: jump(start, end?) shows a step (and marks a range) in the select view;
 //   addCells(cells) / removeCells(cells) edit the selection by hand (each a history entry).
 // - Put the panel in client/panels/<id>.js (its drawing pieces may be views in client/views/,
@@ -63,6 +64,29 @@ export const PANELS = [
 
 for (const panel of PANELS) registerFields(panel.urlKeys || {});
 
+/**
+ * Settle one of a panel's loads. An AbortError, and an answer or failure for a key the panel
+ * no longer asks for (`current() !== key`), are dropped: a newer load owns the panel then.
+ * Otherwise the status line's entry `id` is cleared and `done(answer)` runs, or the error is
+ * shown there under `title` and `failed(err)` runs. Without `id` the status line is left alone.
+ * @param {{error: Function, clear: Function}} status
+ * @param {Promise<any>} promise usually ctx.loaders.load(...)
+ * @param {{key: string, current: () => string|null, done: (answer: any) => void,
+ *   failed?: (err: Error) => void, id?: string, title?: string}} opts
+ * @returns {Promise<void>}
+ */
+export function settleLoad(status, promise, { key, current, done, failed = () => {}, id, title }) {
+  return promise.then((answer) => {
+    if (current() !== key) return;
+    if (id) status.clear(id);
+    done(answer);
+  }, (err) => {
+    if (err.name === "AbortError" || current() !== key) return;
+    if (id) status.error(title, err.detail || err.message, id);
+    failed(err);
+  });
+}
+
 /** The panel with this id, or undefined. */
 export function panelById(id) {
   return PANELS.find((p) => p.id === id);
@@ -76,7 +100,8 @@ export function panelById(id) {
  */
 export function hostPanels({ bar, box, session, loaders, status, actions }) {
   const mounted = new Map(); // id -> {section, panel, instance}
-  const ctx = { session, api, loaders, status, actions };
+  const settle = (promise, opts) => settleLoad(status, promise, opts);
+  const ctx = { session, api, loaders, status, actions, settle };
   bar.replaceChildren();
   bar.hidden = PANELS.length === 0;
   const buttons = new Map();

@@ -9,7 +9,7 @@ export const cell = {
   urlKeys: {
     cell_id: { kind: "int", min: 0, default: null },
   },
-  mount(container, { session, api, loaders, status, actions }) {
+  mount(container, { session, api, loaders, actions, settle }) {
     let asked = null;
     let answers = { stats: null, top: null, words: null };
     let busy = false;
@@ -30,22 +30,17 @@ export const cell = {
         words: (o) => api.getCellWords(s.dataset, c, { ...q, limit: 12 }, o),
       };
       const labels = { stats: "cell statistics", top: "top contexts", words: "word responses" };
-      Promise.all(Object.entries(calls).map(([name, call]) => loaders.load(`cell:${name}`, call,
+      const all = Promise.all(Object.entries(calls).map(([name, call]) => loaders.load(`cell:${name}`, call,
         { key, label: `loading the cell's ${labels[name]}` }).then((r) => {
         if (asked !== key) return;
         answers = { ...answers, [name]: r };
         session.setData({ cellPanel: { key, ...answers } });
-      }))).then(() => {
-        if (asked !== key) return;
+      })));
+      const finish = () => {
         busy = false;
-        status.clear("cell");
         session.setData({ cellPanel: { key, ...answers } });
-      }, (err) => {
-        if (err.name === "AbortError" || asked !== key) return;
-        busy = false;
-        status.error(`Cell ${c}:`, err.detail || err.message, "cell");
-        session.setData({ cellPanel: { key, ...answers } });
-      });
+      };
+      settle(all, { key, current: () => asked, id: "cell", title: `Cell ${c}:`, done: finish, failed: finish });
     }
 
     function update(s, data) {

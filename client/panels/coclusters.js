@@ -13,7 +13,7 @@ export const coclusters = {
     cc_min_count: { kind: "int", min: 1, default: 5 },
     cc_word: { kind: "string", default: null },
   },
-  mount(container, { session, api, loaders, status }) {
+  mount(container, { session, api, loaders, settle }) {
     let asked = null;
     let result = null;
     let busy = false;
@@ -48,20 +48,20 @@ export const coclusters = {
 
     function load(s, key) {
       busy = true;
-      loaders.load("coclusters", (o) => api.getCoclusters(s.dataset, {
+      settle(loaders.load("coclusters", (o) => api.getCoclusters(s.dataset, {
         source: s.source, k: s.cc_k, words: s.cc_words, min_count: s.cc_min_count,
-      }, o), { key, label: "co-clustering cells and words over the whole data set" }).then((r) => {
-        if (asked !== key) return;
-        busy = false;
-        result = r;
-        glyphKey = null;
-        status.clear("coclusters");
-        update(session.state, session.data);
-      }, (err) => {
-        if (err.name === "AbortError" || asked !== key) return;
-        busy = false;
-        status.error("Co-clustering failed:", err.detail || err.message, "coclusters");
-        update(session.state, session.data);
+      }, o), { key, label: "co-clustering cells and words over the whole data set" }), {
+        key, current: () => asked, id: "coclusters", title: "Co-clustering failed:",
+        done: (r) => {
+          busy = false;
+          result = r;
+          glyphKey = null;
+          update(session.state, session.data);
+        },
+        failed: () => {
+          busy = false;
+          update(session.state, session.data);
+        },
       });
     }
 

@@ -34,7 +34,7 @@ export const compare = {
     cmp_source: { kind: "string", default: null },
     cmp_cells: { kind: "ints", default: [] },
   },
-  mount(container, { session, api, loaders, status }) {
+  mount(container, { session, api, loaders, settle }) {
     let all = null; // every data set's summary (for targets in other data sets)
     let pairs = null;
     let pairsKey = null;
@@ -75,18 +75,16 @@ export const compare = {
       if (!t || !s.cells?.length) return;
       const key = JSON.stringify([s.dataset, s.source, s.cells, t.dataset, t.source]);
       pairsKey = key;
-      loaders.load("compare:align", (o) => api.alignCells(s.dataset, {
+      settle(loaders.load("compare:align", (o) => api.alignCells(s.dataset, {
         source: s.source, cells: s.cells, to_source: t.source,
         to_dataset: t.dataset === s.dataset ? null : t.dataset, limit: ALIGN_LIMIT,
-      }, o), { key, label: "correlating the cells with every cell there, over the whole data set" }).then((r) => {
-        if (pairsKey !== key) return;
-        pairs = r.pairs;
-        status.clear("compare");
-        session.setState({ cmp_dataset: t.dataset === s.dataset ? null : t.dataset, cmp_source: t.source,
-          cmp_cells: carried(r.pairs) }, "push");
-      }, (err) => {
-        if (err.name === "AbortError" || pairsKey !== key) return;
-        status.error("Align failed:", err.detail || err.message, "compare");
+      }, o), { key, label: "correlating the cells with every cell there, over the whole data set" }), {
+        key, current: () => pairsKey, id: "compare", title: "Align failed:",
+        done: (r) => {
+          pairs = r.pairs;
+          session.setState({ cmp_dataset: t.dataset === s.dataset ? null : t.dataset, cmp_source: t.source,
+            cmp_cells: carried(r.pairs) }, "push");
+        },
       });
     }
 
@@ -96,16 +94,14 @@ export const compare = {
       otherKey = key;
       other = null;
       if (!s.cmp_cells.length) return;
-      loaders.load("compare:context", (o) => api.getContext(t.dataset, {
+      settle(loaders.load("compare:context", (o) => api.getContext(t.dataset, {
         source: t.source, pos: ctx.start, left: 0, right: Math.min(500, ctx.end - ctx.start), cells: s.cmp_cells,
-      }, o), { key, label: "loading the other side" }).then((r) => {
-        if (otherKey !== key) return;
-        other = r;
-        status.clear("compare");
-        update(session.state, session.data);
-      }, (err) => {
-        if (err.name === "AbortError" || otherKey !== key) return;
-        status.error("Compare failed:", err.detail || err.message, "compare");
+      }, o), { key, label: "loading the other side" }), {
+        key, current: () => otherKey, id: "compare", title: "Compare failed:",
+        done: (r) => {
+          other = r;
+          update(session.state, session.data);
+        },
       });
     }
 

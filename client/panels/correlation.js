@@ -27,7 +27,7 @@ export const correlation = {
     corr_method: { kind: "enum", values: ["pearson", "spearman", "mi"], default: "pearson" },
     corr_k: { kind: "int", min: 1, max: 100, default: 10 },
   },
-  mount(container, { session, api, loaders, status }) {
+  mount(container, { session, api, loaders, settle }) {
     let asked = null; // key of the ranking shown or loading
     let result = null;
     let busy = false;
@@ -49,19 +49,19 @@ export const correlation = {
 
     function load(s, key) {
       busy = true;
-      loaders.load("correlation", (o) => api.getCorrelation(s.dataset, {
+      settle(loaders.load("correlation", (o) => api.getCorrelation(s.dataset, {
         source: s.source, feature: s.corr_feature, method: s.corr_method, limit: LIMIT,
-      }, o), { key, label: "ranking every cell over the whole data set" }).then((r) => {
-        if (asked !== key) return;
-        busy = false;
-        result = r;
-        status.clear("correlation");
-        session.setData({ correlation: r });
-      }, (err) => {
-        if (err.name === "AbortError" || asked !== key) return;
-        busy = false;
-        status.error("Correlation failed:", err.detail || err.message, "correlation");
-        session.setData({ correlation: null });
+      }, o), { key, label: "ranking every cell over the whole data set" }), {
+        key, current: () => asked, id: "correlation", title: "Correlation failed:",
+        done: (r) => {
+          busy = false;
+          result = r;
+          session.setData({ correlation: r });
+        },
+        failed: () => {
+          busy = false;
+          session.setData({ correlation: null });
+        },
       });
     }
 

@@ -74,7 +74,7 @@ export const projection = {
     proj_color: { kind: "string", default: null },
     proj_text: { kind: "string", default: null },
   },
-  mount(container, { session, api, loaders, status, actions }) {
+  mount(container, { session, api, loaders, status, actions, settle }) {
     let asked = null;
     let result = null;
     let busy = false;
@@ -105,20 +105,20 @@ export const projection = {
 
     function load(s, key) {
       busy = true;
-      loaders.load("projection", (o) => api.getProjection(s.dataset, {
+      settle(loaders.load("projection", (o) => api.getProjection(s.dataset, {
         source: s.source, method: s.proj_method, points: s.proj_points, n: s.proj_n,
         meta: s.proj_color && !s.proj_color.startsWith(SEQ_PREFIX) ? [s.proj_color] : null,
-      }, o), { key, label: `projecting ${s.proj_n} states (${s.proj_method})` }).then((r) => {
-        if (asked !== key) return;
-        busy = false;
-        result = r;
-        status.clear("projection");
-        update(session.state, session.data);
-      }, (err) => {
-        if (err.name === "AbortError" || asked !== key) return;
-        busy = false;
-        status.error("Projection failed:", err.detail || err.message, "projection");
-        update(session.state, session.data);
+      }, o), { key, label: `projecting ${s.proj_n} states (${s.proj_method})` }), {
+        key, current: () => asked, id: "projection", title: "Projection failed:",
+        done: (r) => {
+          busy = false;
+          result = r;
+          update(session.state, session.data);
+        },
+        failed: () => {
+          busy = false;
+          update(session.state, session.data);
+        },
       });
     }
 
@@ -132,15 +132,13 @@ export const projection = {
         status.error("Your text:", "this client has no run operation", "projection:run");
         return;
       }
-      loaders.load("projection:run", (o) => api.runModel(s.dataset, { text: s.proj_text, sources: [s.source] }, o),
-        { key, label: "running the model on your text" }).then((r) => {
-        if (runKey !== key) return;
-        run = r;
-        status.clear("projection:run");
-        update(session.state, session.data);
-      }, (err) => {
-        if (err.name === "AbortError" || runKey !== key) return;
-        status.error("Your text could not be run:", err.detail || err.message, "projection:run");
+      settle(loaders.load("projection:run", (o) => api.runModel(s.dataset, { text: s.proj_text, sources: [s.source] }, o),
+        { key, label: "running the model on your text" }), {
+        key, current: () => runKey, id: "projection:run", title: "Your text could not be run:",
+        done: (r) => {
+          run = r;
+          update(session.state, session.data);
+        },
       });
     }
 

@@ -9,7 +9,7 @@ export const summary = {
   urlKeys: {
     summary_group: { kind: "bool", default: false },
   },
-  mount(container, { session, api, loaders, status, actions }) {
+  mount(container, { session, api, loaders, actions, settle }) {
     let asked = null;
     let answer = null;
     let busy = false;
@@ -37,18 +37,18 @@ export const summary = {
         answer = null;
         busy = !!key;
         if (key) {
-          loaders.load("summary", (o) => api.matchCells(s.dataset, paramsOf(s), o),
-            { key, label: "summarising every candidate of the match" }).then((r) => {
-            if (asked !== key) return;
-            answer = r;
-            busy = false;
-            status.clear("summary");
-            session.setData({ summaryKey: key });
-          }, (err) => {
-            if (err.name === "AbortError" || asked !== key) return;
-            busy = false;
-            status.error("Match summary failed:", err.detail || err.message, "summary");
-            session.setData({ summaryKey: null });
+          settle(loaders.load("summary", (o) => api.matchCells(s.dataset, paramsOf(s), o),
+            { key, label: "summarising every candidate of the match" }), {
+            key, current: () => asked, id: "summary", title: "Match summary failed:",
+            done: (r) => {
+              answer = r;
+              busy = false;
+              session.setData({ summaryKey: key });
+            },
+            failed: () => {
+              busy = false;
+              session.setData({ summaryKey: null });
+            },
           });
         }
       }

@@ -16,7 +16,7 @@ export const yourText = {
     text_checkpoint: { kind: "string", default: null },
     text_all: { kind: "bool", default: false },
   },
-  mount(container, { session, api, loaders, status }) {
+  mount(container, { session, api, loaders, settle }) {
     let asked = null;
     let run = null;
     let note = "";
@@ -39,36 +39,39 @@ export const yourText = {
     container.append(view.node);
 
     function loadMain(s, key) {
-      loaders.load("text", (o) => api.runModel(s.dataset, {
+      settle(loaders.load("text", (o) => api.runModel(s.dataset, {
         text: s.text, ...(s.text_checkpoint ? { checkpoint: s.text_checkpoint } : {}),
-      }, o), { key, label: "running the model on your text" }).then((r) => {
-        if (asked !== key) return;
-        run = r;
-        note = "";
-        status.clear("text");
-        session.setData({ run: r });
-        draw(session.state);
-      }, (err) => {
-        if (err.name === "AbortError" || asked !== key) return;
-        run = null;
-        note = err.detail || err.message;
-        status.error("Your text could not be run:", note, "text");
-        draw(session.state);
+      }, o), { key, label: "running the model on your text" }), {
+        key, current: () => asked, id: "text", title: "Your text could not be run:",
+        done: (r) => {
+          run = r;
+          note = "";
+          session.setData({ run: r });
+          draw(session.state);
+        },
+        failed: (err) => {
+          run = null;
+          note = err.detail || err.message;
+          draw(session.state);
+        },
       });
     }
 
     function loadRows(s, key) {
       rows = run.checkpoints.map((checkpoint) => ({ checkpoint, run: null }));
       rows.forEach((row, i) => {
-        loaders.load(`text:${i}`, (o) => api.runModel(s.dataset, { text: s.text, checkpoint: row.checkpoint.id }, o),
-          { key: `${key}:${row.checkpoint.id}`, label: `running checkpoint ${row.checkpoint.label}` }).then((r) => {
-          if (rowsKey !== key) return;
-          row.run = r;
-          draw(session.state);
-        }, (err) => {
-          if (err.name === "AbortError" || rowsKey !== key) return;
-          row.error = err.detail || err.message;
-          draw(session.state);
+        // a row's failure shows in its row, not in the status line (no id)
+        settle(loaders.load(`text:${i}`, (o) => api.runModel(s.dataset, { text: s.text, checkpoint: row.checkpoint.id }, o),
+          { key: `${key}:${row.checkpoint.id}`, label: `running checkpoint ${row.checkpoint.label}` }), {
+          key, current: () => rowsKey,
+          done: (r) => {
+            row.run = r;
+            draw(session.state);
+          },
+          failed: (err) => {
+            row.error = err.detail || err.message;
+            draw(session.state);
+          },
         });
       });
     }
