@@ -32,6 +32,14 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def patient(app, monkeypatch):
+    """Tiny data: every analysis answers within the jobs' wait (200, never 202), even on a
+    loaded machine; tests/server/api/test_api_jobs.py covers the 202 answers. ``app`` is the
+    requesting module's own where it has one. Use: pytestmark = usefixtures("patient")."""
+    monkeypatch.setattr(app.handlers.jobs, "wait", 120.0)
+
+
 @pytest.fixture(scope="session")
 def parens(app):
     """The loaded ``parens`` Dataset, to compare answers with."""

@@ -3,30 +3,18 @@ server that cannot import torch (503 on run, 200 elsewhere)."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from api_helpers import problem
+from api_helpers import build_sentiment_root, problem
 from hiddenscope.server.api import create_app
-from hiddenscope.server.store.synthetic import write_dataset
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
 def run_root(tmp_path_factory) -> Path:
-    from hiddenscope.extract.build import build
-
-    root = tmp_path_factory.mktemp("run-datasets")
-    folder = root / "sentiment"
-    folder.mkdir()
-    shutil.copy(ROOT / "datasets" / "sentiment" / "dataset.yml", folder / "dataset.yml")
-    build(folder, quick=True, progress=False, echo=lambda *_: None)
-    write_dataset(root / "plain", T=200, D=8, sequences=2)
-    return root
+    return build_sentiment_root(tmp_path_factory.mktemp("run-datasets"))
 
 
 @pytest.fixture(scope="module")

@@ -5,32 +5,22 @@ values, checked against the HDF5 tables and offsets read directly."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 import yaml
+from api_helpers import build_sentiment_root
 from hiddenscope.server.api import create_app
-from hiddenscope.server.store.synthetic import write_dataset
 
-ROOT = Path(__file__).resolve().parents[3]
 BASE = "/api/v1/datasets/sentiment"
 TRACKS = ("gold", "predicted", "confidence")
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
-    from hiddenscope.extract.build import build
-
-    root = tmp_path_factory.mktemp("sequence-meta-datasets")
-    folder = root / "sentiment"
-    folder.mkdir()
-    shutil.copy(ROOT / "datasets" / "sentiment" / "dataset.yml", folder / "dataset.yml")
-    build(folder, quick=True, progress=False, echo=lambda *_: None)
-    write_dataset(root / "plain", T=200, D=8, sequences=2)
-    return root
+    return build_sentiment_root(tmp_path_factory.mktemp("sequence-meta-datasets"))
 
 
 @pytest.fixture(scope="module")

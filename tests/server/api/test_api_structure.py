@@ -17,12 +17,8 @@ from hiddenscope.server.store.synthetic import write_dataset
 BASE = "/api/v1/datasets/corpus"
 
 
-@pytest.fixture(autouse=True)
-def patient(app, monkeypatch):
-    """Tiny data: every analysis answers within the jobs' wait (200, never 202), even on a
-    loaded machine; tests/server/api/test_api_jobs.py covers the 202 answers."""
-    monkeypatch.setattr(app.handlers.jobs, "wait", 120.0)
-
+# tiny data: every analysis answers within the jobs' wait (200, never 202)
+pytestmark = pytest.mark.usefixtures("patient")
 
 
 @pytest.fixture(scope="module")
