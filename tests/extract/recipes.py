@@ -1,11 +1,13 @@
-"""The committed recipes, built quick through the CLI as a person would (shared by the tests of
-each model kind's recipe)."""
+"""The extractor's CLI driven as a person would: a committed recipe built quick (shared by the
+tests of each model kind's recipe), and a saved model with its vocabulary and corpus files."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import torch
 import yaml
 from click.testing import CliRunner, Result
 
@@ -26,3 +28,19 @@ def quick_build(tmp_path: Path, name: str) -> tuple[Path, Result]:
     committed = yaml.safe_load((ROOT / "datasets" / name / "dataset.yml").read_text())
     assert yaml.safe_load((folder / "dataset.yml").read_text()) == committed
     return folder, result
+
+
+def saved_model_args(tmp_path: Path, model: torch.nn.Module, vocab: list, corpus: str) -> list[str]:
+    """Save ``model`` (whole), ``vocab`` and ``corpus`` under ``tmp_path``; return the
+    arguments of ``hiddenscope extract`` over them, writing to ``tmp_path/out``."""
+    torch.save(model, tmp_path / "model.pt")
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab))
+    (tmp_path / "corpus.txt").write_text(corpus)
+    return [
+        str(tmp_path / "model.pt"),
+        str(tmp_path / "out"),
+        "--text",
+        str(tmp_path / "corpus.txt"),
+        "--vocab",
+        str(tmp_path / "vocab.json"),
+    ]

@@ -62,25 +62,14 @@ def test_demo_recipes_are_complete(name):
 
 
 def test_extract_command_on_a_saved_model(tmp_path):
-    import json
-
     import torch
 
     from .conftest import VOCAB, TinyLM
+    from .recipes import saved_model_args
 
     torch.manual_seed(0)
-    torch.save(TinyLM(len(VOCAB), hidden=8), tmp_path / "model.pt")
-    (tmp_path / "vocab.json").write_text(json.dumps(VOCAB))
-    (tmp_path / "corpus.txt").write_text("a b c\n\nd e f g a\n")
-    args = [
-        str(tmp_path / "model.pt"),
-        str(tmp_path / "out"),
-        "--text",
-        str(tmp_path / "corpus.txt"),
-        "--vocab",
-        str(tmp_path / "vocab.json"),
-        "--gates",
-    ]
+    model = TinyLM(len(VOCAB), hidden=8)
+    args = saved_model_args(tmp_path, model, VOCAB, "a b c\n\nd e f g a\n") + ["--gates"]
     result = CliRunner().invoke(COMMANDS["extract"], args)
     assert result.exit_code == 0, result.output
     import h5py

@@ -160,22 +160,12 @@ def _unused() -> nn.Module:
 
 
 def test_module_option_of_the_extract_command(tmp_path):
-    import json
-
     from hiddenscope.extract.cli import COMMANDS
 
+    from .recipes import saved_model_args
+
     torch.manual_seed(0)
-    torch.save(Stack(), tmp_path / "model.pt")
-    (tmp_path / "vocab.json").write_text(json.dumps(VOCAB))
-    (tmp_path / "corpus.txt").write_text("a b c\nd e f g a\n")
-    base = [
-        str(tmp_path / "model.pt"),
-        str(tmp_path / "out"),
-        "--text",
-        str(tmp_path / "corpus.txt"),
-        "--vocab",
-        str(tmp_path / "vocab.json"),
-    ]
+    base = saved_model_args(tmp_path, Stack(), VOCAB, "a b c\nd e f g a\n")
     result = CliRunner().invoke(COMMANDS["extract"], base + ["--module", "mlp=mlp"])
     assert result.exit_code == 0, result.output
     assert "layer0-output (mlp): 9 floats per step" in result.output
