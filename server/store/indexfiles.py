@@ -43,9 +43,14 @@ log = logging.getLogger("hiddenscope.index")
 
 
 def index_folder(dataset_folder: Path, dataset_id: str, source_id: str) -> Path:
-    """``<data set>/.index/<source>/`` when the data set folder is writable, else
-    ``$XDG_CACHE_HOME/hiddenscope/<id>-<hash>/<source>/`` (or ~/.cache). Not created here."""
+    """``<data set>/.index/<source>-<hash>/`` when the data set folder is writable, else
+    ``$XDG_CACHE_HOME/hiddenscope/<id>-<hash>/<source>-<hash>/`` (or ~/.cache). Not created here.
+
+    ``<source>`` is the id made safe for a file name; the 8 hex digits after it are a hash of
+    the raw id, because making it safe is not one-to-one (``a/b`` and ``a_b`` would otherwise
+    share one folder and each build would make the other's index stale)."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", source_id).strip("._") or "source"
+    safe = f"{safe}-{hashlib.sha1(source_id.encode()).hexdigest()[:8]}"
     local = Path(dataset_folder) / INDEX_DIR
     if os.access(local if local.exists() else dataset_folder, os.W_OK):
         return local / safe

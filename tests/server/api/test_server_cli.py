@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from hiddenscope.server import cli
 from hiddenscope.server.store.synthetic import write_dataset
+from hiddenscope.server.store.indexfiles import index_folder
 
 
 def run(*args: str):
@@ -52,7 +53,7 @@ def test_index_builds_then_finds_fresh(tmp_path):
     first = run("index", str(folder))
     assert first.exit_code == 0, first.output
     assert "small / layer0-cell: index built (missing before)" in first.output
-    assert (folder / ".index" / "layer0-cell").is_dir()
+    assert index_folder(folder, "small", "layer0-cell").is_dir()
     again = run("index", str(tmp_path))
     assert "small / layer0-cell: index is fresh" in again.output
 

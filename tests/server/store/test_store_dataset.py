@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 from pathlib import Path
 
@@ -149,10 +150,24 @@ def test_transform_really_applies(parens):
 
 
 def test_index_dir_inside_the_folder_when_writable(parens):
-    assert index_folder(parens.folder, parens.id, "layer0-cell") == (
-        parens.folder / ".index" / "layer0-cell"
+    where = index_folder(parens.folder, parens.id, "layer0-cell")
+    digest = hashlib.sha1(b"layer0-cell").hexdigest()[:8]
+    assert where == parens.folder / ".index" / f"layer0-cell-{digest}"
+    digest = hashlib.sha1(b"states::states1").hexdigest()[:8]
+    assert index_folder(parens.folder, parens.id, "states::states1").name == (
+        f"states_states1-{digest}"
     )
-    assert index_folder(parens.folder, parens.id, "states::states1").name == "states_states1"
+
+
+def test_index_dirs_of_ids_that_sanitise_alike_differ(parens):
+    # "a/b" and "a_b" both become "a_b": without the hash they shared one index folder
+    ids = ["a/b", "a_b", "a:b", "a b", "/a_b", "..a_b"]
+    folders = {index_folder(parens.folder, parens.id, i) for i in ids}
+    assert len(folders) == len(ids)
+    assert all(f.parent == parens.folder / ".index" for f in folders)
+    assert index_folder(parens.folder, parens.id, "a/b") == index_folder(
+        parens.folder, parens.id, "a/b"
+    )
 
 
 def test_index_dir_falls_back_to_the_cache(parens, tmp_path, monkeypatch):
