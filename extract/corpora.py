@@ -140,6 +140,9 @@ def code_sequences(max_chars: int, max_file_chars: int) -> tuple[list[list[str]]
 
 # --- King James Bible (Debian bible-kjv) -------------------------------------------
 
+# The one word tokeniser: corpora at build time (here and extract/sentiment.py) and the live
+# text at run time (extract/live.py) use this pattern, so a text splits the same way at both.
+# ASCII words with one inner apostrophe, runs of digits of any script, any other mark alone.
 WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+|[^\sA-Za-z\d]")
 VERSE = re.compile(r"^\s+\d+ (.*)$")
 

@@ -17,7 +17,6 @@ cannot be tapped; it provides ``embed`` (its nn.Embedding), an exported
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from contextlib import ExitStack
 
@@ -26,12 +25,12 @@ import torch
 from torch import nn
 
 from .classifier import SequenceClassifier
+from .corpora import WORD
 from .model_call import ModelCaller
 from .recurrent import ExtractError
 from .saliency import impact_of, prefix_probs, saliency_of, variance_of
 from .train import TokenLM
 
-WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+|[^\sA-Za-z\d]")
 MAX_TEXT = 1000
 TOP_K = 5
 

@@ -17,16 +17,15 @@ on held-out sentences (sentences that never occur in the training part).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from .corpora import WORD
 from .recurrent import ExtractError
 
 CLASSES = ["negative", "positive"]
 PHENOMENA = ("plain", "negation", "intensification", "contrast", "concession")
-WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+|[^\sa-z0-9]")
 
 SUBJECTS = [
     "the movie", "this film", "the plot", "the acting", "the story", "the script",

@@ -262,3 +262,30 @@ def test_extract_names_a_model_whose_scores_do_not_fit_the_classes(tmp_path):
     assert not (tmp_path / "out" / "data.h5").exists()
     with pytest.raises(ExtractError, match="need classes"):
         extract(model, [[1, 2]], VOCAB, tmp_path / "out", impact=True, progress=False)
+
+
+TRICKY = [
+    "٣٤ and ۱۲ are digits; so is 42",  # Arabic-Indic and Persian digits: one token each
+    "Don't say 'nope' isn't rock'n'roll",  # inner apostrophes, quotes, a second apostrophe
+    "it's... great!?—really (10/10), ½ + ² é ß",  # runs of marks, fractions, superscripts, accents
+    "ÉCOLE İstanbul KELVIN \u212a  \ttabs\nnew lines",  # case folding that leaves ASCII
+    "",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_live_tokeniser_splits_as_the_build_did(text):
+    # sentiment.tokenize builds the sentiment corpus (lower-cased words); corpora.WORD the KJV
+    # one: the live tokeniser must give the same tokens, or a text's words miss the vocabulary
+    from hiddenscope.extract import corpora, sentiment
+
+    lower = ModelConfig("classifier", ("negative", "positive"), "words", True, None, None, ())
+    cased = ModelConfig("language-model", (), "words", False, None, None, ())
+    assert tokenize(text, lower) == sentiment.tokenize(text)
+    assert tokenize(text, cased) == corpora.WORD.findall(text)
+
+
+def test_digits_of_any_script_are_one_token():
+    lower = ModelConfig("classifier", ("negative", "positive"), "words", True, None, None, ())
+    assert tokenize("٣٤ x", lower) == ["٣٤", "x"]
+    assert tokenize("don't stop.", lower) == ["don't", "stop", "."]
