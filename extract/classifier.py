@@ -71,10 +71,6 @@ class SequenceClassifier(nn.Module):
         out, _ = self.rnn(emb)
         return self.decoder(out)
 
-    def initial_logits(self) -> torch.Tensor:
-        """Class logits ``float[C]`` of the empty prefix: the decoder on the zero initial state."""
-        return self.decoder(torch.zeros(self.rnn.hidden_size))
-
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.from_embeddings(self.embed(ids))
 
