@@ -242,6 +242,38 @@ def recipe_hash(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def reuse_or_train(
+    checkpoint: Path,
+    key: str,
+    make: Callable[[], nn.Module],
+    train: Callable[[], nn.Module],
+) -> tuple[nn.Module, bool]:
+    """Reuse ``checkpoint`` when it was trained from the same recipe (``key``): ``make()``
+    an untrained model and load its weights; else ``train()`` a model and save it.
+
+    Weights only (``torch.load(weights_only=True)``), written under a temporary name and
+    renamed, so an interrupted training leaves no checkpoint that looks complete. A trained
+    model's ``history`` (a list of dicts), when it has one, is saved with the weights and
+    restored on reuse. Returns ``(model, trained_now)``.
+    """
+    if checkpoint.exists():
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        if saved.get("key") == key:
+            model = make()
+            model.load_state_dict(saved["weights"])
+            if "history" in saved:
+                model.history = json.loads(saved["history"])
+            return model.eval(), False
+    model = train()
+    body = {"key": key, "weights": model.state_dict()}
+    if hasattr(model, "history"):
+        body["history"] = json.dumps(model.history)
+    tmp = checkpoint.with_name(checkpoint.name + ".tmp")
+    torch.save(body, tmp)
+    os.replace(tmp, checkpoint)
+    return model, True
+
+
 def load_or_train(
     checkpoint: Path,
     key: str,
@@ -253,23 +285,20 @@ def load_or_train(
     progress: bool = True,
     echo: Callable[[str], None] | None = None,
 ) -> tuple[TokenLM, bool]:
-    """Reuse ``checkpoint`` when it was trained from the same recipe (``key``), else train.
-
-    The checkpoint is written under a temporary name and renamed, so an interrupted
-    training leaves no checkpoint that looks complete. It keeps the training's history
-    (``model.history``, restored on reuse). Returns ``(model, trained_now)``.
+    """The recipe's LSTM language model: reused from ``checkpoint`` when it was trained from
+    the same recipe (``key``), else trained by :func:`train_lm` (see :func:`reuse_or_train`).
+    Its training history (``model.history``) is kept; a checkpoint saved without one gives
+    ``[]``. Returns ``(model, trained_now)``.
     """
-    if checkpoint.exists():
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if saved.get("key") == key:
-            model = TokenLM.from_recipe(vocab_size, model_cfg)
-            model.load_state_dict(saved["weights"])
-            model.history = json.loads(saved.get("history", "[]"))
-            return model.eval(), False
-    model = train_lm(ids, vocab_size, model_cfg, train_cfg, seed, progress, echo)
-    tmp = checkpoint.with_name(checkpoint.name + ".tmp")
-    torch.save(
-        {"key": key, "weights": model.state_dict(), "history": json.dumps(model.history)}, tmp
+
+    def make() -> TokenLM:
+        model = TokenLM.from_recipe(vocab_size, model_cfg)
+        model.history = []
+        return model
+
+    return reuse_or_train(
+        checkpoint,
+        key,
+        make,
+        lambda: train_lm(ids, vocab_size, model_cfg, train_cfg, seed, progress, echo),
     )
-    os.replace(tmp, checkpoint)
-    return model, True

@@ -8,7 +8,6 @@ shows tokens/s and the running loss. Checkpoints are reused while the recipe is 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .errors import ExtractError
-from .train import lanes
+from .train import lanes, reuse_or_train
 
 
 def model_class(kind: str) -> type[nn.Module]:
@@ -70,30 +69,6 @@ def train_windows(
     return model
 
 
-def load_or_train(
-    checkpoint: Path,
-    key: str,
-    make: Callable[[], nn.Module],
-    train: Callable[[nn.Module], nn.Module],
-) -> tuple[nn.Module, bool]:
-    """Reuse ``checkpoint`` when its ``key`` matches, else ``train(make())`` and save it.
-
-    Weights only (``torch.load(weights_only=True)``); written under a temporary name and
-    renamed, so an interrupted training never leaves a checkpoint that looks complete.
-    """
-    if checkpoint.exists():
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if saved.get("key") == key:
-            model = make()
-            model.load_state_dict(saved["weights"])
-            return model.eval(), False
-    model = train(make())
-    tmp = checkpoint.with_name(checkpoint.name + ".tmp")
-    torch.save({"key": key, "weights": model.state_dict()}, tmp)
-    os.replace(tmp, checkpoint)
-    return model, True
-
-
 def load_or_train_recipe(
     checkpoint: Path,
     key: str,
@@ -113,10 +88,10 @@ def load_or_train_recipe(
         torch.manual_seed(seed)
         return cls.from_recipe(vocab_size, model_cfg)
 
-    def train(model: nn.Module) -> nn.Module:
-        model = train_windows(model, ids, vocab_size, train_cfg, progress)
+    def train() -> nn.Module:
+        model = train_windows(make(), ids, vocab_size, train_cfg, progress)
         if echo is not None:
             echo(f"training loss {model.final_loss / np.log(2):.3f} bits per token (running mean)")
         return model
 
-    return load_or_train(checkpoint, key, make, train)
+    return reuse_or_train(checkpoint, key, make, train)

@@ -133,3 +133,35 @@ def test_checkpoint_keeps_the_history(tmp_path):
     )
     other, trained_other = load_or_train(path, "k2", ids, 7, MODEL, cfg, 0, progress=False)
     assert trained_other  # another recipe: trained again
+
+
+def test_window_models_share_the_checkpoint_reuse(tmp_path):
+    # window_train.load_or_train_recipe goes through train.reuse_or_train too: same key ->
+    # the saved weights, no history stored for a model that has none; another key -> trained
+    from hiddenscope.extract.window_train import load_or_train_recipe
+
+    ids = corpus(5)
+    cfg = {"steps": 3, "batch_size": 2, "bptt": 8, "lr": 0.01}
+    model_cfg = dict(MODEL, kind="mingru")
+    path = tmp_path / "checkpoint.pt"
+    model, trained = load_or_train_recipe(path, "k1", ids, 7, model_cfg, cfg, 0, progress=False)
+    again, trained_again = load_or_train_recipe(path, "k1", ids, 7, model_cfg, cfg, 0, False)
+    assert trained and not trained_again and not hasattr(again, "history")
+    assert set(torch.load(path, weights_only=True)) == {"key", "weights"}
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True)
+    )
+    assert load_or_train_recipe(path, "k2", ids, 7, model_cfg, cfg, 0, progress=False)[1]
+
+
+def test_lstm_checkpoint_without_history_reads_as_empty_history(tmp_path):
+    ids = corpus(6)
+    cfg = {"steps": 3, "batch_size": 2, "bptt": 8, "lr": 0.01}
+    path = tmp_path / "checkpoint.pt"
+    model, _ = load_or_train(path, "k1", ids, 7, MODEL, cfg, 0, progress=False)
+    torch.save({"key": "k1", "weights": model.state_dict()}, path)  # an older checkpoint
+    again, trained = load_or_train(path, "k1", ids, 7, MODEL, cfg, 0, progress=False)
+    assert not trained and again.history == []
+    x = torch.from_numpy(ids[0])[None]
+    assert torch.equal(again(x)[0], model(x)[0])
