@@ -68,7 +68,7 @@ def test_many_blocks_two_segments_and_a_rebuild(tmp_path):
     queries = [MatchQuery([0, 2, 4], 0.25, limit=40), MatchQuery([1, 2], 0.0, 1, 2, limit=9)]
     first = [engine.match(q) for q in queries]
     assert first == [plain.match(q) for q in queries]
-    assert len(rows.rows) == 5 and all(done.all() for _, done in rows.rows.values())
+    assert len(rows.rows) == 5 and all(all(done) for _, done in rows.rows.values())
     storage, opened = engine.index.storage, []
 
     class NoReads:  # only the cache may answer now: a read of codes fails the test
