@@ -138,8 +138,22 @@ def write_json(path: Path, value) -> None:
 def publish(staging: Path, folder: Path, config: dict) -> Path:
     """Move the built files from ``staging`` into ``folder``, then write ``dataset.yml``.
 
-    The config goes last, through a temporary name: a reader sees either the old data set
-    or the complete new one, never a config pointing at missing files.
+    What is guaranteed: every file is whole, old or new, never half-written (each is moved
+    with one ``os.replace``; the config is written under a temporary name and renamed);
+    the config goes last, so on a first build no config points at missing files and once
+    this returns the folder holds the complete new set; a process that has the old
+    ``data.h5`` open keeps reading the old file.
+
+    What is not (a rebuild over an existing data set): the files are swapped one by one,
+    so between the first move and the config's rename a reader can see a mix (new
+    ``data.h5`` with the old ``vocab.json`` and the old ``dataset.yml``), and ``labels/``
+    is missing between its removal and its replacement; an interrupted publish leaves
+    such a mix until the next build. A running server's catalog notices each changed file
+    and loads the data set again (at most once a second), so it may list the data set as
+    unavailable or serve a mixed load briefly, and ends on the new set after the config's
+    rename. Making the swap atomic would need the data files under per-build names named
+    by the config, or one rename of the whole folder (which also holds the recipe,
+    checkpoints and ``.index/``).
     """
     partial = staging / f"{CONFIG_FILE}.partial"
     partial.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
