@@ -190,18 +190,17 @@ def rows_to_masks(rows, masks):
 @nb.njit(cache=True, nogil=True)
 def masks_to_rows(masks, m, rows):
     """The inverse of :func:`rows_to_masks` for the first ``m`` cells (``rows`` is written
-    whole; bits past step ``n - 1`` are clear)."""
+    whole; bits past step ``n - 1`` are clear). A bit transpose is its own inverse."""
     W, n = masks.shape
-    for j in range(m):
-        word = masks[j >> 6]
-        shift = np.uint64(j & 63)
+    a = np.empty(64, np.uint64)
+    for g in range(W):
         for w in range(rows.shape[1]):
             base = w * 64
-            seg = word[base : min(n, base + 64)]
-            x = np.uint64(0)
-            for b in range(seg.size):
-                x |= ((seg[b] >> shift) & np.uint64(1)) << np.uint64(b)
-            rows[j, w] = x
+            for i in range(64):
+                a[i] = masks[g, base + i] if base + i < n else np.uint64(0)
+            _transpose64(a)
+            for r in range(min(64, m - g * 64)):
+                rows[g * 64 + r, w] = a[r]
 
 
 class RowCache:
