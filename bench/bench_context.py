@@ -68,7 +68,7 @@ def main() -> None:
     t0 = time.perf_counter()
     app = create_app([folder])
     print(f"create_app (load the data set): {time.perf_counter() - t0:.2f} s")
-    client = app.test_client()
+    client = app.test_client(base_url="http://localhost")  # an allowed Host
     ds = app.catalog.entries[folder.name].dataset
     source = ds.sources["layer0-cell"]
     table = source._array  # the memory map the store reads

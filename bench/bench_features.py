@@ -75,7 +75,7 @@ def run(T: int, D: int, methods: list[str]) -> None:
     # start without an index, to measure both paths (the bench owns bench/data)
     shutil.rmtree(folder / ".index", ignore_errors=True)
     app = create_app([folder.parent], catalog=Catalog([folder.parent]))
-    client = app.test_client()
+    client = app.test_client(base_url="http://localhost")  # an allowed Host
     base = f"/api/v1/datasets/{folder.name}"
     ds = app.catalog.entries[folder.name].dataset
     floor = sequential_read(ds.sources[SRC])

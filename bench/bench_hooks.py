@@ -161,7 +161,7 @@ def lstmvis_61(folder: Path, phrases: int, thresholds: list[float], pad: int) ->
         tokens, offsets = f["tokens"][:], f["sequences"][:]
     chosen = depth4_phrases(depth, tokens, vocab, offsets, phrases)
     app = create_app([folder.parent])
-    client = app.test_client()
+    client = app.test_client(base_url="http://localhost")  # an allowed Host
     base = f"/api/v1/datasets/{folder.name}"
     print(f"{folder.name}: {len(tokens):,} steps, phrases {chosen}, load {os.getloadavg()[0]:.1f}")
     try:

@@ -55,7 +55,7 @@ def ensure_built(quick: bool) -> Path:
 def bench_run(folder: Path, repeat: int) -> None:
     app = create_app([folder.parent], catalog=None)
     ds = app.catalog.entries[folder.name].dataset
-    client = app.test_client()
+    client = app.test_client(base_url="http://localhost")  # an allowed Host
     config = ds.config.model
     gru = [c for c in config.checkpoints if c.model != "lstm"]
     for cp in [config.checkpoint(None), *gru[-1:]]:

@@ -4,7 +4,6 @@ UI, and the browser client's files served by Flask's safe file serving."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import flask
@@ -57,9 +56,10 @@ def create_app(
     """Load the data sets under ``roots`` (or use ``catalog``) and return the ASGI app.
 
     ``regex_search``: allow regular-expression search on data sets whose config does not
-    enable it. ``hosts``: the names a request's Host header may give (``guard.allowed_hosts``;
-    None checks none, for in-process use). The app's ``catalog`` and ``handlers`` attributes
-    are there for tests and tools.
+    enable it. ``hosts``: the names a request's Host header (and a changing request's Origin)
+    may give (``guard.allowed_hosts``; None: localhost, 127.0.0.1 and ::1). An in-process
+    client names its host too: ``app.test_client(base_url="http://localhost")``. The app's
+    ``catalog`` and ``handlers`` attributes are there for tests and tools.
     """
     catalog = catalog if catalog is not None else Catalog(roots)
     handlers = Handlers(catalog, regex_search=regex_search)
@@ -83,7 +83,7 @@ def create_app(
     app.app.before_request(_routed_by_connexion)
     app.add_middleware(Guard, position=MiddlewarePosition.BEFORE_EXCEPTION, hosts=hosts)
     _add_client_routes(app)
-    catalog.add_listener(lambda id: _forget(handlers, id))
+    catalog.add_listener(handlers.forget)
     app.catalog = catalog
     app.handlers = handlers
     return app
@@ -103,25 +103,6 @@ def _rescan(catalog: Catalog):
         )
 
     return rescanDatasets
-
-
-def _forget(handlers: Handlers, id: str) -> None:
-    """Drop what was computed from data set ``id`` after the catalog replaced or removed it:
-    its search text and its engines (which hold the old files' sources)."""
-    searches = getattr(handlers, "_searches", {})
-    searches.pop(id, None)
-    workspace = getattr(handlers, "workspace", None)
-    forget = getattr(workspace, "forget", None)
-    if forget is not None:
-        forget(id)
-        return
-    # until the workspace has forget(): drop its caches keyed (data set, source), under its lock
-    with getattr(workspace, "_lock", None) or threading.Lock():
-        for name in ("_engines", "_files"):
-            cache = getattr(workspace, name, None)
-            if isinstance(cache, dict):
-                for key in [k for k in cache if isinstance(k, tuple) and k[0] == id]:
-                    cache.pop(key, None)
 
 
 def _routed_by_connexion() -> None:

@@ -2,9 +2,10 @@
 expected response to words, the match summary). Mixed into :class:`Handlers`, whose
 ``dataset``/``source`` look-ups they use.
 
-Answers are cached per parameters and the source's fingerprint. A cell's top contexts come
-from the match index's codes when it is fresh (a few exact reads), else from the cell's
-column (one streamed read, kept); the words of every cell come from one pass, kept.
+Answers are cached per parameters, the data set's load and the source's fingerprint (a
+reloaded data set drops them). A cell's top contexts come from the match index's codes when
+it is fresh (a few exact reads), else from the cell's column (one streamed read, kept); the
+words of every cell come from one pass, kept.
 The long parts (a correlation, a column read, a words pass) run as background jobs
 (jobs.py): a request not answered within the jobs' wait gets 202 and asks again.
 """
@@ -49,10 +50,13 @@ class FeatureOps:
                        limit: int = 50):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
-        key = ("correlation", ds.id, src.fingerprint, feature, method)
+        if feature.startswith("regex:"):
+            self.check_regex(ds)  # the same switch as /search?regex=true
+        key = ("correlation", ds.id, self.load(ds), src.fingerprint, feature, method)
         # the feature is built inside: a cached answer reads no track and runs no pattern
         scores = self.background(self._feature_cache("results"), key, lambda progress: (
-            corr.correlate(src, *_feature_args(ds, feature, method), progress=progress)))
+            corr.correlate(src, *_feature_args(ds, feature, method), progress=progress)),
+            label=("correlation", ds.id, src.id, feature, method))
         if isinstance(scores, Running):
             return scores.response()
         cells = [
@@ -75,10 +79,11 @@ class FeatureOps:
         """Transformed ``float32[T]`` of one cell (one streamed read of the source, kept);
         ``background``: read by a job, a :class:`Running` when not done within its wait."""
         self._column_bounds(src, cell)
-        key = ("column", ds.id, src.fingerprint, cell)
+        key = ("column", ds.id, self.load(ds), src.fingerprint, cell)
         cache = self._feature_cache("columns", COLUMNS_KEPT)
         if background:
-            return self.background(cache, key, lambda p: _read_column(src, cell, p))
+            return self.background(cache, key, lambda p: _read_column(src, cell, p),
+                                   label=("column", ds.id, src.id, cell))
         return cache.get(key, lambda: _read_column(src, cell, progress))
 
     def getCellTop(self, dataset: str, cell: int, source: str, limit: int = 20, left: int = 10,
@@ -135,12 +140,15 @@ class FeatureOps:
         ds = self.dataset(dataset)
         src = self.source(ds, source)
         self._column_bounds(src, cell)
-        ids = np.unique(ds.tokens).astype(np.int64)
+        # the distinct token ids, once per load of the data set (a pass over T tokens)
+        ids = self._feature_cache("token_ids", 8).get(
+            ("token_ids", ds.id, self.load(ds)), lambda: np.unique(ds.tokens).astype(np.int64))
         if ids.size * src.shape[1] <= WORDS_ALL_CELLS:
             # one pass for every cell at once: the next cell's words cost a dictionary hit
-            key = ("words-all", ds.id, src.fingerprint)
+            key = ("words-all", ds.id, self.load(ds), src.fingerprint)
             r = self.background(self._feature_cache("results"), key, lambda progress: (
-                response_matrix(src, ds.tokens, ds.sequence_offsets, ids, progress=progress)))
+                response_matrix(src, ds.tokens, ds.sequence_offsets, ids, progress=progress)),
+                label=("words-all", ds.id, src.id))
             if isinstance(r, Running):
                 return r.response()
             mean, counts = r.mean()[:, cell], r.counts[:, cell]
@@ -155,7 +163,8 @@ class FeatureOps:
                 return r.mean()[:, 0], r.counts[:, 0]
 
             got = self.background(self._feature_cache("results"),
-                                  ("words", ds.id, src.fingerprint, cell), compute)
+                                  ("words", ds.id, self.load(ds), src.fingerprint, cell), compute,
+                                  label=("words", ds.id, src.id, cell))
             if isinstance(got, Running):
                 return got.response()
             mean, counts = got

@@ -4,6 +4,9 @@ An ASGI middleware placed at the front of Connexion's stack:
 - the ``Host`` header must name an allowed host (the bound host and localhost by default,
   ``hiddenscope serve --allow-host`` adds more): a page on another site cannot reach a local
   server through a DNS name that it re-points to 127.0.0.1 (DNS rebinding);
+- a request that changes something (any method but GET and HEAD) sent by a page of another
+  site is refused 403: its ``Origin`` (or, without one, its ``Referer``) must name an
+  allowed host (cross-site request forgery: a page elsewhere posting to /rescan);
 - a path or query string past its bound is answered 414, headers past theirs 431
   (problem+json), before anything parses them;
 - every response gets ``X-Content-Type-Options: nosniff``, and the client's pages a strict
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,11 +45,18 @@ def allowed_hosts(bound: str, extra: Iterable[str] = ()) -> list[str]:
 
 
 def _bare(host: str) -> str:
-    """``Example.org:8888`` -> ``example.org``; ``[::1]:80`` -> ``::1``."""
+    """``Example.org:8888`` -> ``example.org``; ``[::1]:80`` -> ``::1``. A port that is not
+    digits (``localhost:80@evil``) leaves the text whole, so it matches no allowed host."""
     host = host.strip().lower()
     if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        end = host.find("]")
+        port = host[end + 1 :] if end > 0 else ""
+        ok = end > 0 and (port == "" or (port[:1] == ":" and port[1:].isdigit()))
+        return host[1:end] if ok else host
+    if host.count(":") == 1:
+        name, port = host.rsplit(":", 1)
+        return name if port.isdigit() else host
+    return host
 
 
 def problem_body(status: int, title: str, detail: str) -> bytes:
@@ -54,12 +65,24 @@ def problem_body(status: int, title: str, detail: str) -> bytes:
     ).encode()
 
 
-class Guard:
-    """The ASGI middleware; ``hosts=None`` checks no Host (in-process use: tests, tools)."""
+def _origin_host(value: str) -> str | None:
+    """The host named by an ``Origin`` or ``Referer`` value (``http://evil.com:80/x`` ->
+    ``evil.com``); None when it names none (``null``, not a URL)."""
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        return None
+    return _bare(parts.netloc)
 
-    def __init__(self, app: ASGIApp, hosts: list[str] | None = None) -> None:
+
+class Guard:
+    """The ASGI middleware; ``hosts``: the allowed hosts (default :data:`LOCAL_HOSTS`)."""
+
+    def __init__(self, app: ASGIApp, hosts: Iterable[str] | None = None) -> None:
         self.app = app
-        self.hosts = None if hosts is None else {_bare(h) for h in hosts}
+        self.hosts = {_bare(h) for h in (LOCAL_HOSTS if hosts is None else hosts)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,17 +119,30 @@ class Guard:
         await self.app(scope, receive, send_with_headers)
 
     def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
-        if self.hosts is not None:
-            host = next(
-                (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), ""
+        headers = {k: v.decode("latin-1") for k, v in scope.get("headers", [])
+                   if k in (b"host", b"origin", b"referer")}
+        host = headers.get(b"host", "")
+        if _bare(host) not in self.hosts:
+            return (
+                400,
+                "Bad Request",
+                f"Host {host[:100]!r} is not served here; this server answers "
+                f"{', '.join(sorted(self.hosts))}. Open it by one of those names, or "
+                "start it with --allow-host NAME",
             )
-            if _bare(host) not in self.hosts:
+        if scope.get("method", "GET") not in ("GET", "HEAD"):
+            # a browser names the page that sent the request; another site's page may not
+            # change anything here (no Origin nor Referer: not a browser page, e.g. curl)
+            name = b"origin" if b"origin" in headers else b"referer"
+            sender = headers.get(name)
+            if sender is not None and _origin_host(sender) not in self.hosts:
                 return (
-                    400,
-                    "Bad Request",
-                    f"Host {host[:100]!r} is not served here; this server answers "
-                    f"{', '.join(sorted(self.hosts))}. Open it by one of those names, or "
-                    "start it with --allow-host NAME",
+                    403,
+                    "Forbidden",
+                    f"{name.decode().capitalize()} {sender[:100]!r} is not allowed to send "
+                    f"{scope.get('method')} requests here; this server accepts them from "
+                    f"pages of {', '.join(sorted(self.hosts))} (or start it with "
+                    "--allow-host NAME)",
                 )
         size = sum(len(k) + len(v) for k, v in scope.get("headers", []))
         if size > MAX_HEADER_BYTES:

@@ -7,7 +7,9 @@ Connexion has already checked types and bounds against the spec; what depends on
 
 from __future__ import annotations
 
+import itertools
 import threading
+import weakref
 from dataclasses import asdict
 
 import numpy as np
@@ -41,6 +43,33 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
         self.workspace = workspace or Workspace(catalog, SourceEngine, warm_up=warm_up)
         self._searches: dict[str, TokenSearch] = {}
         self._lock = threading.Lock()
+        # a number per loaded Dataset object: cache keys carry it, so an answer computed from
+        # one load (its vocab, tokens, tracks) is never served for the next
+        self._loads: weakref.WeakKeyDictionary[Dataset, int] = weakref.WeakKeyDictionary()
+        self._load_numbers = itertools.count(1)
+
+    def load(self, ds: Dataset) -> int:
+        """This load of data set ``ds``: a number that a reload (a new Dataset) never reuses."""
+        with self._lock:
+            number = self._loads.get(ds)
+            if number is None:
+                number = self._loads[ds] = next(self._load_numbers)
+            return number
+
+    def forget(self, id: str) -> None:
+        """Drop what was computed from data set ``id`` after the catalog replaced or removed
+        it: its search text, cached answers, loaded models and engines."""
+        with self._lock:
+            self._searches.pop(id, None)
+            caches = [v for k, v in self.__dict__.items()
+                      if k.startswith("_features_") or k == "_structure_cache"]
+            live = self.__dict__.get("_live_models", {})
+            for key in [k for k in live if k[0] == id]:
+                live.pop(key, None)
+        for cache in caches:
+            if cache is not None:
+                cache.drop(id)
+        self.workspace.forget(id)
 
     # --- look-ups ------------------------------------------------------------------
     def dataset(self, id: str) -> Dataset:
@@ -56,6 +85,16 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
                 "as soon as its folder is valid (no restart needed)",
             )
         return entry.dataset
+
+    def check_regex(self, ds: Dataset) -> None:
+        """Regular expressions over a data set's text only where its config or the server
+        allows them (a pattern can take long; see `etc.regex_search`)."""
+        if not (ds.regex_search or self.regex_default):
+            raise ApiError(
+                400,
+                f"regex search is off for data set {ds.id!r}; set `etc: {{regex_search: "
+                "true}` in its config, or serve with --regex-search",
+            )
 
     def source(self, ds: Dataset, id: str) -> H5StateSource:
         if id not in ds.sources:
@@ -193,12 +232,8 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
     # --- search and statistics -------------------------------------------------------
     def searchTokens(self, dataset: str, q: str, regex: bool = False, limit: int = 50):
         ds = self.dataset(dataset)
-        if regex and not (ds.regex_search or self.regex_default):
-            raise ApiError(
-                400,
-                f"regex search is off for data set {ds.id!r}; set `etc: {{regex_search: "
-                "true}` in its config, or serve with --regex-search",
-            )
+        if regex:
+            self.check_regex(ds)
         with self._lock:  # one TokenSearch per data set: it caches the joined token text
             if ds.id not in self._searches:
                 self._searches[ds.id] = TokenSearch(ds)

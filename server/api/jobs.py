@@ -90,15 +90,16 @@ class Jobs:
             threading.Thread(target=self._work, name=f"hiddenscope-job-{i}", daemon=True).start()
 
     def run(self, key: Hashable, compute: Callable[[Progress], object],
-            wait: float | None = None):
+            wait: float | None = None, label: Hashable | None = None):
         """The answer of ``compute(progress)`` for ``key``, or a :class:`Running` when it is not
         done within ``wait`` seconds (default ``self.wait``). Raises what the computation
-        raised (once; the job is then forgotten)."""
+        raised (once; the job is then forgotten). ``label``: the public parts of the key,
+        shown in the 202 answer (default ``key``); the key itself may hold file identities."""
         with self._lock:
             job = self._jobs.get(key)
             if job is None:
                 self._make_room()
-                job = Job(key, _label(key))
+                job = Job(key, _label(key if label is None else label))
                 self._jobs[key] = job
                 self.started += 1
                 self._queue.put((job, compute))

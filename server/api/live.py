@@ -2,7 +2,7 @@
 Mixed into :class:`Handlers`; torch is imported lazily, never by the server at start-up.
 
 The model of a data set is its ``model:`` section (store/models.py). A loaded checkpoint is
-kept per (data set, checkpoint) and used by one request at a time (its recurrent modules
+kept per (data set load, checkpoint file) and used by one request at a time (its recurrent modules
 are tapped while it runs, as in the extractor). Without torch installed ``run`` answers 503
 naming the ``extract`` extra; every other operation works as before.
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 import importlib
 import threading
 
+from ..store.arrays import file_fingerprint
 from ..store.models import UnsafeModelFile, check_weights_file
 from .errors import ApiError, not_found
 from .payloads import json_response
 
 EXTRA_HINT = "install the extract extra: pip install 'hiddenscope[extract]'"
-_LOAD_LOCK = threading.Lock()
 
 
 class LiveOps:
@@ -68,23 +68,45 @@ class LiveOps:
         return json_response(result)
 
     def _live_model(self, ds, config, chosen):
-        """The loaded checkpoint and its lock, loaded once per (data set, checkpoint)."""
-        with _LOAD_LOCK:
+        """The loaded checkpoint and its lock, loaded once per (data set load, checkpoint,
+        checkpoint file identity): a rebuilt data set or a re-saved checkpoint loads anew.
+        Loading holds that key's lock only, so other models answer meanwhile."""
+        key = (ds.id, self.load(ds), chosen.id, file_fingerprint(chosen.file))
+        with self._lock:
             cache = self.__dict__.setdefault("_live_models", {})
-            key = (ds.id, chosen.id)
-            if key not in cache:
-                live_module = _live_module()
-                try:
-                    if chosen.format == "state_dict":  # read, never run, before torch sees it
-                        check_weights_file(chosen.file)
-                    cache[key] = (live_module.LiveModel(config, chosen, ds.vocab), threading.Lock())
-                except UnsafeModelFile as exc:
-                    raise ApiError(
-                        503,
-                        f"checkpoint {chosen.id!r} of data set {ds.id!r} was refused: {exc}; "
-                        "re-save it with torch.save(model.state_dict()) or torch.jit.save",
-                    ) from None
-            return cache[key]
+            locks = self.__dict__.setdefault("_live_load_locks", {})
+            if key in cache:
+                return cache[key]
+            load_lock = locks.setdefault(key, threading.Lock())
+        with load_lock:
+            with self._lock:
+                if key in cache:
+                    return cache[key]
+            try:
+                loaded = self._load_live(ds, config, chosen)
+            finally:
+                with self._lock:
+                    locks.pop(key, None)
+            with self._lock:
+                # an older load of the same checkpoint is of no more use
+                for old in [k for k in cache if k[0] == ds.id and k[2] == chosen.id]:
+                    cache.pop(old, None)
+                cache[key] = loaded
+            return loaded
+
+    @staticmethod
+    def _load_live(ds, config, chosen):
+        live_module = _live_module()
+        try:
+            if chosen.format == "state_dict":  # read, never run, before torch sees it
+                check_weights_file(chosen.file)
+            return live_module.LiveModel(config, chosen, ds.vocab), threading.Lock()
+        except UnsafeModelFile as exc:
+            raise ApiError(
+                503,
+                f"checkpoint {chosen.id!r} of data set {ds.id!r} was refused: {exc}; "
+                "re-save it with torch.save(model.state_dict()) or torch.jit.save",
+            ) from None
 
 
 def _live_module():

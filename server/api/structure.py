@@ -74,17 +74,29 @@ class ResultCache:
                     return self._items[key]
             try:
                 value = compute()
-            finally:
+            except BaseException:
                 with self._lock:
                     self._key_locks.pop(key, None)
+                raise
+            # insert and drop the key's lock at once: a request arriving in between would
+            # otherwise find neither the value nor the lock and compute it again
             with self._lock:
                 self._items[key] = value
                 self._bytes[key] = _nbytes(value)
+                self._key_locks.pop(key, None)
                 while len(self._items) > 1 and (len(self._items) > self.size
                                                 or sum(self._bytes.values()) > self.max_bytes):
                     old, _ = self._items.popitem(last=False)
                     self._bytes.pop(old, None)
             return value
+
+    def drop(self, dataset: str) -> None:
+        """Forget every answer computed from data set ``dataset`` (its id is in the key: align
+        names two), after the catalog replaced or removed it."""
+        with self._lock:
+            for key in [k for k in self._items if dataset in k[1:]]:
+                del self._items[key]
+                self._bytes.pop(key, None)
 
 
 class StructureOps:
@@ -105,15 +117,18 @@ class StructureOps:
                 self._jobs = Jobs()
             return self._jobs
 
-    def background(self, cache: ResultCache, key: tuple, compute: Callable[[Callable], object]):
+    def background(self, cache: ResultCache, key: tuple, compute: Callable[[Callable], object],
+                   label: tuple):
         """The answer of ``key``: from ``cache`` at once, else from a background job running
         ``compute(progress)`` (shared by identical requests; its answer goes into ``cache``);
-        a :class:`Running` when it is not done within the jobs' wait."""
+        a :class:`Running` when it is not done within the jobs' wait. ``label``: what the 202
+        answer shows of the job (data set id, source id, parameters; never a file path)."""
         missing = object()
         hit = cache.peek(key, missing)
         if hit is not missing:
             return hit
-        return self.jobs.run(key, lambda progress: cache.get(key, lambda: compute(progress)))
+        return self.jobs.run(key, lambda progress: cache.get(key, lambda: compute(progress)),
+                             label=label)
 
     # --- projection --------------------------------------------------------------------
     def getProjection(self, dataset: str, source: str, method: str = "pca",
@@ -125,7 +140,7 @@ class StructureOps:
             raise ApiError(400, f"n {n} is over the bound for method {method!r}: at most "
                            f"{EMBED_MAX} points (pca takes up to 5000)")
         tracks = _point_tracks(ds, meta)
-        key = ("projection", ds.id, src.fingerprint, method, points, n, seed)
+        key = ("projection", ds.id, self.load(ds), src.fingerprint, method, points, n, seed)
         try:
             proj = self.structure_cache.get(key, lambda: project(src, method, points, n, seed))
         except MissingExtra as exc:  # 400, not 5xx: the server is fine, this request is not
@@ -156,9 +171,10 @@ class StructureOps:
                       min_count: int = 5, seed: int = 0):
         ds = self.dataset(dataset)
         src = self.source(ds, source)
-        key = ("coclusters", ds.id, src.fingerprint, k, words, min_count, seed)
+        key = ("coclusters", ds.id, self.load(ds), src.fingerprint, k, words, min_count, seed)
         body = self.background(self.structure_cache, key, lambda progress: self._coclusters(
-            ds, src, k, words, min_count, seed, progress))
+            ds, src, k, words, min_count, seed, progress),
+            label=("coclusters", ds.id, src.id, k, words, min_count, seed))
         return body.response() if isinstance(body, Running) else json_response(body)
 
     def _coclusters(self, ds, src, k: int, words: int, min_count: int, seed: int,
@@ -168,7 +184,7 @@ class StructureOps:
             raise ApiError(400, f"min_count {min_count}: no word of data set {ds.id!r} is read "
                            f"that often (the most frequent is read "
                            f"{int(np.bincount(ds.tokens).max())} times); lower min_count")
-        key = ("response", ds.id, src.fingerprint, words, min_count)
+        key = ("response", ds.id, self.load(ds), src.fingerprint, words, min_count)
         R = self.structure_cache.get(
             key, lambda: expected_response(src, ds.tokens, ds.sequence_offsets, ids,
                                            progress=progress))
@@ -209,9 +225,12 @@ class StructureOps:
                                f"{ds.id!r}: {diff}; align needs two data sets built on the "
                                "same corpus")
         same = other is ds and dst is src
-        key = ("align", ds.id, src.fingerprint, other.id, dst.fingerprint, tuple(chosen.tolist()))
+        key = ("align", ds.id, self.load(ds), src.fingerprint, other.id, self.load(other),
+               dst.fingerprint, tuple(chosen.tolist()))
         r = self.background(self.structure_cache, key,
-                            lambda progress: correlate(src, chosen, dst, progress=progress))
+                            lambda progress: correlate(src, chosen, dst, progress=progress),
+                            label=("align", ds.id, src.id, other.id, dst.id,
+                                   ",".join(map(str, chosen.tolist()))))
         if isinstance(r, Running):
             return r.response()
         pairs = [

@@ -138,7 +138,7 @@ def test_quick_build_of_the_parens_mamba_recipe(tmp_path):
 
     app = create_app([tmp_path])
     try:
-        client, base = app.test_client(), "/api/v1/datasets/parens-mamba"
+        client, base = app.test_client(base_url="http://localhost"), "/api/v1/datasets/parens-mamba"
         for source in ("layer0-output", "layer1-state"):
             q = f"source={source}&threshold=0.01"
             cells = client.get(f"{base}/select?{q}&start=3&end=5").json()["cells"]

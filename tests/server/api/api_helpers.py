@@ -31,3 +31,8 @@ def build_sentiment_root(root: Path) -> Path:
     build(folder, quick=True, progress=False, echo=lambda *_: None)
     write_dataset(root / "plain", T=200, D=8, sequences=2)
     return root
+
+
+# the in-process test client sends ``Host: testserver``: the apps under test allow it by name
+# (as `serve --allow-host testserver` would), so the Host and Origin checks stay on
+TEST_HOSTS = ["localhost", "127.0.0.1", "::1", "testserver"]

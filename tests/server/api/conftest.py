@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from api_helpers import TEST_HOSTS
 from hiddenscope.server.api import create_app
 from hiddenscope.server.store.synthetic import write_dataset
 
@@ -22,7 +23,7 @@ def api_root(tmp_path_factory, lstmvis_writer) -> Path:
 
 @pytest.fixture(scope="session")
 def app(api_root):
-    app = create_app([api_root])
+    app = create_app([api_root], hosts=TEST_HOSTS)
     yield app
     app.catalog.close()
 

@@ -129,3 +129,24 @@ def test_errors_never_show_where_the_server_keeps_its_files(client, app):
     for text in (summary, detail):
         assert str(folder.parent) not in text and str(folder.resolve().parent) not in text
         assert "broken/" in text  # still names the file, relative to the data set's parent
+
+
+def test_every_operation_that_looks_up_a_data_set_documents_its_503(client):
+    """``Handlers.dataset`` answers 503 for a data set whose folder is not valid now: each
+    operation calling it says so in the spec (the broken fixture data set shows it)."""
+    import inspect
+
+    from hiddenscope.server.api.handlers import Handlers
+
+    spec = client.get("/api/v1/openapi.json").json()
+    lookups = []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            handler = getattr(Handlers, op.get("operationId", ""), None)
+            if handler is not None and "self.dataset(" in inspect.getsource(handler):
+                lookups.append(op["operationId"])
+                assert "503" in op["responses"], f"{method.upper()} {path}"
+    assert "getProjection" in lookups and len(lookups) >= 12
+    detail = problem(client.get("/api/v1/datasets/broken/projection",
+                                params={"source": "layer0-cell"}), 503)
+    assert "data set 'broken' is unavailable" in detail

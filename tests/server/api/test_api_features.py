@@ -8,7 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from api_helpers import problem
+from api_helpers import TEST_HOSTS, problem
 from hiddenscope.server.engine import MatchQuery, SourceEngine, apply_transform
 from scipy import stats as sps
 
@@ -188,7 +188,7 @@ def test_top_contexts_from_a_fresh_index_are_the_same(tmp_path):
     from hiddenscope.server.store.synthetic import write_dataset
 
     write_dataset(tmp_path / "p", T=3000, D=8, layers=1, kinds=("cell",), sequences=3)
-    app = create_app([tmp_path], catalog=Catalog([tmp_path]))
+    app = create_app([tmp_path], catalog=Catalog([tmp_path]), hosts=TEST_HOSTS)
     try:
         ds = app.catalog.entries["p"].dataset
         app.handlers.workspace.build(ds, SRC)

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from api_helpers import problem
+from api_helpers import TEST_HOSTS, problem
 from hiddenscope.server.api import create_app
 from hiddenscope.server.api.guard import CLIENT_CSP, allowed_hosts
 from hiddenscope.server.store import catalog as catalog_module
@@ -81,6 +81,52 @@ def test_host_allowlist(api_root):
         app.catalog.close()
 
 
+def test_a_port_that_is_not_digits_matches_no_host(api_root):
+    app = create_app([api_root])  # the default: localhost, 127.0.0.1 and ::1
+    try:
+        for host in ("localhost:80@evil.com", "localhost:x", "[::1]evil", "[::1]:8a", "testserver"):
+            response = app.test_client().get("/api/v1/datasets", headers={"host": host})
+            assert "is not served here" in problem(response, 400), host
+        for host in ("localhost", "127.0.0.1:80", "[::1]:8888"):
+            response = app.test_client().get("/api/v1/datasets", headers={"host": host})
+            assert response.status_code == 200, host
+    finally:
+        app.catalog.close()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "http://evil.com"},
+        {"origin": "http://localhost.evil.com:8888"},
+        {"origin": "null"},
+        {"referer": "https://evil.com/page.html"},
+        {"origin": "http://evil.com", "referer": "http://localhost/"},
+    ],
+)
+def test_a_changing_request_from_another_sites_page_is_refused(client, headers):
+    response = client.post("/api/v1/rescan", headers={"host": "localhost", **headers})
+    detail = problem(response, 403)
+    sender = headers.get("origin") or headers["referer"]
+    assert repr(sender) in detail and "--allow-host" in detail
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"origin": "http://localhost:8888"}, {"origin": "http://127.0.0.1"},
+     {"referer": "http://[::1]:5000/client/"}, {"origin": "http://testserver"}],
+)
+def test_a_changing_request_from_this_servers_pages_or_no_page_is_served(client, headers):
+    response = client.post("/api/v1/rescan", headers={"host": "localhost", **headers})
+    assert response.status_code == 200, response.text
+
+
+def test_reading_requests_from_other_pages_are_answered(client):
+    """GETs change nothing (the Host check covers DNS rebinding); a link from elsewhere works."""
+    response = client.get("/api/v1/datasets", headers={"origin": "http://evil.com"})
+    assert response.status_code == 200
+
+
 def test_allowed_hosts_defaults():
     assert allowed_hosts("127.0.0.1") == ["127.0.0.1", "::1", "localhost"]
     assert allowed_hosts("0.0.0.0", ["Box.Lan"]) == ["127.0.0.1", "::1", "box.lan", "localhost"]
@@ -127,7 +173,7 @@ def live(tmp_path, monkeypatch):
     """An app over a folder this test may change; reloads are not throttled."""
     monkeypatch.setattr(catalog_module, "RETRY_S", 0.0)
     write_dataset(tmp_path / "root" / "live", T=300, D=6, layers=1, sequences=2)
-    app = create_app([tmp_path / "root"])
+    app = create_app([tmp_path / "root"], hosts=TEST_HOSTS)
     yield app, tmp_path / "root"
     app.catalog.close()
 

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from api_helpers import TEST_HOSTS
 from hiddenscope.server.api import create_app
 from hiddenscope.server.engine import MatchQuery, SourceEngine
 from hiddenscope.server.store import Catalog
@@ -21,7 +22,7 @@ MATCH = {"source": "layer0-cell", "cells": "0,1,2,5", "threshold": 0.3, "limit":
 @pytest.fixture()
 def big_app(tmp_path):
     write_dataset(tmp_path / "big", T=20_000, D=16, layers=1, kinds=("cell",), sequences=5)
-    app = create_app([tmp_path], catalog=Catalog([tmp_path]))
+    app = create_app([tmp_path], catalog=Catalog([tmp_path]), hosts=TEST_HOSTS)
     yield app
     app.handlers.workspace.stop(timeout=30)
     app.catalog.close()

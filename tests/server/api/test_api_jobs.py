@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from api_helpers import problem
+from api_helpers import TEST_HOSTS, problem
 from hiddenscope.server.api import create_app
 from hiddenscope.server.api import jobs as jobs_mod
 from hiddenscope.server.engine import align, apply_transform, coclusters, response
@@ -30,7 +30,7 @@ OTHER = "layer1-cell"  # a second source of the same data set
 @pytest.fixture(scope="module")
 def own(api_root):
     """An app of this module's own: its caches and jobs start empty."""
-    app = create_app([api_root])
+    app = create_app([api_root], hosts=TEST_HOSTS)
     yield app
     app.catalog.close()
 
@@ -82,7 +82,8 @@ def test_slow_correlation_answers_202_with_percent_then_the_direct_answer(client
     for body in seen:
         assert set(body) == {"state", "percent", "elapsed", "key"}
         assert body["state"] in ("queued", "running") and 0 <= body["percent"] <= 100
-        assert body["elapsed"] >= 0 and body["key"].startswith("correlation/parens/")
+        # data set, source and parameters only: no file path nor identity of the server's
+        assert body["key"] == "correlation/parens/layer0-cell/meta:depth=depth 2/pearson"
     percents = [b["percent"] for b in seen]
     assert percents == sorted(percents) and max(percents) > 0  # reported per chunk
 
@@ -220,3 +221,23 @@ def test_response_and_align_progress_change_nothing(parens, monkeypatch):
     r = align.correlate(src, np.array([0, 5]), parens.sources[OTHER], progress=report)
     np.testing.assert_allclose(r, plain_a, rtol=1e-5, atol=1e-6)
     assert len(seen) >= 4 and seen[-1] == pytest.approx(1.0)
+
+
+def test_no_202_answer_names_a_file_of_the_server(own, slow, api_root):
+    """Every analysis that can answer 202: its body shows ids and parameters, no path."""
+    asks = [
+        ("correlation", {"source": SRC, "feature": "words:(", "method": "pearson"}),
+        ("coclusters", {"source": SRC, "k": 2, "words": 5, "min_count": 1, "seed": 9}),
+        ("align", {"source": SRC, "cells": "5,7,11", "to_source": OTHER}),
+        ("cells/3/words", {"source": SRC, "min_count": 1}),
+    ]
+    for path, params in asks:
+        final, seen = poll(own.test_client(), f"{BASE}/{path}", params)
+        assert final.status_code == 200, final.text
+        assert seen, path
+        for body in seen:
+            text = str(body)
+            assert str(api_root) not in text and "data.h5" not in text and "/tmp" not in text
+            assert body["key"].split("/")[:3] in (
+                [path.split("/")[0], "parens", SRC], ["words-all", "parens", SRC])
+

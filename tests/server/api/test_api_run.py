@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from api_helpers import build_sentiment_root, problem
+from api_helpers import TEST_HOSTS, build_sentiment_root, problem
 from hiddenscope.server.api import create_app
 
 
@@ -19,7 +19,7 @@ def run_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(run_root):
-    app = create_app([run_root])
+    app = create_app([run_root], hosts=TEST_HOSTS)
     yield app
     app.catalog.close()
 
@@ -96,7 +96,7 @@ def test_without_torch_run_is_503_and_the_rest_still_works(run_root, monkeypatch
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
     for name in [m for m in sys.modules if m.startswith("hiddenscope.extract.")]:
         monkeypatch.delitem(sys.modules, name)
-    app = create_app([run_root])
+    app = create_app([run_root], hosts=TEST_HOSTS)
     try:
         client = app.test_client()
         detail = problem(client.get(url("the movie was good")), 503)
@@ -126,7 +126,7 @@ def test_a_checkpoint_holding_a_pickled_object_is_refused_unrun(run_root, tmp_pa
     try:
         with zipfile.ZipFile(target, "w") as z:
             z.writestr("gru-step00030/data.pkl", pickle.dumps({"w": Payload()}, protocol=2))
-        app = create_app([run_root])
+        app = create_app([run_root], hosts=TEST_HOSTS)
         try:
             client = app.test_client()
             detail = problem(client.get(url("good", checkpoint="gru-step00030")), 503)
@@ -137,3 +137,65 @@ def test_a_checkpoint_holding_a_pickled_object_is_refused_unrun(run_root, tmp_pa
     finally:
         target.write_bytes(saved)
     assert not marker.exists()
+
+
+def test_a_resaved_checkpoint_is_loaded_again(client, run_root):
+    """The loaded model is kept per checkpoint file: new weights in the file are run at once,
+    the same answer as a server started on the new files."""
+    import torch
+
+    target = run_root / "sentiment" / "models" / "gru-step00030.pt"
+    saved = target.read_bytes()
+    text = url("the movie was good", checkpoint="gru-step00030")
+    before = client.get(text).json()["output"]["probs"]
+    try:
+        weights = torch.load(target, weights_only=True)
+        torch.save({k: v * 3 if v.is_floating_point() else v for k, v in weights.items()},
+                   target)
+        after = client.get(text).json()["output"]["probs"]
+        fresh = create_app([run_root], hosts=TEST_HOSTS)
+        try:
+            expected = fresh.test_client().get(text).json()["output"]["probs"]
+        finally:
+            fresh.catalog.close()
+    finally:
+        target.write_bytes(saved)
+    assert after == expected and not np.allclose(after, before)
+
+
+def test_loading_one_checkpoint_does_not_hold_up_another(app, monkeypatch):
+    """A model that takes long to load (simulated) keeps no other checkpoint waiting."""
+    import threading
+
+    from hiddenscope.extract import live
+
+    model = app.catalog.entries["sentiment"].dataset.config.model
+    first, second = [c.id for c in model.checkpoints if c.id != model.extracted][:2]
+    release, loading = threading.Event(), threading.Event()
+    real = live.LiveModel
+
+    class SlowFirst(real):
+        def __init__(self, config, checkpoint, vocab):
+            if checkpoint.id == first:
+                loading.set()
+                assert release.wait(60)
+            super().__init__(config, checkpoint, vocab)
+
+    monkeypatch.setattr(live, "LiveModel", SlowFirst)
+    monkeypatch.setattr(app.handlers, "_live_models", {})  # none loaded yet
+    slow_client, fast_client = app.test_client(), app.test_client()
+    answers = {}
+    slow = threading.Thread(target=lambda: answers.setdefault(
+        "slow", slow_client.get(url("good", checkpoint=first))))
+    slow.start()
+    try:
+        assert loading.wait(20)
+        fast = threading.Thread(target=lambda: answers.setdefault(
+            "fast", fast_client.get(url("good", checkpoint=second))))
+        fast.start()
+        fast.join(20)
+        assert "fast" in answers and "slow" not in answers  # answered while the other loads
+    finally:
+        release.set()
+        slow.join(60)
+    assert answers["fast"].status_code == 200 and answers["slow"].status_code == 200

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api_helpers import problem
+from api_helpers import TEST_HOSTS, problem
 
 
 def test_phrase_search_on_characters(client, parens):
@@ -37,16 +37,31 @@ def test_regex_switch_and_errors(app, client, tmp_path):
     (folder / "dataset.yml").write_text(
         (folder / "dataset.yml").read_text().replace("regex_search: true", "regex_search: false")
     )
-    off = create_app([tmp_path]).test_client()
+    off_app = create_app([tmp_path], hosts=TEST_HOSTS)
+    off_app.handlers.jobs.wait = 120.0  # tiny data: 200, never 202
+    off = off_app.test_client()
     detail = problem(
         off.get("/api/v1/datasets/plain/search", params={"q": "1", "regex": "true"}), 400
     )
     assert "regex search is off for data set 'plain'" in detail and "--regex-search" in detail
-    on = create_app([tmp_path], regex_search=True).test_client()
+    # a regex feature of correlation runs the same kind of pattern: the same switch
+    correlation = "/api/v1/datasets/plain/correlation"
+    regex_feature = {"source": "layer0-cell", "feature": r"regex:^\($"}
+    assert problem(off.get(correlation, params=regex_feature), 400) == detail
+    words = {"source": "layer0-cell", "feature": "words:("}
+    assert off.get(correlation, params=words).status_code == 200
+    on_app = create_app([tmp_path], regex_search=True, hosts=TEST_HOSTS)
+    on_app.handlers.jobs.wait = 120.0
+    on = on_app.test_client()
     assert (
         on.get("/api/v1/datasets/plain/search", params={"q": "1", "regex": "true"}).status_code
         == 200
     )
+    by_regex = on.get(correlation, params=regex_feature)
+    assert by_regex.status_code == 200
+    assert by_regex.json()["cells"] == on.get(correlation, params=words).json()["cells"]
+    off_app.catalog.close()
+    on_app.catalog.close()
     assert "is not a valid regular expression" in problem(
         client.get("/api/v1/datasets/parens/search", params={"q": "(", "regex": "true"}), 400
     )

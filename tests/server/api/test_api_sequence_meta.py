@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from api_helpers import build_sentiment_root
+from api_helpers import TEST_HOSTS, build_sentiment_root
 from hiddenscope.server.api import create_app
 
 BASE = "/api/v1/datasets/sentiment"
@@ -25,7 +25,7 @@ def root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(root):
-    app = create_app([root])
+    app = create_app([root], hosts=TEST_HOSTS)
     yield app.test_client()
     app.catalog.close()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from api_helpers import problem
+from api_helpers import TEST_HOSTS, problem
 from hiddenscope.server.api import create_app
 from hiddenscope.server.api import structure as S
 from hiddenscope.server.engine.projection import sample_steps
@@ -34,7 +34,7 @@ def root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(root):
-    app = create_app([root])
+    app = create_app([root], hosts=TEST_HOSTS)
     yield app
     app.catalog.close()
 
@@ -267,3 +267,27 @@ def test_the_cache_drops_the_oldest_answers_past_its_byte_bound():
     with pytest.raises(ZeroDivisionError):
         cache.get(("bad",), lambda: 1 / 0)
     assert ("bad",) not in cache._items and ("bad",) not in cache._key_locks
+
+
+def test_the_cache_drops_a_keys_lock_only_once_its_answer_is_in():
+    """A request arriving as the first one finishes finds the answer or the key's lock, never
+    neither (which would start the same computation again)."""
+    cache = S.ResultCache()
+    seen = []
+
+    class Locks(dict):
+        def pop(self, key, *default):
+            seen.append(key in cache._items)  # under the cache's lock, as the key's lock goes
+            return super().pop(key, *default)
+
+    cache._key_locks = Locks()
+    assert cache.get(("k",), lambda: 7) == 7
+    assert seen == [True]
+
+
+def test_the_cache_drops_the_answers_of_one_data_set():
+    cache = S.ResultCache()
+    for key in [("a", "one", 1), ("a", "two", 1), ("align", "two", 1, "x", "one", 1)]:
+        cache.get(key, lambda: 0)
+    cache.drop("one")
+    assert list(cache._items) == [("a", "two", 1)]
