@@ -12,8 +12,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from hiddenscope.server import cli
-from hiddenscope.server.store.synthetic import write_dataset
 from hiddenscope.server.store.indexfiles import index_folder
+from hiddenscope.server.store.synthetic import write_dataset
 
 
 def run(*args: str):
