@@ -18,6 +18,12 @@ above every value without +inf) needs no exact check at all.
 
 The index is derived data: a stale or missing index is never used (the engine falls back
 to the chunked scan, which gives identical results).
+
+Warm queries: the checked on-bits of each (cell, threshold) a query read are kept as a bit
+row per cell (:class:`RowCache`, ``ROW_BUDGET`` bytes per process); a later query whose
+cells all have a span's blocks builds that span's words from the rows by 64 x 64 bit
+transposes instead of reading and checking codes (at 1M steps x 20 cells: about 8 ms
+instead of about 40).
 """
 from __future__ import annotations
 
