@@ -16,8 +16,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 STATIC_ORIGIN = "http://client.test"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module. Playwright's sync API keeps an asyncio loop running in
+    this thread while it is open; a session-wide browser would leave that loop running into
+    the server tests collected after tests/client, whose in-process clients call asyncio.run."""
     if not CHROMIUM.exists():
         pytest.skip(
             "Debian's chromium is not installed: run `make chromium` (apt-get install chromium)"
