@@ -23,10 +23,10 @@ from ..engine.scan import chunks
 from ..engine.scan import values as column_values
 from ..store import Dataset
 from ..store.patterns import vocabulary_matches
+from .cache import ResultCache
 from .errors import ApiError
 from .jobs import Running
 from .payloads import json_response
-from .structure import ResultCache
 
 FEATURE_PREFIXES = ("meta:", "regex:", "words:")
 COLUMNS_KEPT = 4  # whole cell columns kept (20 MB each at T = 5M)
@@ -37,13 +37,12 @@ EXACT_VALUES = 1 << 22  # values per scattered read when checking index codes ex
 class FeatureOps:
     """Handlers for correlation, cells/{cell}/top and cells/{cell}/words."""
 
-    def _feature_cache(self, name: str, size: int = 32) -> ResultCache:
-        attr = f"_features_{name}"
-        cache = getattr(self, attr, None)
-        if cache is None:
-            with self._lock:
-                cache = self.__dict__.setdefault(attr, ResultCache(size))
-        return cache
+    def _init_features(self) -> None:
+        """Called once by Handlers.__init__: answers, whole cell columns, a data set's
+        distinct token ids."""
+        self.feature_results = ResultCache(32)
+        self.feature_columns = ResultCache(COLUMNS_KEPT)
+        self.feature_token_ids = ResultCache(8)
 
     # --- correlation ---------------------------------------------------------------------
     def getCorrelation(self, dataset: str, source: str, feature: str, method: str = "pearson",
@@ -54,7 +53,7 @@ class FeatureOps:
             self.check_regex(ds)  # the same switch as /search?regex=true
         key = ("correlation", ds.id, self.load(ds), src.fingerprint, feature, method)
         # the feature is built inside: a cached answer reads no track and runs no pattern
-        scores = self.background(self._feature_cache("results"), key, lambda progress: (
+        scores = self.background(self.feature_results, key, lambda progress: (
             corr.correlate(src, *_feature_args(ds, feature, method), progress=progress)),
             label=("correlation", ds.id, src.id, feature, method))
         if isinstance(scores, Running):
@@ -80,7 +79,7 @@ class FeatureOps:
         ``background``: read by a job, a :class:`Running` when not done within its wait."""
         self._column_bounds(src, cell)
         key = ("column", ds.id, self.load(ds), src.fingerprint, cell)
-        cache = self._feature_cache("columns", COLUMNS_KEPT)
+        cache = self.feature_columns
         if background:
             return self.background(cache, key, lambda p: _read_column(src, cell, p),
                                    label=("column", ds.id, src.id, cell))
@@ -141,12 +140,12 @@ class FeatureOps:
         src = self.source(ds, source)
         self._column_bounds(src, cell)
         # the distinct token ids, once per load of the data set (a pass over T tokens)
-        ids = self._feature_cache("token_ids", 8).get(
+        ids = self.feature_token_ids.get(
             ("token_ids", ds.id, self.load(ds)), lambda: np.unique(ds.tokens).astype(np.int64))
         if ids.size * src.shape[1] <= WORDS_ALL_CELLS:
             # one pass for every cell at once: the next cell's words cost a dictionary hit
             key = ("words-all", ds.id, self.load(ds), src.fingerprint)
-            r = self.background(self._feature_cache("results"), key, lambda progress: (
+            r = self.background(self.feature_results, key, lambda progress: (
                 response_matrix(src, ds.tokens, ds.sequence_offsets, ids, progress=progress)),
                 label=("words-all", ds.id, src.id))
             if isinstance(r, Running):
@@ -162,7 +161,7 @@ class FeatureOps:
                 r = response_matrix(one, ds.tokens, ds.sequence_offsets, ids)
                 return r.mean()[:, 0], r.counts[:, 0]
 
-            got = self.background(self._feature_cache("results"),
+            got = self.background(self.feature_results,
                                   ("words", ds.id, self.load(ds), src.fingerprint, cell), compute,
                                   label=("words", ds.id, src.id, cell))
             if isinstance(got, Running):

@@ -47,6 +47,9 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
         # one load (its vocab, tokens, tracks) is never served for the next
         self._loads: weakref.WeakKeyDictionary[Dataset, int] = weakref.WeakKeyDictionary()
         self._load_numbers = itertools.count(1)
+        self._init_features()
+        self._init_structure()
+        self._init_live()
 
     def load(self, ds: Dataset) -> int:
         """This load of data set ``ds``: a number that a reload (a new Dataset) never reuses."""
@@ -61,14 +64,11 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
         it: its search text, cached answers, loaded models and engines."""
         with self._lock:
             self._searches.pop(id, None)
-            caches = [v for k, v in self.__dict__.items()
-                      if k.startswith("_features_") or k == "_structure_cache"]
-            live = self.__dict__.get("_live_models", {})
-            for key in [k for k in live if k[0] == id]:
-                live.pop(key, None)
-        for cache in caches:
-            if cache is not None:
-                cache.drop(id)
+            for key in [k for k in self._live_models if k[0] == id]:
+                self._live_models.pop(key, None)
+        for cache in (self.feature_results, self.feature_columns, self.feature_token_ids,
+                      self.structure_cache):
+            cache.drop(id)
         self.workspace.forget(id)
 
     # --- look-ups ------------------------------------------------------------------

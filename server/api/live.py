@@ -23,6 +23,12 @@ EXTRA_HINT = "install the extract extra: pip install 'hiddenscope[extract]'"
 class LiveOps:
     """Handlers for run."""
 
+    def _init_live(self) -> None:
+        """Called once by Handlers.__init__: loaded models by (data set, load, checkpoint,
+        file identity), and the lock of each load in progress."""
+        self._live_models: dict[tuple, object] = {}
+        self._live_load_locks: dict[tuple, threading.Lock] = {}
+
     def runModel(
         self,
         dataset: str,
@@ -73,8 +79,7 @@ class LiveOps:
         Loading holds that key's lock only, so other models answer meanwhile."""
         key = (ds.id, self.load(ds), chosen.id, file_fingerprint(chosen.file))
         with self._lock:
-            cache = self.__dict__.setdefault("_live_models", {})
-            locks = self.__dict__.setdefault("_live_load_locks", {})
+            cache, locks = self._live_models, self._live_load_locks
             if key in cache:
                 return cache[key]
             load_lock = locks.setdefault(key, threading.Lock())

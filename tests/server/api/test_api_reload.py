@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from api_helpers import TEST_HOSTS
 from hiddenscope.server.api import create_app
-from hiddenscope.server.api import structure as S
+from hiddenscope.server.api.cache import ResultCache
 from hiddenscope.server.store import catalog as catalog_module
 from hiddenscope.server.store import format as fmt
 from hiddenscope.server.store.synthetic import write_dataset
@@ -75,7 +75,7 @@ def test_a_reload_drops_the_previous_loads_answers(app, tmp_path):
     correlation(client, "meta:depth=depth 1")
     client.get(f"{BASE}/projection", params={"source": SRC, "n": 5})
     client.get(f"{BASE}/cells/0/words", params={"source": SRC, "min_count": 1})
-    cached = [c for k, c in vars(h).items() if isinstance(c, S.ResultCache)]
+    cached = [c for k, c in vars(h).items() if isinstance(c, ResultCache)]
     assert sum(len(c._items) for c in cached) >= 3
     swap_parens(tmp_path / "root" / "live")
     assert client.get(BASE).status_code == 200  # the catalog sees the change and reloads

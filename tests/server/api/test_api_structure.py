@@ -11,6 +11,7 @@ import pytest
 from api_helpers import TEST_HOSTS, problem
 from hiddenscope.server.api import create_app
 from hiddenscope.server.api import structure as S
+from hiddenscope.server.api.cache import ResultCache
 from hiddenscope.server.engine.projection import sample_steps
 from hiddenscope.server.store.synthetic import write_dataset
 
@@ -257,7 +258,7 @@ def test_align_errors_name_the_value(client):
 
 
 def test_the_cache_drops_the_oldest_answers_past_its_byte_bound():
-    cache = S.ResultCache(size=10, max_bytes=2000)
+    cache = ResultCache(size=10, max_bytes=2000)
     for i in range(4):
         assert cache.get(("k", i), lambda i=i: np.full(100, i, np.float64)).tolist() == [i] * 100
     assert list(cache._items) == [("k", 2), ("k", 3)]  # 800 bytes each: three would pass 2000
@@ -272,7 +273,7 @@ def test_the_cache_drops_the_oldest_answers_past_its_byte_bound():
 def test_the_cache_drops_a_keys_lock_only_once_its_answer_is_in():
     """A request arriving as the first one finishes finds the answer or the key's lock, never
     neither (which would start the same computation again)."""
-    cache = S.ResultCache()
+    cache = ResultCache()
     seen = []
 
     class Locks(dict):
@@ -286,7 +287,7 @@ def test_the_cache_drops_a_keys_lock_only_once_its_answer_is_in():
 
 
 def test_the_cache_drops_the_answers_of_one_data_set():
-    cache = S.ResultCache()
+    cache = ResultCache()
     for key in [("a", "one", 1), ("a", "two", 1), ("align", "two", 1, "x", "one", 1)]:
         cache.get(key, lambda: 0)
     cache.drop("one")
