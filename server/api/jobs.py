@@ -86,8 +86,8 @@ class Jobs:
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self.started = 0  # jobs started so far (tests check identical requests share one)
-        for i in range(max(1, workers)):
-            threading.Thread(target=self._work, name=f"hiddenscope-job-{i}", daemon=True).start()
+        self._workers = max(1, workers)  # threads start with the first job: an app that
+        self._threads: list[threading.Thread] = []  # never runs an analysis holds none
 
     def run(self, key: Hashable, compute: Callable[[Progress], object],
             wait: float | None = None, label: Hashable | None = None):
@@ -99,6 +99,7 @@ class Jobs:
             job = self._jobs.get(key)
             if job is None:
                 self._make_room()
+                self._start_workers()
                 job = Job(key, _label(key if label is None else label))
                 self._jobs[key] = job
                 self.started += 1
@@ -112,6 +113,14 @@ class Jobs:
             raise
         self._forget(job)
         return value
+
+    def _start_workers(self) -> None:
+        """Start the worker threads once (called under the lock)."""
+        while len(self._threads) < self._workers:
+            thread = threading.Thread(target=self._work, daemon=True,
+                                      name=f"hiddenscope-job-{len(self._threads)}")
+            thread.start()
+            self._threads.append(thread)
 
     def running(self) -> list[dict]:
         """The jobs queued or running now, as their 202 bodies (for logs and tests)."""
