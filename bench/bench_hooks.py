@@ -14,10 +14,7 @@ It prints tokens/s and the ratio extraction / plain forward per round, with the 
 process's CPU time (all threads), which a loaded machine disturbs less.
 
 ``--depth FOLDER...`` reproduces LSTMVis §6.1 on built parens data sets (any source
-kind) through the in-process API: for the first ``--phrases`` depth-4 phrases of the
-data set (an opening bracket to depth 4 and the digits after it), select the cells on
-over the phrase (padding 1/1, or ``--pad``), match them, and count how many of the top 50
-matches lie wholly at depth 4, per source and threshold.
+kind): ``bench_findings.py --parens`` (see there).
 
     .venv/bin/python bench/bench_hooks.py [--rounds 3] [--tokens 40000]
     .venv/bin/python bench/bench_hooks.py --depth datasets/parens-mamba datasets/parens-mingru
@@ -26,7 +23,6 @@ matches lie wholly at depth 4, per source and threshold.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -38,6 +34,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from bench_findings import lstmvis_61  # noqa: E402  (bench/ is the script's folder)
 from hiddenscope.extract import extract  # noqa: E402
 from hiddenscope.extract.batches import pad_batch, plan_batches  # noqa: E402
 from hiddenscope.extract.corpora import PARENS_VOCAB, parens_sequences, to_ids  # noqa: E402
@@ -131,66 +128,6 @@ def speed(rounds: int, tokens: int, only: str | None) -> None:
             )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def depth4_phrases(depth: np.ndarray, tokens: np.ndarray, vocab: list[str], offsets, count):
-    """``(start, end)`` of the first ``count`` depth-4 runs that start with an opening bracket."""
-    found, four = [], depth == 4
-    starts = set(offsets[:-1].tolist())
-    for t in np.flatnonzero(four & ~np.r_[False, four[:-1]]):
-        end = t
-        while end + 1 < len(depth) and four[end + 1] and end + 1 not in starts:
-            end += 1
-        if vocab[tokens[t]] == "(" and end > t:
-            found.append((int(t), int(end)))
-        if len(found) == count:
-            break
-    return found
-
-
-def lstmvis_61(folder: Path, phrases: int, thresholds: list[float], pad: int) -> None:
-    import h5py
-    import yaml
-    from hiddenscope.server.api import create_app
-
-    config = yaml.safe_load((folder / "dataset.yml").read_text())
-    labels = json.loads((folder / "labels" / "depth.json").read_text())
-    vocab = json.loads((folder / "vocab.json").read_text())
-    with h5py.File(folder / "data.h5", "r") as f:
-        depth = np.array([int(str(labels[i]).split()[-1]) for i in f["meta/depth"][:]])
-        tokens, offsets = f["tokens"][:], f["sequences"][:]
-    chosen = depth4_phrases(depth, tokens, vocab, offsets, phrases)
-    app = create_app([folder.parent])
-    client = app.test_client(base_url="http://localhost")  # an allowed Host
-    base = f"/api/v1/datasets/{folder.name}"
-    print(f"{folder.name}: {len(tokens):,} steps, phrases {chosen}, load {os.getloadavg()[0]:.1f}")
-    try:
-        for source in [t["id"] for t in config["states"]["types"]]:
-            for threshold in thresholds:
-                hits, cells = [], []
-                for a, b in chosen:
-                    q = f"source={source}&threshold={threshold}&pad_left={pad}&pad_right={pad}"
-                    sel = client.get(f"{base}/select?{q}&start={a}&end={b}").json()
-                    ids = sel["cells"]
-                    cells.append(len(ids))
-                    if not ids:
-                        hits.append(0)
-                        continue
-                    got = client.get(
-                        f"{base}/match?{q}&cells={','.join(map(str, ids))}&limit=50"
-                    ).json()
-                    hits.append(
-                        sum(
-                            bool((depth[m["start"] : m["end"] + 1] == 4).all())
-                            for m in got["matches"]
-                        )
-                    )
-                print(
-                    f"  {source:<16} threshold {threshold:<5} cells {cells}  "
-                    f"top-50 at depth 4: {hits}  mean {np.mean(hits):.1f}/50"
-                )
-    finally:
-        app.catalog.close()
 
 
 def main() -> None:
