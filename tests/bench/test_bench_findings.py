@@ -13,7 +13,9 @@ from hiddenscope.extract.recurrent import StateKey
 from hiddenscope.extract.writer import DatasetWriter, Track
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("bench_findings", ROOT / "bench" / "bench_findings.py")
+_spec = importlib.util.spec_from_file_location(
+    "bench_findings", ROOT / "bench" / "bench_findings.py"
+)
 bench_findings = importlib.util.module_from_spec(_spec)
 sys.modules["bench_findings"] = bench_findings
 _spec.loader.exec_module(bench_findings)
