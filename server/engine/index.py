@@ -52,29 +52,32 @@ _BUILD_CELLS = 1 << 23  # values per build chunk (steps x D)
 _CHECK_CELLS = 1 << 22  # values per read_steps batch when checking ambiguous steps
 ROW_BUDGET = 1 << 28  # bytes of cached per-cell on-bit rows per process (all indexes together)
 @nb.njit(cache=True, nogil=True)
-def encode_transposed(values, lo, scale, out):
-    """:func:`encode` of ``values: float32[n, D]`` written to ``out: uint16[D, n]`` (one pass).
+def encode_chunk(values, lo, scale, out, sums):
+    """:func:`encode` of ``values: float32[n, D]`` written to ``out: uint16[D, n]``, and each
+    cell's sum of non-NaN values added to ``sums: float64[D]`` (one pass; inf + -inf gives
+    NaN, as ``np.nansum``).
 
-    Tiles of 256 steps keep both the rows read and the codes written in cache.
-    """
+    Tiles of 64 steps: each row is encoded time-major (a contiguous, branch-free loop over
+    the cells, which vectorises) into the tile, then the tile is written out cell-major;
+    about 3x faster than encoding cell by cell from strided reads (measured)."""
     n, D = values.shape
-    for i0 in range(0, n, 256):
-        i1 = min(n, i0 + 256)
+    tile = np.empty((64, D), np.uint16)
+    top, zero = np.float32(TOP), np.float32(0)
+    for i0 in range(0, n, 64):
+        i1 = min(n, i0 + 64)
+        for i in range(i1 - i0):
+            row, trow = values[i0 + i], tile[i]
+            for c in range(D):
+                v = row[c]
+                y = (v - lo[c]) * scale[c]  # float32 arithmetic, as in encode()
+                y = y if y > zero else zero  # also NaN (inf * 0 for a constant cell) -> 0
+                y = y if y < top else top
+                trow[c] = np.uint16(np.int32(y) + 1) if v == v else np.uint16(0)
+                sums[c] += np.float64(v) if v == v else 0.0
         for c in range(D):
-            lo_c, scale_c = lo[c], scale[c]
-            for i in range(i0, i1):
-                v = values[i, c]
-                if v != v:
-                    out[c, i] = 0
-                    continue
-                y = np.floor((v - lo_c) * scale_c)  # float32 arithmetic, as in encode()
-                if y != y:  # inf * 0 for a constant cell
-                    y = 0
-                elif y < 0:
-                    y = 0
-                elif y > TOP:
-                    y = TOP
-                out[c, i] = np.uint16(y) + np.uint16(1)
+            oc = out[c]
+            for i in range(i1 - i0):
+                oc[i0 + i] = tile[i, c]
 
 
 def encode(values: np.ndarray, lo: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -350,12 +353,12 @@ class CodeIndex:
                 a, b = bounds
                 values = read_values(self.source, a, b)
                 codes = np.empty((D, b - a), np.uint16)
-                encode_transposed(values, lo, scale, codes)
+                sums = np.zeros(D)  # for cell_stats' mean
+                encode_chunk(values, lo, scale, codes, sums)
                 block_checks(codes, BLOCK, checks[:, a // BLOCK : -(-b // BLOCK)])
                 for c in range(D):
                     build.write("codes", 2 * (c * T + a), codes[c])
-                with np.errstate(invalid="ignore"):  # inf + -inf: the mean is NaN, as numpy's
-                    return np.nansum(values, axis=0, dtype=np.float64)  # for cell_stats' mean
+                return sums
 
             total = np.zeros(D)
             # two chunks at a time: reading, tanh and encoding release the GIL

@@ -209,18 +209,25 @@ def test_cell_stats_of_an_all_nan_cell():
     assert stats.nan_count == 5 and np.isnan(stats.mean) and stats.counts.sum() == 0
 
 
-def test_compiled_encoder_equals_the_reference():
-    from hiddenscope.server.engine.index import TOP, encode, encode_transposed
+@pytest.mark.parametrize("n", [500, 64, 1])
+def test_compiled_encoder_equals_the_reference(n):
+    from hiddenscope.server.engine.index import TOP, encode, encode_chunk
 
     rng = np.random.default_rng(0)
-    values = (rng.standard_normal((500, 7)) * 3).astype(np.float32)
+    values = (rng.standard_normal((n, 7)) * 3).astype(np.float32)
     values[rng.random(values.shape) < 0.05] = np.nan
-    values[3, 1], values[4, 2], values[5, 6] = np.inf, -np.inf, np.inf
+    if n > 10:
+        values[3, 1], values[4, 2], values[5, 6] = np.inf, -np.inf, np.inf
+        values[6, 6], values[7, 3] = -np.inf, np.inf  # inf + -inf in one cell: NaN sum
     lo = np.array([-1, -3, 0, -0.5, -9, 0, 2], np.float32)
     scale = np.array([TOP / 2, 1000.5, 0, 7.25, TOP / 18, 1e-3, 0], np.float32)
-    out = np.empty((7, 500), np.uint16)
-    encode_transposed(values, lo, scale, out)
+    out = np.empty((7, n), np.uint16)
+    sums = np.ones(7)  # added to
+    encode_chunk(values, lo, scale, out, sums)
     np.testing.assert_array_equal(out, encode(values, lo, scale).T)
+    with np.errstate(invalid="ignore"):
+        want = 1 + np.nansum(values, axis=0, dtype=np.float64)
+    np.testing.assert_allclose(sums, want, rtol=1e-12, equal_nan=True)
 
 
 @pytest.mark.parametrize("transform, coarse, nan_rate", [
