@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import sweep
+from . import pairs, sweep
 
 
 class CandidateSweep:
@@ -62,6 +62,70 @@ class CandidateSweep:
         self._drain()
         rows = np.concatenate(self.kept) if self.kept else np.zeros((0, 3), np.int64)
         return rows[rows[:, 2] >= self.cut()], self.hist
+
+
+class PairSweep:
+    """The same answer as :class:`CandidateSweep` by pairs.py's walk from each start step,
+    for ``m <= 64`` cells and a ``max_len`` that never binds: the segment's words are kept
+    as they are fed (8 bytes per step) and walked at :meth:`finish`."""
+
+    def __init__(self, m: int, seq_offsets: np.ndarray, pad_left: int, pad_right: int,
+                 min_len: int, max_len: int | None, min_overlap: int, limit: int) -> None:
+        if not fits_pairs(m, seq_offsets, max_len):
+            raise ValueError("PairSweep needs m <= 64 and max_len None or >= every sequence")
+        offsets = np.asarray(seq_offsets, dtype=np.int64)
+        self.base = int(offsets[0])
+        self.offsets = offsets - self.base  # the kernels index the segment's own words
+        self.words = np.zeros(int(self.offsets[-1]), np.uint64)
+        self.zl, self.zr = pad_left, pad_right
+        mode = (1 if pad_left else 0) + (2 if pad_right else 0)
+        self.cfg = np.array([mode, min_len, min_overlap, min_overlap], np.int64)
+        self.limit, self.min_overlap = limit, min_overlap
+        self.hist = np.zeros(m + 1, np.int64)
+        self.out = np.zeros((1 << 14, 3), np.int64)
+        self.kept: list[np.ndarray] = []
+
+    cut = CandidateSweep.cut
+
+    def feed(self, lo: int, masks: np.ndarray) -> None:
+        """Steps ``lo .. lo + masks.shape[1] - 1`` (``masks: uint64[1, n]``)."""
+        self.words[lo - self.base : lo - self.base + masks.shape[1]] = masks[0]
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows int64[n, 3] of (start, end, overlap), hist int64[m+1])``; ``hist[0]``
+        counts the candidates below the tiers kept (their ``|I|`` was not needed)."""
+        rises, falls = np.empty_like(self.words), np.empty_like(self.words)
+        pairs.edges(self.words, self.offsets, self.zl, self.zr, rises, falls)
+        st = np.array([0, 0, -1, 0], np.int64)
+        pst = np.zeros(1, np.uint64)
+        while True:
+            st[pairs.POS] = 0
+            done = pairs.pair_sweep(self.words, rises, falls, self.offsets, self.cfg, st, pst,
+                                    self.hist, self.out)
+            rows = self.out[: st[pairs.POS]]
+            k = self.cut()
+            if rows.size:
+                keep = rows[rows[:, 2] >= k].copy()
+                keep[:, :2] += self.base
+                self.kept.append(keep)
+            self.cfg[pairs.KMIN] = k
+            if done:
+                break
+        rows = np.concatenate(self.kept) if self.kept else np.zeros((0, 3), np.int64)
+        return rows[rows[:, 2] >= self.cut()], self.hist
+
+
+def fits_pairs(m: int, seq_offsets: np.ndarray, max_len: int | None) -> bool:
+    """Whether :class:`PairSweep` answers: one word per step, and no range of a sequence
+    is longer than ``max_len`` (so it never cuts a candidate)."""
+    return m <= 64 and (max_len is None or max_len >= int(np.diff(seq_offsets).max()))
+
+
+def new_sweep(m: int, seq_offsets: np.ndarray, pad_left: int, pad_right: int, min_len: int,
+              max_len: int | None, min_overlap: int, limit: int):
+    """:class:`PairSweep` where it fits (faster), else :class:`CandidateSweep`."""
+    kind = PairSweep if fits_pairs(m, seq_offsets, max_len) else CandidateSweep
+    return kind(m, seq_offsets, pad_left, pad_right, min_len, max_len, min_overlap, limit)
 
 
 def top_tiers(parts: list[tuple[np.ndarray, np.ndarray]], limit: int, min_overlap: int

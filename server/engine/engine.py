@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import scan
-from .candidates import CandidateSweep, top_tiers
+from .candidates import new_sweep, top_tiers
 from .errors import EngineError, IndexCorrupt, check_cells, check_int, check_range
 from .index import CodeIndex
 from .planes import PlaneCache
@@ -107,8 +107,8 @@ class SourceEngine:
             def segment(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
                 start, stop = bounds
                 offsets = self.offsets[(self.offsets >= start) & (self.offsets <= stop)]
-                found = CandidateSweep(cells.size, offsets, query.pad_left, query.pad_right,
-                                       query.min_len, query.max_len, query.min_overlap, limit)
+                found = new_sweep(cells.size, offsets, query.pad_left, query.pad_right,
+                                  query.min_len, query.max_len, query.min_overlap, limit)
                 for lo, masks in blocks_of(start, stop):
                     found.feed(lo, masks)
                 return found.finish()

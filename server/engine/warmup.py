@@ -89,10 +89,11 @@ def warm_up() -> None:
         indexed = SourceEngine(source, storage)
         indexed.build_index()
         for engine in (SourceEngine(source), indexed):
-            for pads in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            for pads in ((0, 0), (1, 0), (0, 1), (1, 1), (2, 2)):
                 query = MatchQuery(tuple(range(0, 70, 3)), 0.3, *pads, limit=5)
                 engine.align(query, engine.match(query).matches, 3, 20)
-                engine.match(MatchQuery((1, 2), 0.3, *pads, limit=5))
+                engine.match(MatchQuery((1, 2), 0.3, *pads, limit=5))  # pairs.py
+                engine.match(MatchQuery((1, 2), 0.3, *pads, max_len=4, limit=5))  # sweep.py
             engine.select(SelectQuery(10, 12, 0.3, 1, 1))
             engine.cell_stats(3)
             engine.on_count([1, 2], 0.3, 0, 50)

@@ -1,0 +1,178 @@
+"""Candidates by their start step, for ``|S| <= 64`` cells and no binding ``max_len``.
+
+Each step's on-set of ``S`` is one ``uint64`` word ``w[t]`` (bit ``j`` = the ``j``-th cell of
+``S``). For a range ``[a, b]`` inside one sequence let ``P = w[a] & ... & w[b]`` (the cells
+on throughout), ``N_a`` the cells that start a run at ``a``, ``F_b`` those that end one at
+``b`` (steps outside the sequence are off), ``G_a`` the cells of ``N_a`` with ``>= zl``
+off steps before ``a`` and ``H_b`` those of ``F_b`` with ``>= zr`` off steps after ``b``.
+DESIGN.md's ``I`` and maximality (one-step extensions decide it, see sweep.py) become:
+
+* mode 0 (no padding): ``I = P``; a candidate iff ``N_a & P`` and ``F_b & P`` are non-empty
+  (a left or right extension would keep ``I`` otherwise);
+* mode 1 (``zl > 0`` only): ``I = G_a & P``; a candidate iff ``I`` and ``F_b & I`` are
+  non-empty (a left extension loses all of ``I``);
+* mode 2 (``zr > 0`` only): ``I = H_b & P``; a candidate iff ``N_a & I`` is non-empty;
+* mode 3 (both): ``I = G_a & H_b & P``; a candidate iff ``I`` is non-empty.
+
+So for each start step ``a`` with a non-empty start set ``X`` (``N_a`` or ``G_a``) the kernel
+walks ``b = a, a+1, ...`` while ``X & P`` is non-empty: word operations and a popcount per
+step of a run, no per-cell state, and each ``(a, b)`` is visited once. Work: the longest
+run starting at each start step, summed (at most the on-steps of ``S``).
+
+Only the tiers that can reach the answer are written out (``|I| >= kmin``, raised by the
+caller as tiers fill); candidates below ``kmin`` are only counted, in ``hist[0]`` (``|I|``
+is never 0), so the total stays exact without enumerating them. Checked against the
+brute-force oracle in tests/server/engine like every other path.
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
+
+# cfg (int64[4])
+MODE, MIN_LEN, MIN_OVERLAP, KMIN = range(4)
+# st (int64[4]): resume point
+SEQ, A, B, POS = range(4)
+
+_JIT = {"cache": True, "nogil": True}
+
+
+@intrinsic
+def popcount(typingctx, x):
+    """Set bits of a ``uint64`` (LLVM's ctpop: one instruction where the CPU has it)."""
+    sig = types.int64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.zext(builder.ctpop(args[0]), ir.IntType(64))
+
+    return sig, codegen
+
+
+@nb.njit(**_JIT)
+def good_rises(words, offsets, zl, out):
+    """``out[t]``: the cells that start a run at ``t`` after ``>= zl`` off steps (steps
+    before their sequence count as off). One forward pass keeping each cell's last on-step."""
+    last = np.empty(64, np.int64)
+    for s in range(offsets.size - 1):
+        qs, qe = offsets[s], offsets[s + 1] - 1
+        last[:] = qs - zl - 1  # "never on" in this sequence: any gap is long enough
+        prev = np.uint64(0)
+        for t in range(qs, qe + 1):
+            w = words[t]
+            x = prev & ~w  # ended at t - 1
+            while x:
+                last[trailing_zeros(x)] = t - 1
+                x &= x - np.uint64(1)
+            good = np.uint64(0)
+            x = w & ~prev
+            while x:
+                j = trailing_zeros(x)
+                if t - last[j] - 1 >= zl:
+                    good |= np.uint64(1) << np.uint64(j)
+                x &= x - np.uint64(1)
+            out[t] = good
+            prev = w
+
+
+@nb.njit(**_JIT)
+def good_falls(words, offsets, zr, out):
+    """``out[t]``: the cells that end a run at ``t`` followed by ``>= zr`` off steps (steps
+    after their sequence count as off). The mirror image of :func:`good_rises`."""
+    nxt = np.empty(64, np.int64)
+    for s in range(offsets.size - 1):
+        qs, qe = offsets[s], offsets[s + 1] - 1
+        nxt[:] = qe + zr + 1
+        after = np.uint64(0)
+        for t in range(qe, qs - 1, -1):
+            w = words[t]
+            x = after & ~w  # start at t + 1
+            while x:
+                nxt[trailing_zeros(x)] = t + 1
+                x &= x - np.uint64(1)
+            good = np.uint64(0)
+            x = w & ~after
+            while x:
+                j = trailing_zeros(x)
+                if nxt[j] - t - 1 >= zr:
+                    good |= np.uint64(1) << np.uint64(j)
+                x &= x - np.uint64(1)
+            out[t] = good
+            after = w
+
+
+@nb.njit(**_JIT)
+def edges(words, offsets, zl, zr, rises, falls):
+    """``rises[t]``: ``N_t``, or ``G_t`` when ``zl > 1``; ``falls[t]``: ``F_t``, or ``H_t``
+    when ``zr > 1`` (a padding of 1 is met by every rise or fall)."""
+    for s in range(offsets.size - 1):
+        qs, qe = offsets[s], offsets[s + 1] - 1
+        prev = np.uint64(0)
+        for t in range(qs, qe + 1):
+            w = words[t]
+            rises[t] = w & ~prev
+            prev = w
+            falls[t] = w & ~words[t + 1] if t < qe else w
+    if zl > 1:
+        good_rises(words, offsets, zl, rises)
+    if zr > 1:
+        good_falls(words, offsets, zr, falls)
+
+
+@nb.njit(**_JIT)
+def pair_sweep(words, rises, falls, offsets, cfg, st, pst, hist, out):
+    """Walk the start steps from the resume point ``st``/``pst`` (see the module docstring;
+    ``rises``/``falls`` from :func:`edges`). Writes candidates ``(a, b, |I|)`` with
+    ``|I| >= cfg[KMIN]`` to ``out`` from ``st[POS]`` and counts the others in ``hist[0]``;
+    returns True when all steps are done, False when ``out`` is full (drain it, call again).
+
+    The four modes in one loop: with ``X`` the start set (``rises[a]``) and ``E`` the end set
+    (``falls[b]``), ``I = P & (X if zl) & (E if zr)`` and ``[a, b]`` is a candidate iff
+    ``I & X`` and ``I & E`` are non-empty, which is each mode's rule above. Branch-free but
+    for the rare candidate of a kept tier (the walk is bound by mispredicted branches)."""
+    mode, min_len, min_ov, kmin = cfg[MODE], cfg[MIN_LEN], cfg[MIN_OVERLAP], cfg[KMIN]
+    nzl = np.uint64(0) if mode & 1 else ~np.uint64(0)  # no left padding: X does not cut I
+    nzr = np.uint64(0) if mode & 2 else ~np.uint64(0)
+    seq, a, b, pos = st[SEQ], st[A], st[B], st[POS]
+    P = pst[0]
+    cap = out.shape[0]
+    below = 0
+    while seq < offsets.size - 1:
+        qe = offsets[seq + 1] - 1
+        while a <= qe:
+            X = rises[a]
+            if b < a:  # a fresh start step
+                if X == 0:
+                    a += 1
+                    continue
+                b, P = a, ~np.uint64(0)
+            mx = X | nzl
+            while b <= qe:
+                P &= words[b]
+                if X & P == 0:
+                    break
+                E = falls[b]
+                ii = P & mx & (E | nzr)
+                k = popcount(ii)
+                ok = (ii & X != 0) & (ii & E != 0) & (b - a + 1 >= min_len) & (k >= min_ov)
+                if ok & (k >= kmin):
+                    if pos == cap:  # resume at this b (P & words[b] again is the same P)
+                        st[SEQ], st[A], st[B], st[POS] = seq, a, b, pos
+                        pst[0] = P
+                        hist[0] += below
+                        return False
+                    hist[k] += 1
+                    out[pos, 0], out[pos, 1], out[pos, 2] = a, b, k
+                    pos += 1
+                else:  # below the tiers the answer can reach: counted only
+                    below += ok
+                b += 1
+            a += 1
+            b = a - 1
+        seq += 1
+    st[SEQ], st[A], st[B], st[POS] = seq, a, b, pos
+    hist[0] += below
+    return True
