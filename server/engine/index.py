@@ -40,7 +40,7 @@ from . import sweep
 from .errors import IndexCorrupt
 from .onrule import threshold32
 from .results import CellStats
-from .scan import CHUNK, chunks, read_values
+from .scan import CHUNK, chunks, read_scattered, read_values
 from .source import IndexStorage, StateSource, apply_transform
 from .stats import stats_from_codes
 
@@ -183,10 +183,28 @@ def _transpose64(a):
 def rows_to_masks(rows, masks):
     """The sweep's words ``masks: uint64[W, n]`` (bit ``j & 63`` of word row ``j >> 6`` = cell
     ``j``) from per-cell bit rows ``rows: uint64[m, ceil(n / 64)]`` (bit ``i & 63`` of word
-    ``i >> 6`` = step ``i``): one 64 x 64 bit transpose per 64 cells and 64 steps."""
+    ``i >> 6`` = step ``i``): one 64 x 64 bit transpose per 64 cells and 64 steps; with
+    ``m <= 32`` cells (``s`` = the next power of two), one transpose takes ``64 / s`` words
+    of each row as its ``64 / s`` bands of ``s`` rows, so a third to a 64th as many."""
     W, n = masks.shape
     m = rows.shape[0]
     a = np.empty(64, np.uint64)
+    if W == 1 and m <= 32:
+        s = 1
+        while s < m:
+            s *= 2
+        f, nw = 64 // s, rows.shape[1]
+        low = (np.uint64(1) << np.uint64(s)) - np.uint64(1)
+        for w0 in range(0, nw, f):
+            for q in range(f):
+                for r in range(s):
+                    a[q * s + r] = rows[r, w0 + q] if r < m and w0 + q < nw else np.uint64(0)
+            _transpose64(a)  # a[i] bit q * s + r: cell r at step (w0 + q) * 64 + i
+            for q in range(min(f, nw - w0)):
+                base, shift = (w0 + q) * 64, np.uint64(q * s)
+                for i in range(min(64, n - base)):
+                    masks[0, base + i] = (a[i] >> shift) & low
+        return
     for g in range(W):
         for w in range(rows.shape[1]):
             for r in range(64):
@@ -396,7 +414,7 @@ class CodeIndex:
         batch = max(1, _CHECK_CELLS // self.source.shape[1])
 
         def exact(steps: np.ndarray) -> np.ndarray:
-            parts = [np.asarray(self.source.read_steps(steps[i : i + batch]))[:, cell]
+            parts = [read_scattered(self.source, steps[i : i + batch])[:, cell]
                      for i in range(0, steps.size, batch)]
             return apply_transform(np.concatenate(parts), self.source.transform)
 
@@ -489,7 +507,7 @@ class CodeIndex:
         for i in range(0, unique.size, batch):
             part = unique[i : i + batch]
             sel = np.flatnonzero((steps >= part[0]) & (steps <= part[-1]))
-            raw = np.asarray(self.source.read_steps(part + lo))
+            raw = read_scattered(self.source, part + lo)
             vals = apply_transform(raw[np.searchsorted(part, steps[sel]), cells[which[sel]]],
                                    self.source.transform)
             off = sel[~(vals >= t32)]

@@ -25,6 +25,7 @@ import numba as nb
 import numpy as np
 
 from .onrule import is_on_raw, threshold32
+from .scan import read_scattered
 from .source import StateSource
 
 BUDGET = 1 << 30  # bytes of cached planes per process (about 2 thresholds at 5M x 650)
@@ -131,7 +132,7 @@ def fill(source: StateSource, threshold: float, plane: Plane, lo: np.ndarray,
             rows = slice(first, last + 1)
             raw = source.read_rows(first, last + 1)
         else:
-            rows, raw = part, source.read_steps(part)
+            rows, raw = part, read_scattered(source, part)
         on = is_on_raw(raw, threshold, source.transform)
         packed = np.zeros((raw.shape[0], 8 * W), np.uint8)
         packed[:, : (D + 7) // 8] = np.packbits(on, axis=1, bitorder="little")

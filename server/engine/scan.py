@@ -8,6 +8,7 @@ answer without a fresh index, comes from here.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -21,6 +22,24 @@ def chunks(start: int, stop: int, chunk: int) -> Iterator[tuple[int, int]]:
     """``(lo, hi)`` pieces of ``start .. stop-1``, each at most ``chunk`` long."""
     for lo in range(start, stop, chunk):
         yield lo, min(stop, lo + chunk)
+
+
+_IO = ThreadPoolExecutor(8, thread_name_prefix="hiddenscope-read")  # concurrent preads
+_RUNS_PER_READ = 128  # runs of consecutive steps per read_steps call
+
+
+def read_scattered(source: StateSource, steps: np.ndarray) -> np.ndarray:
+    """``source.read_steps(steps)`` (sorted unique steps) as several calls of at most
+    ``_RUNS_PER_READ`` runs each, issued concurrently: a store reads a few runs with one
+    ``pread`` each, and a disk answers concurrent reads far faster than one after another
+    (the rows of a cold query's candidates lie scattered over the whole file)."""
+    breaks = np.flatnonzero(np.diff(steps) != 1) + 1
+    if breaks.size < _RUNS_PER_READ:
+        return np.asarray(source.read_steps(steps))
+    cuts = np.r_[0, breaks[_RUNS_PER_READ - 1 :: _RUNS_PER_READ], steps.size]
+    parts = list(_IO.map(lambda i: np.asarray(source.read_steps(steps[cuts[i] : cuts[i + 1]])),
+                         range(cuts.size - 1)))
+    return np.concatenate(parts)
 
 
 def read_raw(source: StateSource, lo: int, hi: int,

@@ -163,3 +163,26 @@ def test_fill_in_batches_and_threads(monkeypatch, threads):
                               int(u - p), int(z - v))).count("1")
                 for u, v, p, z, q in zip(a, b, lo, hi, seq, strict=True)]
         assert cache.count_s2(threshold, a, b, lo, hi).tolist() == want
+
+
+@pytest.mark.parametrize("runs", [1, 127, 128, 129, 1000])
+def test_scattered_reads_equal_read_steps(tmp_path, runs):
+    """read_scattered splits many runs of steps into concurrent read_steps calls (the
+    store's pread path); the rows come back complete and in order, from memory and from
+    the store's file."""
+    from hiddenscope.server.engine.scan import read_scattered
+    from hiddenscope.server.store import open_dataset
+    from hiddenscope.server.store.synthetic import ensure_dataset
+
+    rng = np.random.default_rng(runs)
+    T = 6000
+    starts = np.sort(rng.choice(np.arange(0, T, 3), runs, replace=False))
+    steps = np.unique(np.concatenate([starts, starts + rng.integers(0, 2, runs)]))
+    states = rng.standard_normal((T, 5)).astype(np.float32)
+    np.testing.assert_array_equal(read_scattered(ArraySource(states), steps), states[steps])
+    folder = ensure_dataset(tmp_path / "d", T=T, D=6, layers=1, kinds=("cell",), sequences=3)
+    ds = open_dataset(folder)
+    source = next(iter(ds.sources.values()))
+    np.testing.assert_array_equal(read_scattered(source, steps),
+                                  np.asarray(source.read_rows(0, T))[steps])
+    ds.close()
