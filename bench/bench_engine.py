@@ -103,9 +103,11 @@ def open_source(folder: Path):
     return ds, src, IndexFiles(index_folder(ds.folder, ds.id, SOURCE), src)
 
 
-def query_phase(folder: Path, reps: int, cold_reps: int, row_cache: bool = True) -> dict:
+def query_phase(folder: Path, reps: int, cold_reps: int, row_cache: bool = True,
+                new_engine: bool = True, sets: tuple[int, ...] = SET_SIZES) -> dict:
     """In a subprocess: warm and cold latency of every query of the grid; peak RssAnon.
-    ``row_cache`` False: the index keeps no on-bit rows (every query reads its codes)."""
+    ``row_cache`` False: the index keeps no on-bit rows (every query reads its codes);
+    ``new_engine`` False: no "new eng" runs (at 5M a tie's first query reads most rows)."""
     if not row_cache:
         index_mod.ROWS.limit = 0
     ds, src, files = open_source(folder)
@@ -114,7 +116,7 @@ def query_phase(folder: Path, reps: int, cold_reps: int, row_cache: bool = True)
         warm = SourceEngine(src, files)
         assert warm.index_state() == "fresh", warm.index_state()
         rows = []
-        for n in SET_SIZES:
+        for n in sets:
             for thr in THRESHOLDS:
                 for pl, pr in PADS:
                     query = MatchQuery(tuple(pick_cells(n, src.shape[1]).tolist()), thr, pl, pr)
@@ -133,10 +135,12 @@ def query_phase(folder: Path, reps: int, cold_reps: int, row_cache: bool = True)
                         cpu.append(time.process_time() - c0)
                     # a new engine (no planes yet), page cache warm: the first new engine
                     # reads what the last cold run dropped, the second is timed
-                    run(SourceEngine(src, IndexFiles(files.folder, src)))
-                    t0 = time.perf_counter()
-                    run(SourceEngine(src, IndexFiles(files.folder, src)))
-                    first = time.perf_counter() - t0
+                    first = float("nan")
+                    if new_engine:
+                        run(SourceEngine(src, IndexFiles(files.folder, src)))
+                        t0 = time.perf_counter()
+                        run(SourceEngine(src, IndexFiles(files.folder, src)))
+                        first = time.perf_counter() - t0
                     cold = []
                     for _ in range(cold_reps):
                         drop_cache(data_file, *files.folder.glob("*.bin"))
@@ -144,24 +148,27 @@ def query_phase(folder: Path, reps: int, cold_reps: int, row_cache: bool = True)
                         run(SourceEngine(src, IndexFiles(files.folder, src)))
                         cold.append(time.perf_counter() - t0)
                     rows.append({"n": n, "thr": thr, "pad": f"{pl}/{pr}",
-                                 "warm": stats_ms(times), "cold": stats_ms(cold),
+                                 "warm": stats_ms(times),
+                                 "cold": stats_ms(cold) if cold else (float("nan"),) * 2,
                                  "cpu": stats_ms(cpu)[0], "first": 1000 * first,
                                  "candidates": res.candidates,
-                                 "top": res.matches[0].overlap if res.matches else 0})
+                                 "top": res.matches[0].overlap if res.matches else 0,
+                                 "load": os.getloadavg()[0]})
     ds.close()
     return {"rows": rows, "anon_mb": anon.peak}
 
 
-def floors_ms(src, reps: int) -> dict[tuple[int, float], float]:
+def floors_ms(src, reps: int, sets: tuple[int, ...] = SET_SIZES
+              ) -> dict[tuple[int, float], float]:
     """The floor: numpy compare-and-sum over the |S| rows held cell-major in memory."""
     T, D = src.shape
-    cells = pick_cells(max(SET_SIZES), D)
+    cells = pick_cells(max(sets), D)
     held = np.empty((cells.size, T), dtype=np.float32)
     for lo in range(0, T, 1 << 16):
         hi = min(T, lo + (1 << 16))
         held[:, lo:hi] = apply_transform(src.read_rows(lo, hi)[:, cells], src.transform).T
     out = {}
-    for n in SET_SIZES:
+    for n in sets:
         rows = np.ascontiguousarray(held[np.isin(cells, pick_cells(n, D))])
         for thr in THRESHOLDS:
             times = []
@@ -174,17 +181,21 @@ def floors_ms(src, reps: int) -> dict[tuple[int, float], float]:
 
 
 def run_size(T: int, D: int, reps: int, cold_reps: int, build: bool = True,
-             compare: bool = False) -> None:
+             compare: bool = False, read: bool = True, new_engine: bool = True,
+             sets: tuple[int, ...] = SET_SIZES) -> None:
     folder = ensure_dataset(HERE / "data" / f"T{T}_D{D}", T=T, D=D, layers=1, kinds=("cell",),
                             sequences=max(1, T // 10_000), depth_cells=DEPTH_CELLS, progress=True)
     ds, src, files = open_source(folder)
-    drop_cache(folder / "data.h5")
-    t0 = time.perf_counter()
-    for lo in range(0, T, 1 << 16):
-        src.read_rows(lo, min(T, lo + (1 << 16)))
-    read_s = time.perf_counter() - t0
-    drop_cache(folder / "data.h5")
+    read_s = float("nan")
+    if read:
+        drop_cache(folder / "data.h5")
+        t0 = time.perf_counter()
+        for lo in range(0, T, 1 << 16):
+            src.read_rows(lo, min(T, lo + (1 << 16)))
+        read_s = time.perf_counter() - t0
     engine = SourceEngine(src, files)
+    if build or engine.index_state() != "fresh":
+        drop_cache(folder / "data.h5")
     base = AnonPeak.now()
     with AnonPeak() as anon:
         t0 = time.perf_counter()
@@ -196,16 +207,18 @@ def run_size(T: int, D: int, reps: int, cold_reps: int, build: bool = True,
     results = {}
     for row_cache in ("off", "on") if compare else ("on",):
         out = subprocess.run([sys.executable, __file__, "--query-phase", str(folder), str(reps),
-                              str(cold_reps), row_cache], check=True, capture_output=True,
-                             text=True)
+                              str(cold_reps), row_cache, "on" if new_engine else "off",
+                              ",".join(map(str, sets))],
+                             check=True, capture_output=True, text=True)
         results[row_cache] = json.loads(out.stdout.strip().splitlines()[-1])
     result = results["on"]
-    floors = floors_ms(src, reps)
+    floors = floors_ms(src, reps, sets)
     ds.close()
     print(f"\nT = {T:,} x D = {D} float32 ({states_mb / 1024:.2f} GiB), "
           f"{len(src.sequence_offsets) - 1} sequences")
-    print(f"one sequential read of the states: {read_s:.2f} s; index build: {build_s:.2f} s "
-          f"({build_s / read_s:.2f}x the read)")
+    built = "not built (--no-build)" if not build else f"{build_s:.2f} s"
+    print(f"one sequential read of the states: {read_s:.2f} s; index build: {built} "
+          f"({build_s / read_s:.2f}x the read); load {os.getloadavg()[0]:.1f}")
     print(f"index size {index_mb:,.0f} MiB = {100 * index_mb / states_mb:.0f}% of the states "
           f"({states_mb:,.0f} MiB)")
     print(f"anonymous memory (RssAnon): building {anon.peak - base:,.0f} MiB above the "
@@ -220,20 +233,21 @@ def run_size(T: int, D: int, reps: int, cold_reps: int, build: bool = True,
 def print_rows(result: dict, floors: dict) -> None:
     print(f"{'|S|':>4} {'thr':>4} {'pad':>4} {'warm med':>9} {'warm p95':>9} {'cpu med':>9} "
           f"{'new eng':>8} {'cold med':>9} {'cold p95':>9} {'floor':>7} {'ratio':>6} "
-          f"{'cands':>10} {'top|I|':>6}")
+          f"{'cands':>10} {'top|I|':>6} {'load':>5}")
     for r in result["rows"]:
         fl = floors[(r["n"], r["thr"])]
         print(f"{r['n']:>4} {r['thr']:>4} {r['pad']:>4} "
               f"{r['warm'][0]:>8.1f}m {r['warm'][1]:>8.1f}m {r['cpu']:>8.1f}m {r['first']:>7.1f}m "
               f"{r['cold'][0]:>8.1f}m {r['cold'][1]:>8.1f}m {fl:>6.1f}m {r['warm'][0] / fl:>6.2f} "
-              f"{r['candidates']:>10,} {r['top']:>6}")
+              f"{r['candidates']:>10,} {r['top']:>6} {r['load']:>5.1f}")
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--query-phase":
-        folder, reps, cold_reps, row_cache = sys.argv[2:6]
+        folder, reps, cold_reps, row_cache, new_engine, sets = sys.argv[2:8]
         print(json.dumps(query_phase(Path(folder), int(reps), int(cold_reps),
-                                     row_cache == "on")))
+                                     row_cache == "on", new_engine == "on",
+                                     tuple(int(x) for x in sets.split(",")))))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
@@ -246,6 +260,12 @@ def main() -> None:
                         help="keep a fresh index from an earlier run (build time not measured)")
     parser.add_argument("--compare-row-cache", action="store_true",
                         help="run the query grid without, then with the row cache")
+    parser.add_argument("--no-read", action="store_true",
+                        help="skip the timed sequential read of the states (at 5M: minutes)")
+    parser.add_argument("--no-new-engine", action="store_true",
+                        help='skip the "new eng" runs (a new engine\'s first query)')
+    parser.add_argument("--sets", default=",".join(map(str, SET_SIZES)),
+                        help="the |S| of the grid, e.g. 20 (default 5,20,60)")
     args = parser.parse_args()
     print("timings are wall-clock; on a shared machine other jobs add noise")
     if args.size:
@@ -253,7 +273,9 @@ def main() -> None:
     else:
         T, D = SIZES["full" if args.full else "small"]
     run_size(T, D, args.reps, args.cold_reps, build=not args.no_build,
-             compare=args.compare_row_cache)
+             compare=args.compare_row_cache, read=not args.no_read,
+             new_engine=not args.no_new_engine,
+             sets=tuple(int(x) for x in args.sets.split(",")))
 
 
 if __name__ == "__main__":

@@ -76,10 +76,11 @@ class PairSweep:
         offsets = np.asarray(seq_offsets, dtype=np.int64)
         self.base = int(offsets[0])
         self.offsets = offsets - self.base  # the kernels index the segment's own words
-        self.words = np.zeros(int(self.offsets[-1]), np.uint64)
+        self.words = np.empty(int(self.offsets[-1]), np.uint64)  # every step is fed
         self.zl, self.zr = pad_left, pad_right
         mode = (1 if pad_left else 0) + (2 if pad_right else 0)
-        self.cfg = np.array([mode, min_len, min_overlap, min_overlap], np.int64)
+        self.cfg = np.array([mode, min_len, min_overlap, min_overlap, pad_left > 1, pad_right > 1],
+                            np.int64)
         self.limit, self.min_overlap = limit, min_overlap
         self.hist = np.zeros(m + 1, np.int64)
         self.out = np.zeros((1 << 14, 3), np.int64)
@@ -94,8 +95,13 @@ class PairSweep:
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         """``(rows int64[n, 3] of (start, end, overlap), hist int64[m+1])``; ``hist[0]``
         counts the candidates below the tiers kept (their ``|I|`` was not needed)."""
-        rises, falls = np.empty_like(self.words), np.empty_like(self.words)
-        pairs.edges(self.words, self.offsets, self.zl, self.zr, rises, falls)
+        rises = falls = self.words[:0]
+        if self.zl > 1:
+            rises = np.empty_like(self.words)
+            pairs.good_rises(self.words, self.offsets, self.zl, rises)
+        if self.zr > 1:
+            falls = np.empty_like(self.words)
+            pairs.good_falls(self.words, self.offsets, self.zr, falls)
         st = np.array([0, 0, -1, 0], np.int64)
         pst = np.zeros(1, np.uint64)
         while True:

@@ -33,8 +33,9 @@ from numba import types
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
-# cfg (int64[4])
-MODE, MIN_LEN, MIN_OVERLAP, KMIN = range(4)
+# cfg (int64[6]); GOOD_L/GOOD_R: rises/falls hold G/H (padding > 1), else N/F are
+# computed from the words as the walk goes (a padding of 1 is met by every rise/fall)
+MODE, MIN_LEN, MIN_OVERLAP, KMIN, GOOD_L, GOOD_R = range(6)
 # st (int64[4]): resume point
 SEQ, A, B, POS = range(4)
 
@@ -105,35 +106,19 @@ def good_falls(words, offsets, zr, out):
 
 
 @nb.njit(**_JIT)
-def edges(words, offsets, zl, zr, rises, falls):
-    """``rises[t]``: ``N_t``, or ``G_t`` when ``zl > 1``; ``falls[t]``: ``F_t``, or ``H_t``
-    when ``zr > 1`` (a padding of 1 is met by every rise or fall)."""
-    for s in range(offsets.size - 1):
-        qs, qe = offsets[s], offsets[s + 1] - 1
-        prev = np.uint64(0)
-        for t in range(qs, qe + 1):
-            w = words[t]
-            rises[t] = w & ~prev
-            prev = w
-            falls[t] = w & ~words[t + 1] if t < qe else w
-    if zl > 1:
-        good_rises(words, offsets, zl, rises)
-    if zr > 1:
-        good_falls(words, offsets, zr, falls)
-
-
-@nb.njit(**_JIT)
 def pair_sweep(words, rises, falls, offsets, cfg, st, pst, hist, out):
     """Walk the start steps from the resume point ``st``/``pst`` (see the module docstring;
-    ``rises``/``falls`` from :func:`edges`). Writes candidates ``(a, b, |I|)`` with
+    ``rises``/``falls`` from :func:`good_rises`/:func:`good_falls` where ``cfg`` says so,
+    else unused). Writes candidates ``(a, b, |I|)`` with
     ``|I| >= cfg[KMIN]`` to ``out`` from ``st[POS]`` and counts the others in ``hist[0]``;
     returns True when all steps are done, False when ``out`` is full (drain it, call again).
 
-    The four modes in one loop: with ``X`` the start set (``rises[a]``) and ``E`` the end set
-    (``falls[b]``), ``I = P & (X if zl) & (E if zr)`` and ``[a, b]`` is a candidate iff
+    The four modes in one loop: with ``X`` the start set (``N_a`` or ``G_a``) and ``E`` the
+    end set (``F_b`` or ``H_b``), ``I = P & (X if zl) & (E if zr)`` and ``[a, b]`` is a candidate iff
     ``I & X`` and ``I & E`` are non-empty, which is each mode's rule above. Branch-free but
     for the rare candidate of a kept tier (the walk is bound by mispredicted branches)."""
     mode, min_len, min_ov, kmin = cfg[MODE], cfg[MIN_LEN], cfg[MIN_OVERLAP], cfg[KMIN]
+    good_l, good_r = cfg[GOOD_L] != 0, cfg[GOOD_R] != 0
     nzl = np.uint64(0) if mode & 1 else ~np.uint64(0)  # no left padding: X does not cut I
     nzr = np.uint64(0) if mode & 2 else ~np.uint64(0)
     seq, a, b, pos = st[SEQ], st[A], st[B], st[POS]
@@ -141,9 +126,12 @@ def pair_sweep(words, rises, falls, offsets, cfg, st, pst, hist, out):
     cap = out.shape[0]
     below = 0
     while seq < offsets.size - 1:
-        qe = offsets[seq + 1] - 1
+        qs, qe = offsets[seq], offsets[seq + 1] - 1
         while a <= qe:
-            X = rises[a]
+            if good_l:
+                X = rises[a]
+            else:
+                X = words[a] & ~words[a - 1] if a > qs else words[a]
             if b < a:  # a fresh start step
                 if X == 0:
                     a += 1
@@ -154,7 +142,10 @@ def pair_sweep(words, rises, falls, offsets, cfg, st, pst, hist, out):
                 P &= words[b]
                 if X & P == 0:
                     break
-                E = falls[b]
+                if good_r:
+                    E = falls[b]
+                else:
+                    E = words[b] & ~words[b + 1] if b < qe else words[b]
                 ii = P & mx & (E | nzr)
                 k = popcount(ii)
                 ok = (ii & X != 0) & (ii & E != 0) & (b - a + 1 >= min_len) & (k >= min_ov)
