@@ -114,9 +114,10 @@ def pair_sweep(words, rises, falls, offsets, cfg, st, pst, hist, out):
     returns True when all steps are done, False when ``out`` is full (drain it, call again).
 
     The four modes in one loop: with ``X`` the start set (``N_a`` or ``G_a``) and ``E`` the
-    end set (``F_b`` or ``H_b``), ``I = P & (X if zl) & (E if zr)`` and ``[a, b]`` is a candidate iff
-    ``I & X`` and ``I & E`` are non-empty, which is each mode's rule above. Branch-free but
-    for the rare candidate of a kept tier (the walk is bound by mispredicted branches)."""
+    end set (``F_b`` or ``H_b``), ``I = P & (X if zl) & (E if zr)`` and ``[a, b]`` is a
+    candidate iff ``I & X`` and ``I & E`` are non-empty, which is each mode's rule above.
+    Branch-free but for the rare candidate of a kept tier (the walk is bound by mispredicted
+    branches)."""
     mode, min_len, min_ov, kmin = cfg[MODE], cfg[MIN_LEN], cfg[MIN_OVERLAP], cfg[KMIN]
     good_l, good_r = cfg[GOOD_L] != 0, cfg[GOOD_R] != 0
     nzl = np.uint64(0) if mode & 1 else ~np.uint64(0)  # no left padding: X does not cut I
