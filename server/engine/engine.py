@@ -177,6 +177,13 @@ class SourceEngine:
         s2 = self.planes.count_s2(query.threshold, a, b, lo, hi)
         union = len(query.cells) + s2 - k
         length = b - a + 1
+        # the first two keys as one number (|I| <= D, |S u S2| <= 2D): only the candidates
+        # at or before the limit-th in it can be in the answer, so just those are sorted
+        key = -k.astype(np.int64) * (1 << 32) + union
+        if key.size > 4 * query.limit:
+            kth = np.partition(key, query.limit - 1)[query.limit - 1]
+            keep = np.flatnonzero(key <= kth)
+            a, b, k, s2, union, length = (x[keep] for x in (a, b, k, s2, union, length))
         order = np.lexsort((a, -length, union, -k))[: query.limit]
         matches = [
             Match(start=int(a[i]), end=int(b[i]), length=int(length[i]), overlap=int(k[i]),

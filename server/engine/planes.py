@@ -30,6 +30,7 @@ from .source import StateSource
 
 BUDGET = 1 << 30  # bytes of cached planes per process (about 2 thresholds at 5M x 650)
 _EVAL_CELLS = 1 << 22  # values per read while filling
+_SPLIT = 4096  # candidates per thread at least when counting |S2| on several threads
 
 
 class Plane:
@@ -102,7 +103,14 @@ class PlaneCache:
         a, b, lo, hi = (np.ascontiguousarray(x, dtype=np.int64) for x in (a, b, lo, hi))
         if a.size:
             fill(self.source, threshold, plane, lo, hi, self.threads)
-        return count_bits(plane.words, a, b, lo, hi)
+        parts = max(1, min(self.threads, a.size // _SPLIT))
+        if parts == 1:
+            return count_bits(plane.words, a, b, lo, hi)
+        cuts = np.linspace(0, a.size, parts + 1).astype(np.int64)
+        with ThreadPoolExecutor(parts) as pool:  # count_bits releases the GIL
+            return np.concatenate(list(pool.map(
+                lambda i: count_bits(plane.words, *(x[cuts[i] : cuts[i + 1]]
+                                                   for x in (a, b, lo, hi))), range(parts))))
 
 
 def _forget(budget: Budget, owner: int) -> None:
@@ -119,8 +127,16 @@ def fill(source: StateSource, threshold: float, plane: Plane, lo: np.ndarray,
     contiguous ``read_rows`` where they are dense (every row read is kept), else
     ``read_steps`` of just those steps."""
     order = np.argsort(lo, kind="stable")
-    steps = merged_steps(lo[order], hi[order])
-    steps = steps[~plane.done[steps]]
+    starts, ends = merged_ranges(lo[order], hi[order])
+    undone = np.flatnonzero(~plane.done)  # sorted; few once a threshold has been seen
+    if undone.size < int((ends - starts + 1).sum()):  # look up the few missing steps
+        i = np.maximum(np.searchsorted(starts, undone, side="right") - 1, 0)
+        steps = undone[(undone >= starts[i]) & (undone <= ends[i])]
+    else:
+        steps = merged_steps(lo[order], hi[order])
+        steps = steps[~plane.done[steps]]
+    if steps.size == 0:
+        return
     T, D = source.shape
     budget = max(1, _EVAL_CELLS // D)
     W = plane.words.shape[1]
@@ -150,15 +166,22 @@ def fill(source: StateSource, threshold: float, plane: Plane, lo: np.ndarray,
         list(pool.map(batch, starts))
 
 
+def merged_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)``: the ranges ``lo[i] .. hi[i]`` (``lo`` sorted) merged where they
+    overlap, in order (``int64[k]`` each, inclusive)."""
+    if lo.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    top = np.maximum.accumulate(hi)
+    new = np.ones(lo.size, dtype=bool)
+    new[1:] = lo[1:] > top[:-1]
+    return lo[new], top[np.append(np.flatnonzero(new)[1:], lo.size) - 1]
+
+
 def merged_steps(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Sorted unique steps of the ranges ``lo[i] .. hi[i]`` (``lo`` sorted)."""
     if lo.size == 0:
         return np.zeros(0, np.int64)
-    top = np.maximum.accumulate(hi)
-    new = np.ones(lo.size, dtype=bool)
-    new[1:] = lo[1:] > top[:-1]
-    starts = lo[new]
-    ends = top[np.append(np.flatnonzero(new)[1:], lo.size) - 1]
+    starts, ends = merged_ranges(lo, hi)
     lengths = ends - starts + 1
     base = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
     return base + np.arange(lengths.sum())

@@ -150,8 +150,10 @@ def test_engines_share_one_budget():
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_fill_in_batches_and_threads(monkeypatch, threads):
-    """Small read batches (dense and sparse), filled by several threads: the oracle's |S2|."""
+    """Small read batches (dense and sparse), filled and counted by several threads, later
+    queries finding most steps filled: the oracle's |S2|."""
     monkeypatch.setattr(planes, "_EVAL_CELLS", 7 * 70)  # 7 steps per batch at D = 70
+    monkeypatch.setattr(planes, "_SPLIT", 16)  # count_bits on several threads from 32 ranges
     states, offsets = make_states(21, [150, 90, 160], 70, nan_rate=0.02)
     source = ArraySource(states, offsets, "tanh", fingerprint="batches")
     cache = PlaneCache(source, budget=Budget(1 << 30), threads=threads)
