@@ -40,7 +40,7 @@ from . import sweep
 from .errors import IndexCorrupt
 from .onrule import threshold32
 from .results import CellStats
-from .scan import CHUNK, chunks, read_scattered, read_values
+from .scan import CHUNK, IO, chunks, read_scattered, read_values
 from .source import IndexStorage, StateSource, apply_transform
 from .stats import stats_from_codes
 
@@ -456,36 +456,61 @@ class CodeIndex:
         build = (codes_file["name"], str(codes_file.get("identity")),
                  float(threshold32(threshold)))
         cached = [self.rows.get((id(self), build, int(c)), T) for c in cells]
-        codes = np.empty((m, span), np.uint16)
         amb_steps, amb_cells = np.empty(1 << 12, np.int64), np.empty(1 << 12, np.int64)
+        spans = [(ra, min(T, ra + span))  # aligned to checksum blocks
+                 for ra in range(start - start % BLOCK, stop, span)]
+
+        def in_cache(ra: int, rb: int) -> bool:
+            b0, b1 = ra // BLOCK, -(-rb // BLOCK)
+            return all(e is not None and 0 not in e[1][b0:b1] for e in cached)
+
+        # codes are read on the I/O threads, one pread per cell, the next span's while this
+        # one is computed (a cold disk serves concurrent reads faster; reading overlaps work)
+        buffers = [np.empty((m, span), np.uint16) for _ in range(2)]
+        reads: dict[int, list] = {}
+
+        def fetch(i: int, reader) -> None:
+            if i >= len(spans) or i in reads or in_cache(*spans[i]):
+                return
+            ra, rb = spans[i]
+            part = buffers[i % 2][:, : rb - ra]
+            reads[i] = [IO.submit(reader.read, 2 * (int(c) * T + ra), part[j])
+                        for j, c in enumerate(cells)]
+
         with self.storage.reader(manifest, "codes") as reader:
-            for ra in range(start - start % BLOCK, stop, span):  # aligned to checksum blocks
-                rb = min(T, ra + span)
-                b0, b1, w0, w1 = ra // BLOCK, -(-rb // BLOCK), ra // 64, -(-rb // 64)
-                masks = np.empty((W, rb - ra), np.uint64)
-                if all(e is not None and 0 not in e[1][b0:b1] for e in cached):
-                    rows_to_masks(np.stack([e[0][w0:w1] for e in cached]), masks)
-                else:
-                    part = codes[:, : rb - ra]
-                    for j, c in enumerate(cells):
-                        reader.read(2 * (int(c) * T + ra), part[j])
-                    sums = np.empty((m, b1 - b0), np.uint64)
-                    n_amb = masks_and_checks(part, ks, amb, BLOCK, masks, sums, amb_steps,
+            try:
+                for i, (ra, rb) in enumerate(spans):
+                    b0, b1, w0, w1 = ra // BLOCK, -(-rb // BLOCK), ra // 64, -(-rb // 64)
+                    masks = np.empty((W, rb - ra), np.uint64)
+                    fetch(i, reader)
+                    fetch(i + 1, reader)
+                    if i not in reads:  # every cell's rows cached: no read
+                        rows_to_masks(np.stack([e[0][w0:w1] for e in cached]), masks)
+                    else:
+                        for read in reads.pop(i):
+                            read.result()
+                        part = buffers[i % 2][:, : rb - ra]
+                        sums = np.empty((m, b1 - b0), np.uint64)
+                        n_amb = masks_and_checks(part, ks, amb, BLOCK, masks, sums, amb_steps,
+                                                 amb_cells)
+                        self._verify(manifest, cells, b0, sums)
+                        if n_amb > amb_steps.size:
+                            amb_steps = np.empty(n_amb, np.int64)
+                            amb_cells = np.empty(n_amb, np.int64)
+                            masks_and_checks(part, ks, amb, BLOCK, masks, sums, amb_steps,
                                              amb_cells)
-                    self._verify(manifest, cells, b0, sums)
-                    if n_amb > amb_steps.size:
-                        amb_steps, amb_cells = np.empty(n_amb, np.int64), np.empty(n_amb,
-                                                                                   np.int64)
-                        masks_and_checks(part, ks, amb, BLOCK, masks, sums, amb_steps,
-                                         amb_cells)
-                    if n_amb:
-                        self._check_exact(masks, ra, cells, threshold, amb_steps[:n_amb],
-                                          amb_cells[:n_amb])
-                    self._keep_rows(cached, masks, w0, w1, b0, b1)
-                lo, hi = max(start, ra), min(stop, rb)
-                if (lo, hi) != (ra, rb):  # a segment's first or last block
-                    masks = np.ascontiguousarray(masks[:, lo - ra : hi - ra])
-                yield lo, masks
+                        if n_amb:
+                            self._check_exact(masks, ra, cells, threshold, amb_steps[:n_amb],
+                                              amb_cells[:n_amb])
+                        self._keep_rows(cached, masks, w0, w1, b0, b1)
+                    lo, hi = max(start, ra), min(stop, rb)
+                    if (lo, hi) != (ra, rb):  # a segment's first or last block
+                        masks = np.ascontiguousarray(masks[:, lo - ra : hi - ra])
+                    yield lo, masks
+            finally:  # no read may still write into a buffer once the file is closed
+                for pending in reads.values():
+                    for read in pending:
+                        read.cancel() or read.exception()
 
     @staticmethod
     def _keep_rows(cached, masks, w0, w1, b0, b1) -> None:

@@ -24,7 +24,7 @@ def chunks(start: int, stop: int, chunk: int) -> Iterator[tuple[int, int]]:
         yield lo, min(stop, lo + chunk)
 
 
-_IO = ThreadPoolExecutor(8, thread_name_prefix="hiddenscope-read")  # concurrent preads
+IO = ThreadPoolExecutor(8, thread_name_prefix="hiddenscope-read")  # concurrent preads
 _RUNS_PER_READ = 128  # runs of consecutive steps per read_steps call
 
 
@@ -37,7 +37,7 @@ def read_scattered(source: StateSource, steps: np.ndarray) -> np.ndarray:
     if breaks.size < _RUNS_PER_READ:
         return np.asarray(source.read_steps(steps))
     cuts = np.r_[0, breaks[_RUNS_PER_READ - 1 :: _RUNS_PER_READ], steps.size]
-    parts = list(_IO.map(lambda i: np.asarray(source.read_steps(steps[cuts[i] : cuts[i + 1]])),
+    parts = list(IO.map(lambda i: np.asarray(source.read_steps(steps[cuts[i] : cuts[i + 1]])),
                          range(cuts.size - 1)))
     return np.concatenate(parts)
 

@@ -7,6 +7,7 @@ import gc
 import tempfile
 
 import numpy as np
+import pytest
 from engine_helpers import PROPERTY, make_states
 from hiddenscope.server.engine import ArraySource, MatchQuery, SourceEngine
 from hiddenscope.server.engine import index as index_mod
@@ -55,10 +56,13 @@ def test_warm_queries_equal_the_oracle(seed, D, transform, limit_bytes, data):
                 assert _rows(engine, query) == (total, everything[:7])
 
 
-def test_many_blocks_two_segments_and_a_rebuild(tmp_path):
+@pytest.mark.parametrize("read_blocks", [index_mod.READ_BLOCKS, 1])
+def test_many_blocks_two_segments_and_a_rebuild(tmp_path, monkeypatch, read_blocks):
     """Rows filled by two segments (one read block shared), then answered from the cache
     alone (the codes file is gone: any read would fail), then a rebuild over other numbers
-    is never answered from the old rows."""
+    is never answered from the old rows. With one block per read, each segment reads
+    several spans, the next one while the last is computed."""
+    monkeypatch.setattr(index_mod, "READ_BLOCKS", read_blocks)
     B = index_mod.BLOCK
     lengths = [B + 17, 5, 2 * B - 40, 3 * B // 2]
     states, offsets = make_states(40, lengths, 5, nan_rate=0.01, coarse=True)
@@ -126,3 +130,41 @@ def test_row_kernels_equal_packbits(m, n, seed):
     back = np.empty((m, nw), np.uint64)
     index_mod.masks_to_rows(masks, m, back)
     np.testing.assert_array_equal(back, rows)
+
+
+def test_a_failed_read_of_codes_is_reported_and_waited_for(tmp_path, monkeypatch):
+    """A read of codes that fails on an I/O thread reaches the query (the engine then scans,
+    with the same answer), and no prefetched read is left running into a closed file."""
+    monkeypatch.setattr(index_mod, "READ_BLOCKS", 1)
+    B = index_mod.BLOCK
+    states, offsets = make_states(41, [3 * B + 5], 4, coarse=True)
+    engine = _indexed(states, offsets, "none", tmp_path, index_mod.RowCache(0), threads=1)
+    storage, calls = engine.index.storage, []
+    real = storage.reader
+
+    def failing(manifest, name):
+        inner = real(manifest, name)
+
+        class Reader:
+            def __enter__(self):
+                inner.__enter__()
+                return self
+
+            def __exit__(self, *exc):
+                calls.append("closed")
+                return inner.__exit__(*exc)
+
+            def read(self, offset, out):
+                if offset >= 2 * states.shape[0] + 2 * B:  # cell 1, second span on
+                    calls.append("failed")
+                    raise OSError("disk error")
+                calls.append("read")
+                inner.read(offset, out)
+
+        return Reader()
+
+    storage.reader = failing
+    query = MatchQuery([0, 1, 3], 0.25, limit=20)
+    assert engine.match(query) == SourceEngine(engine.source).match(query)
+    assert "failed" in calls and calls.count("closed") == 1
+    assert calls[-1] == "closed"  # the file was closed after every read had finished
