@@ -149,15 +149,18 @@ class SourceEngine:
         to ``window_max`` steps after its start, with the on-count of ``query.cells`` at each
         step (each window's rows are read once)."""
         left, right = check_int("left", left, 0), check_int("right", right, 0)
-        out = []
-        for m in matches:
+
+        def window(m: Match) -> MatchWindow:
             first, last = self._sequence(m.start)
             a = max(first, m.start - left)
             b = min(last, m.end + right, m.start + window_max)
             counts = scan.on_count(self.source, query.cell_ids, query.threshold, a, b,
                                    self.chunk)
-            out.append(MatchWindow(match=m, window_start=a, window_end=b, on_count=counts))
-        return out
+            return MatchWindow(match=m, window_start=a, window_end=b, on_count=counts)
+
+        # the windows lie scattered over the source: read them concurrently (cold disk)
+        return list(scan.IO.map(window, matches)) if len(matches) > 1 else [
+            window(m) for m in matches]
 
     def _segments(self) -> list[tuple[int, int]]:
         """Up to ``threads`` ranges of whole sequences of about equal length."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-from llvmlite import ir
 from numba import types
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
@@ -48,7 +47,7 @@ def popcount(typingctx, x):
     sig = types.int64(types.uint64)
 
     def codegen(context, builder, signature, args):
-        return builder.zext(builder.ctpop(args[0]), ir.IntType(64))
+        return builder.zext(builder.ctpop(args[0]), context.get_value_type(types.int64))
 
     return sig, codegen
 

@@ -32,6 +32,7 @@ import re
 import threading
 import uuid
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,11 @@ def content_sample(source) -> int:
     included) and of its sequence offsets: a cheap check that the numbers are the same."""
     T = int(source.shape[0])
     steps = np.unique(np.linspace(0, T - 1, min(T, SAMPLE_ROWS)).astype(np.int64))
-    rows = np.ascontiguousarray(source.read_steps(steps), dtype=np.float32)
+    # one row per read, 8 at a time: on a cold disk concurrent reads are served far faster
+    with ThreadPoolExecutor(8) as pool:
+        parts = list(pool.map(lambda i: np.asarray(source.read_steps(steps[i : i + 8])),
+                              range(0, steps.size, 8)))
+    rows = np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
     offsets = np.ascontiguousarray(source.sequence_offsets, dtype=np.int64)
     return zlib.crc32(offsets.tobytes(), zlib.crc32(rows.tobytes()))
 
