@@ -136,21 +136,16 @@ def pair_sweep(words, rises, falls, offsets, cfg, st, pst, hist, out):
                 if X == 0:
                     a += 1
                     continue
-                b, P = a, ~np.uint64(0)
+                b, P = a, words[a]
             mx = X | nzl
-            while b <= qe:
-                P &= words[b]
-                if X & P == 0:
-                    break
-                if good_r:
-                    E = falls[b]
-                else:
-                    E = words[b] & ~words[b + 1] if b < qe else words[b]
+            while True:  # P = the cells on throughout a .. b
+                F = words[b] & ~words[b + 1] if b < qe else words[b]
+                E = falls[b] if good_r else F
                 ii = P & mx & (E | nzr)
                 k = popcount(ii)
                 ok = (ii & X != 0) & (ii & E != 0) & (b - a + 1 >= min_len) & (k >= min_ov)
                 if ok & (k >= kmin):
-                    if pos == cap:  # resume at this b (P & words[b] again is the same P)
+                    if pos == cap:  # resume at this b with this P
                         st[SEQ], st[A], st[B], st[POS] = seq, a, b, pos
                         pst[0] = P
                         hist[0] += below
@@ -160,6 +155,9 @@ def pair_sweep(words, rises, falls, offsets, cfg, st, pst, hist, out):
                     pos += 1
                 else:  # below the tiers the answer can reach: counted only
                     below += ok
+                P &= ~F  # the cells still on at b + 1 (at the sequence's end: none)
+                if X & P == 0:  # every run that started at a has ended: no more candidates
+                    break
                 b += 1
             a += 1
             b = a - 1
