@@ -128,8 +128,10 @@ def fill(source: StateSource, threshold: float, plane: Plane, lo: np.ndarray,
     ``read_steps`` of just those steps."""
     order = np.argsort(lo, kind="stable")
     starts, ends = merged_ranges(lo[order], hi[order])
-    undone = np.flatnonzero(~plane.done)  # sorted; few once a threshold has been seen
-    if undone.size < int((ends - starts + 1).sum()):  # look up the few missing steps
+    covered = int((ends - starts + 1).sum())
+    # few once a threshold has been seen (scanning done[] costs ~1 ms per 1M steps)
+    undone = np.flatnonzero(~plane.done) if 8 * covered > plane.done.size else None
+    if undone is not None and undone.size < covered:  # look up the few missing steps
         i = np.maximum(np.searchsorted(starts, undone, side="right") - 1, 0)
         steps = undone[(undone >= starts[i]) & (undone <= ends[i])]
     else:
