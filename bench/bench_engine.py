@@ -7,6 +7,7 @@ through the store (H5StateSource, pread) with its index in the store's IndexFile
     python bench/bench_engine.py --small          # T = 200k x D = 128 (`make bench`)
     python bench/bench_engine.py --size 1000000,650
     python bench/bench_engine.py --full           # T = 5M x D = 650 (13 GB of states)
+    python bench/bench_engine.py --full --no-build --no-read --no-new-engine --cold-reps 1
 
 Printed in one run, for each size: one sequential read of the states beside the index
 build (time, ratio; peak anonymous memory while building), the index size beside the
@@ -18,7 +19,12 @@ machine, though it counts both threads' work), a new engine's first query with t
 cache warm ("new eng": no planes yet), and cold (new engine, index and states dropped
 from the page cache), beside the floor: a numpy compare-and-sum over the |S| rows held
 cell-major in memory. The query phase runs in a subprocess so its anonymous memory
-(RssAnon: the server's own pages, not the page cache) is its own.
+(RssAnon: the server's own pages, not the page cache) is its own. Each row ends with the
+load average when it was measured (the machine is shared).
+
+At 5M a timed read of the states, a "new eng" run of a tie (its first query reads most
+rows) and each cold run of a tie take minutes on a slow disk: ``--no-read``,
+``--no-new-engine``, ``--cold-reps`` and ``--sets`` leave them out.
 """
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ def chunks(start: int, stop: int, chunk: int) -> Iterator[tuple[int, int]]:
         yield lo, min(stop, lo + chunk)
 
 
-IO = ThreadPoolExecutor(8, thread_name_prefix="hiddenscope-read")  # concurrent preads
+# concurrent preads of every engine; a task never waits on another task of this pool
+IO = ThreadPoolExecutor(8, thread_name_prefix="hiddenscope-read")
 _RUNS_PER_READ = 128  # runs of consecutive steps per read_steps call
 
 
