@@ -1,7 +1,10 @@
-"""Drive the numba sweep (sweep.py) over blocks of on-bits and keep the top tiers.
+"""Drive the numba sweeps over blocks of on-bits and keep the top tiers.
 
-Every candidate is counted by ``|I|`` (its tier); only the candidates in the tiers
-needed to fill ``limit`` are kept, so memory follows the answer, not the candidate pool.
+:class:`PairSweep` (pairs.py: a walk from each start step) answers ``|S| <= 64`` with no
+binding ``max_len``; :class:`CandidateSweep` (sweep.py: one pass over run events) answers
+everything. Every candidate is counted by ``|I|`` (its tier); only the candidates in the
+tiers needed to fill ``limit`` are kept, so memory follows the answer, not the candidate
+pool (PairSweep counts the tiers below the cut in ``hist[0]`` without their ``|I|``).
 """
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 On-rule: ``on(t, c) := float64(v) >= float64(threshold)`` where ``v`` is the float32
 value after :func:`apply_transform`; NaN is never on (and so always counts as off).
 Positions outside the sequence that contains a range count as off, so padding may hang
-over a sequence start or end and is then satisfied. See sweep.py for how the DESIGN.md
-match definition reduces to per-cell on-runs.
+over a sequence start or end and is then satisfied. See sweep.py and pairs.py for how the
+DESIGN.md match definition reduces to per-cell on-runs (candidates.py picks one).
 
 Ranking is ``(-|I|, |S ∪ S2|, -length, start)``. ``|S2|`` needs every cell's values over
 the padded range, so it is computed only for the candidates of the ``|I|`` tiers needed

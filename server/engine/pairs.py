@@ -139,6 +139,29 @@ def pair_sweep(words, rises, falls, offsets, cfg, st, pst, hist, out):
                 b, P = a, words[a]
             mx = X | nzl
             while True:  # P = the cells on throughout a .. b
+                if min_ov <= 1 and popcount(P & mx) < kmin:
+                    # |I| <= |P & mx| < kmin from here to the walk's end: only count the
+                    # candidates. With |I| >= 1 implied, each mode's rule is one test:
+                    # I & X and I & E non-empty <=> P & E (& X unless mode 0) non-empty
+                    if mode == 0 and min_len <= 1:  # the common case, as tight as it gets
+                        while True:
+                            F = words[b] & ~words[b + 1] if b < qe else words[b]
+                            below += P & F != 0
+                            P &= ~F
+                            if X & P == 0:
+                                break
+                            b += 1
+                    else:
+                        xm = X if mode else ~np.uint64(0)
+                        while True:
+                            F = words[b] & ~words[b + 1] if b < qe else words[b]
+                            E = falls[b] if good_r else F
+                            below += (P & xm & E != 0) & (b - a + 1 >= min_len)
+                            P &= ~F
+                            if X & P == 0:
+                                break
+                            b += 1
+                    break
                 F = words[b] & ~words[b + 1] if b < qe else words[b]
                 E = falls[b] if good_r else F
                 ii = P & mx & (E | nzr)
