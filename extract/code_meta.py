@@ -9,6 +9,9 @@ quotes inside strings and comments are not miscounted:
 - ``in_string``: inside a string literal (f-string parts included);
 - ``in_brackets``: inside at least one bracket pair (``bracket_depth`` > 0), the binary
   track Karpathy et al. (2015) found single cells for;
+- ``in_comment_or_string``: inside a comment or a string literal: the text that reads as
+  prose rather than code, like the cell "that turns on inside comments and quotes" Karpathy
+  et al. found in a model of C code (character models of Python learn one too);
 - ``indent``: the indentation level (``INDENT``s open) of the character's logical line.
 """
 
@@ -99,6 +102,7 @@ class CodeAnnotator:
             Track("bracket_depth", "categorical"),
             Track("in_string", "categorical", ["false", "true"]),
             Track("in_brackets", "categorical", ["false", "true"]),
+            Track("in_comment_or_string", "categorical", ["false", "true"]),
             Track("indent", "categorical"),
         ]
 
@@ -112,6 +116,9 @@ class CodeAnnotator:
                     "bracket_depth": [f"depth {d}" for d in tracks["bracket_depth"]],
                     "in_string": tracks["in_string"].astype(np.int32),
                     "in_brackets": (tracks["bracket_depth"] > 0).astype(np.int32),
+                    "in_comment_or_string": (
+                        tracks["in_string"] | (tracks["token_type"] == "COMMENT")
+                    ).astype(np.int32),
                     "indent": [f"level {d}" for d in tracks["indent"]],
                 }
             )

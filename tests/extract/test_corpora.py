@@ -49,6 +49,22 @@ def test_code_annotator_labels():
     assert labels["bracket_depth"][4] == "depth 1" and labels["indent"][0] == "level 0"
     assert labels["token_type"][:3] == ["NAME", "whitespace", "OP"]
     assert labels["in_string"].tolist() == [0] * 8
+    assert labels["in_comment_or_string"].tolist() == [0] * 8
+
+
+def test_comment_or_string_is_the_union_of_comments_and_strings():
+    lines = ['x = "a#b"  # it\'s "quoted"', '"""doc', "# not a comment", '"""', "y = 1", ""]
+    text = "\n".join(lines)
+    (labels,) = CodeAnnotator().annotate([list(text)])
+    union = labels["in_comment_or_string"].astype(bool)
+    expected = np.zeros(len(text), dtype=bool)  # each span read off the text by hand
+    s = text.index('"a#b"')
+    expected[s : s + 5] = True  # the string literal with its quotes
+    expected[text.index("# it") : text.index("\n")] = True  # the comment, up to the newline
+    doc = text.index('"""doc')
+    expected[doc : text.index('"""\ny') + 3] = True  # the docstring; its "#" line is inside
+    assert union.tolist() == expected.tolist()
+    assert (labels["in_string"].astype(bool) <= union).all()
 
 
 def test_stdlib_subset_is_fixed_ascii_and_tokenizable():
