@@ -18,6 +18,7 @@ the data set is written atomically by :func:`hiddenscope.extract.extract`, and t
 from __future__ import annotations
 
 import copy
+import difflib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,27 @@ REQUIRED = {
     "model:sentiment": ("embedding", "hidden"),
     "train:sentiment": ("steps", "batch_size", "lr"),
 }
+# every key a recipe may set, per section (datasets/README.md documents each); any other
+# key is refused by name, so a misspelled one (``stpes``) never trains silently with defaults
+KNOWN = {
+    "build": {"seed", "corpus", "model", "train", "extract", "quick", "presets"},
+    "corpus": {
+        "kind", "sequences", "length", "max_depth", "max_chars", "max_file_chars",
+        "max_tokens", "min_count", "max_vocab", "sentences", "held_out", "unk", "mix", "lexicon",
+    },
+    "model": {
+        "kind", "embedding", "hidden", "layers", "dropout", "output_dropout",
+        "d_model", "d_state", "expand", "d_conv", "cells", "extract",
+    },
+    "train": {
+        "steps", "batch_size", "bptt", "lr", "clip", "schedule", "warmup", "final_lr",
+        "heldout", "eval_every", "checkpoints",
+    },
+    "extract": {
+        "max_tokens", "gates", "top_k", "surprisal", "batch_size", "window", "modules",
+        "ssm_state", "impact", "saliency",
+    },
+}  # fmt: skip
 CLASSIFIER_KINDS = ("sentiment",)  # corpora whose recipe trains classifiers (sentiment_build.py)
 
 
@@ -79,6 +101,17 @@ def read_recipe(folder: Path, quick: bool, preset: str | None = None) -> tuple[d
         raise ExtractError(
             f"{path}: build.{missing[0]} is missing; a recipe has {', '.join(SECTIONS)}"
         )
+    _check_known(path, "build", recipe)
+    for name, section in [("quick", recipe.get("quick"))] + list(
+        (recipe.get("presets") or {}).items()
+    ):
+        where = "build.quick" if name == "quick" else f"build.presets.{name}"
+        if section is not None and not isinstance(section, dict):
+            raise ExtractError(f"{path}: {where} must be a mapping of sections, not {section!r}")
+        for key, values in (section or {}).items():
+            if key not in SECTIONS:
+                _refuse(path, f"{where}.{key}", key, SECTIONS)
+            _check_known(path, f"{where}.{key}", values, KNOWN[key])
     merged = copy.deepcopy(recipe)
     overrides = (recipe.get("quick") or {}) if quick else {}
     if preset is not None:
@@ -93,6 +126,30 @@ def read_recipe(folder: Path, quick: bool, preset: str | None = None) -> tuple[d
         merged.setdefault(section, {}).update(copy.deepcopy(values))
     _check_keys(path, merged)
     return config, merged
+
+
+def _check_known(path: Path, where: str, section, known=None) -> None:
+    """Refuse a key of ``section`` (the ``build:`` mapping itself, or one of its sections)
+    that no recipe uses, naming the closest known key."""
+    if not isinstance(section, dict):
+        raise ExtractError(f"{path}: {where} must be a mapping, not {section!r}")
+    known = KNOWN["build"] if where == "build" else known
+    for key in section:
+        if key not in known:
+            _refuse(path, f"{where}.{key}", key, known)
+    if where == "build":
+        for name in SECTIONS:
+            if isinstance(section.get(name), dict):
+                _check_known(path, f"build.{name}", section[name], KNOWN[name])
+
+
+def _refuse(path: Path, where: str, key, known) -> None:
+    near = difflib.get_close_matches(str(key), sorted(known), n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    raise ExtractError(
+        f"{path}: {where} is not a recipe key; {hint}the keys are {', '.join(sorted(known))} "
+        "(datasets/README.md)"
+    )
 
 
 def _check_keys(path: Path, recipe: dict) -> None:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from hiddenscope.extract import ExtractError
-from hiddenscope.extract.build import read_recipe
+from hiddenscope.extract.build import KNOWN, read_recipe
 from hiddenscope.extract.cli import COMMANDS
 
 from .recipes import quick_build
@@ -75,15 +75,60 @@ def build_keys(recipe: dict) -> set[str]:
     return keys
 
 
-@pytest.mark.parametrize("name", DEMOS)
-def test_every_recipe_key_is_documented(name):
+def documented_keys() -> set[str]:
+    """The ``build.section.key`` names of datasets/README.md's recipe table."""
     text = (ROOT / "datasets" / "README.md").read_text(encoding="utf-8")
     table = text[text.index("| key | meaning |") :].split("\n\n")[0]
     documented = set()
     for cell in re.findall(r"^\| (.+?) \|", table, flags=re.M):
         names = re.findall(r"`([^`]+)`", cell)  # `build.train.steps`, `.batch_size`, ...
         prefix = names[0].rsplit(".", 1)[0] if names else ""
+        names = [n for n in names if n.startswith(("build.", "."))]  # not `mingru` etc.
         documented |= {n if n.startswith("build.") else prefix + n for n in names}
+    return documented
+
+
+def test_the_loaders_known_keys_are_the_documented_ones():
+    known = {f"build.{k}" for k in KNOWN["build"]}
+    known |= {f"build.{s}.{k}" for s, keys in KNOWN.items() if s != "build" for k in keys}
+    # the table names sections by their keys (build.corpus.kind, ...), not on their own
+    assert known - {f"build.{s}" for s in ("corpus", "model", "train", "extract")} == {
+        k for k in documented_keys() if k.count(".") >= 1
+    }
+
+
+@pytest.mark.parametrize(
+    ("preset", "where", "hint"),
+    [
+        ({"train": {"stpes": 3}}, "build.presets.tiny.train.stpes", "did you mean 'steps'"),
+        ({"trian": {"steps": 3}}, "build.presets.tiny.trian", "did you mean 'train'"),
+        ({"model": {"hiden": 8}}, "build.presets.tiny.model.hiden", "did you mean 'hidden'"),
+    ],
+)
+def test_a_misspelled_recipe_key_is_refused_by_name(tmp_path, preset, where, hint):
+    folder = parens_with_preset(tmp_path / "p", preset)
+    for chosen in (None, "tiny"):  # refused whether or not the preset is asked for
+        with pytest.raises(ExtractError, match=rf"{re.escape(where)} is not a recipe key; {hint}"):
+            read_recipe(folder, quick=False, preset=chosen)
+
+
+def test_a_misspelled_key_of_the_recipe_itself_is_refused(tmp_path):
+    folder = parens_with_preset(tmp_path / "p", {})
+    config = yaml.safe_load((folder / "dataset.yml").read_text())
+    config["build"]["extract"]["max_token"] = 10
+    config["build"]["sead"] = 1
+    (folder / "dataset.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    with pytest.raises(ExtractError, match=r"build.sead is not a recipe key; did you mean 'seed'"):
+        read_recipe(folder, quick=True)
+    del config["build"]["sead"]
+    (folder / "dataset.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    with pytest.raises(ExtractError, match=r"build.extract.max_token is not .*'max_tokens'"):
+        read_recipe(folder, quick=False)
+
+
+@pytest.mark.parametrize("name", DEMOS)
+def test_every_recipe_key_is_documented(name):
+    documented = documented_keys()
     recipe = yaml.safe_load((ROOT / "datasets" / name / "dataset.yml").read_text())["build"]
     missing = {f"build.{k}" for k in build_keys(recipe)} - documented
     assert not missing, f"document these recipe keys in datasets/README.md: {sorted(missing)}"
