@@ -312,6 +312,10 @@ def _describe(dataset) -> list[str]:
             + ("" if s.direct else " (read through h5py: chunked or compressed)")
         )
     lines += [f"        meta {m.id}: {m.kind}" for m in dataset.meta.values()]
+    lines += [
+        f"        sequence meta {m.id}: {m.kind}, one value per sequence"
+        for m in dataset.sequence_meta.values()
+    ]
     return lines
 
 

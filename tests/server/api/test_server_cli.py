@@ -8,8 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import h5py
 import httpx
+import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 from hiddenscope.server import cli
 from hiddenscope.server.store.indexfiles import index_folder
@@ -28,6 +31,23 @@ def test_check_reports_ok_data_sets(synthetic_root):
         and "source layer0-cell: 2,000 x 24, transform tanh" in result.output
     )
     assert "1 of 1 data set(s) ok" in result.output
+
+
+def test_check_lists_sequence_level_tracks(tmp_path):
+    folder = write_dataset(tmp_path / "seq", T=60, D=4, layers=1, sequences=3)
+    with h5py.File(folder / "data.h5", "a") as f:
+        f.create_dataset("sequence_meta/gold", data=np.array([0, 1, 1], np.int32))
+        f.create_dataset("sequence_meta/confidence", data=np.array([0.9, 0.4, 0.7], np.float32))
+    config = yaml.safe_load((folder / "dataset.yml").read_text())
+    config["sequence_meta"] = {
+        "gold": {"file": "data", "path": "sequence_meta/gold", "vis": {"type": "discrete"}},
+        "confidence": {"file": "data", "path": "sequence_meta/confidence"},
+    }
+    (folder / "dataset.yml").write_text(yaml.safe_dump(config))
+    result = run("check", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "sequence meta gold: categorical, one value per sequence" in result.output
+    assert "sequence meta confidence: scalar, one value per sequence" in result.output
 
 
 def test_check_lists_every_error_and_fails(tmp_path, lstmvis_folder):
