@@ -8,6 +8,8 @@ pool (PairSweep counts the tiers below the cut in ``hist[0]`` without their ``|I
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import pairs, sweep
@@ -79,7 +81,8 @@ class PairSweep:
         offsets = np.asarray(seq_offsets, dtype=np.int64)
         self.base = int(offsets[0])
         self.offsets = offsets - self.base  # the kernels index the segment's own words
-        self.words = np.empty(int(self.offsets[-1]), np.uint64)  # every step is fed
+        self.words = _take_words(int(self.offsets[-1]))  # every step is fed
+        self.fed = 0
         self.zl, self.zr = pad_left, pad_right
         mode = (1 if pad_left else 0) + (2 if pad_right else 0)
         self.cfg = np.array([mode, min_len, min_overlap, min_overlap, pad_left > 1, pad_right > 1],
@@ -94,10 +97,13 @@ class PairSweep:
     def feed(self, lo: int, masks: np.ndarray) -> None:
         """Steps ``lo .. lo + masks.shape[1] - 1`` (``masks: uint64[1, n]``)."""
         self.words[lo - self.base : lo - self.base + masks.shape[1]] = masks[0]
+        self.fed += masks.shape[1]
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         """``(rows int64[n, 3] of (start, end, overlap), hist int64[m+1])``; ``hist[0]``
         counts the candidates below the tiers kept (their ``|I|`` was not needed)."""
+        if self.fed != self.words.size:  # the buffer is reused: nothing may be left over
+            raise RuntimeError(f"PairSweep fed {self.fed} of {self.words.size} steps")
         rises = falls = self.words[:0]
         if self.zl > 1:
             rises = np.empty_like(self.words)
@@ -120,8 +126,32 @@ class PairSweep:
             self.cfg[pairs.KMIN] = k
             if done:
                 break
+        _give_words(self.words)
+        self.words = self.words[:0]
         rows = np.concatenate(self.kept) if self.kept else np.zeros((0, 3), np.int64)
         return rows[rows[:, 2] >= self.cut()], self.hist
+
+
+_SPARE: list[np.ndarray] = []  # word buffers of finished sweeps: no fresh pages per query
+_SPARE_LOCK = threading.Lock()
+_SPARE_BYTES = 1 << 27
+
+
+def _take_words(n: int) -> np.ndarray:
+    """``uint64[n]`` (contents undefined), from a finished sweep's buffer when one fits."""
+    with _SPARE_LOCK:
+        for i, buf in enumerate(_SPARE):
+            if buf.size >= n:
+                return _SPARE.pop(i)[:n]
+    return np.empty(n, np.uint64)
+
+
+def _give_words(words: np.ndarray) -> None:
+    """Keep a finished sweep's buffer for the next one (within ``_SPARE_BYTES``)."""
+    buf = words if words.base is None else words.base
+    with _SPARE_LOCK:
+        if buf.nbytes + sum(b.nbytes for b in _SPARE) <= _SPARE_BYTES:
+            _SPARE.append(buf)
 
 
 def fits_pairs(m: int, seq_offsets: np.ndarray, max_len: int | None) -> bool:

@@ -440,6 +440,8 @@ class CodeIndex:
                     stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """``(lo, uint64[W, n])`` on-bit words of ``cells`` per block of ``start .. stop-1``,
         ambiguous steps checked exactly, every block of codes read checked against its sum.
+        Each block is valid until the next is asked for (one buffer: no fresh pages per
+        block).
 
         A span whose blocks every cell has in the row cache is built from the cached bit
         rows (no read); otherwise the codes are read and the rows of the span are kept."""
@@ -467,6 +469,7 @@ class CodeIndex:
         # codes are read on the I/O threads, one pread per cell, the next span's while this
         # one is computed (a cold disk serves concurrent reads faster; reading overlaps work)
         buffers = [np.empty((m, span), np.uint16) for _ in range(2)]
+        words = np.empty(W * span, np.uint64)  # each block's words, C-contiguous
         reads: dict[int, list] = {}
 
         def fetch(i: int, reader) -> None:
@@ -481,7 +484,7 @@ class CodeIndex:
             try:
                 for i, (ra, rb) in enumerate(spans):
                     b0, b1, w0, w1 = ra // BLOCK, -(-rb // BLOCK), ra // 64, -(-rb // 64)
-                    masks = np.empty((W, rb - ra), np.uint64)
+                    masks = words[: W * (rb - ra)].reshape(W, rb - ra)
                     fetch(i, reader)
                     fetch(i + 1, reader)
                     if i not in reads:  # every cell's rows cached: no read

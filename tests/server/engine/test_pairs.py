@@ -123,3 +123,20 @@ def test_which_sweep_answers():
     assert isinstance(new_sweep(65, offsets, 0, 0, 1, None, 1, 5), CandidateSweep)
     with pytest.raises(ValueError, match="m <= 64"):
         PairSweep(65, offsets, 0, 0, 1, None, 1, 5)
+
+
+def test_word_buffers_are_reused_and_must_be_fed_whole():
+    """A finished sweep's word buffer serves the next (its old bits never leak into an
+    answer: each sweep equals the event sweep), and a sweep fed only part of its steps
+    refuses to answer."""
+    rng = np.random.default_rng(5)
+    offsets = np.array([0, 900, 2000])
+    for p in (0.9, 0.1, 0.5):  # dense, then sparse words in the same buffers
+        on = rng.random((2000, 12)) < p
+        part = run(PairSweep, on, offsets, 0, 0, 1, None, 1, 10)
+        assert got(part, 10, 1) == got(run(CandidateSweep, on, offsets, 0, 0, 1, None, 1, 10),
+                                       10, 1)
+    sweep = PairSweep(12, offsets, 0, 0, 1, None, 1, 10)
+    sweep.feed(0, pack_on(rng.random((1999, 12)) < 0.5))
+    with pytest.raises(RuntimeError, match="fed 1999 of 2000 steps"):
+        sweep.finish()
