@@ -195,13 +195,14 @@ def main(argv: list[str] | None = None) -> list[Best]:
         )
     finally:
         dataset.close()
+    w = max([14] + [len(r.track) for r in rows])  # long track names keep the columns
     print(
-        f"{'track':<14} {'label':<18} {'F1':>6} {'prec':>6} {'recall':>6} {'share':>6} "
+        f"{'track':<{w}} {'label':<18} {'F1':>6} {'prec':>6} {'recall':>6} {'share':>6} "
         f"{'all-on':>6}  source, cell, sign, threshold"
     )
     for r in rows:
         print(
-            f"{r.track:<14} {r.label[:18]:<18} {r.f1:6.3f} {r.precision:6.3f} {r.recall:6.3f} "
+            f"{r.track:<{w}} {r.label[:18]:<18} {r.f1:6.3f} {r.precision:6.3f} {r.recall:6.3f} "
             f"{r.share:6.3f} {r.all_on_f1:6.3f}  {r.source} cell {r.cell} "
             f"{'h >=' if r.sign == '+' else 'h <='} {r.threshold:.4g}"
         )
