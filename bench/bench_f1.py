@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from hiddenscope.server.engine.detectors import SortedCells
 from hiddenscope.server.store import DatasetError, open_dataset
 
 ELEMENTS = 1 << 23  # cells per chunk are chosen so one [T, cells] float64 array is 64 MiB
@@ -46,48 +47,6 @@ class Best:
     recall: float
     share: float  # fraction of the steps with the label
     all_on_f1: float  # F1 of a detector that is always on
-
-
-class SortedCells:
-    """Values of some cells sorted in time, descending, per cell.
-
-    Args:
-        values: ``float32[T, C]``, finite.
-    """
-
-    def __init__(self, values: np.ndarray) -> None:
-        self.T = values.shape[0]
-        self.order = np.argsort(-values, axis=0, kind="stable")  # int64[T, C]
-        self.sorted = np.take_along_axis(values, self.order, axis=0)  # float32[T, C] descending
-        # a cut after sorted row k is a real threshold only between two distinct values
-        self.boundary = self.sorted[:-1] > self.sorted[1:]  # bool[T-1, C]
-
-    def best(self, y: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Per cell: ``(f1, sign, threshold, precision, recall)``, each ``[C]``, for the
-        label mask ``y`` (``bool[T]``); sign is +1 or -1."""
-        T, npos = self.T, int(y.sum())
-        tp = np.cumsum(y[self.order], axis=0, dtype=np.int64)  # label steps among the top k+1
-        on = np.arange(1, T + 1, dtype=np.float64)[:, None]
-        # "+": the top k+1 steps are on (h >= sorted[k]); k = T-1 (all on) is always allowed
-        f1_pos = 2 * tp / (on + npos)
-        f1_pos[:-1][~self.boundary] = -1.0
-        # "-": the steps after row k are on (h <= sorted[k+1]), k = 0 .. T-2
-        tp_neg = npos - tp[:-1]
-        f1_neg = 2 * tp_neg / ((T - on[:-1]) + npos)
-        f1_neg[~self.boundary] = -1.0
-        k_pos, k_neg = f1_pos.argmax(axis=0), f1_neg.argmax(axis=0)
-        cells = np.arange(tp.shape[1])
-        best_pos, best_neg = f1_pos[k_pos, cells], f1_neg[k_neg, cells]
-        negative = best_neg > best_pos
-        f1 = np.where(negative, best_neg, best_pos)
-        threshold = np.where(
-            negative, self.sorted[k_neg + 1, cells], self.sorted[k_pos, cells]
-        ).astype(np.float64)
-        hits = np.where(negative, tp_neg[k_neg, cells], tp[k_pos, cells])
-        predicted = np.where(negative, T - 1 - k_neg, k_pos + 1)
-        precision = hits / np.maximum(predicted, 1)
-        recall = hits / max(npos, 1)
-        return f1, np.where(negative, -1, 1), threshold, precision, recall
 
 
 def _transformed(source, start: int, stop: int, cells: slice) -> np.ndarray:

@@ -138,6 +138,11 @@ export function getCellTop(dataset, cell, params, opts) {
   return request(`/datasets/${enc(dataset)}/cells/${enc(cell)}/top`, params, opts);
 }
 
+/** GET /datasets/{dataset}/cells/{cell}/labels?source&limit -> {cell, labels: [{track, label, f1, sign, threshold, precision, recall, share, all_on_f1}]} */
+export function getCellLabels(dataset, cell, params, opts) {
+  return request(`/datasets/${enc(dataset)}/cells/${enc(cell)}/labels`, params, opts);
+}
+
 /** GET /datasets/{dataset}/cells/{cell}/words?source&limit&min_count -> {cell, positive, negative} */
 export function getCellWords(dataset, cell, params, opts) {
   return request(`/datasets/${enc(dataset)}/cells/${enc(cell)}/words`, params, opts);

@@ -1,6 +1,6 @@
 // The cell panel: one cell's values over the window against the threshold, its statistics,
-// its top-activating contexts and its expected response to words (GET /cells/{cell},
-// /cells/{cell}/top, /cells/{cell}/words).
+// its top-activating contexts, the labels it detects best and its expected response to words
+// (GET /cells/{cell}, /cells/{cell}/top, /cells/{cell}/labels, /cells/{cell}/words).
 import { cellView } from "../views/cellView.js";
 
 export const cell = {
@@ -11,7 +11,7 @@ export const cell = {
   },
   mount(container, { session, api, loaders, actions, settle }) {
     let asked = null;
-    let answers = { stats: null, top: null, words: null };
+    let answers = { stats: null, top: null, labels: null, words: null };
     let busy = false;
     const view = cellView({
       onJump: (start, end) => actions.jump(start, end),
@@ -27,11 +27,14 @@ export const cell = {
       const calls = {
         stats: (o) => api.getCellStats(s.dataset, c, q, o),
         top: (o) => api.getCellTop(s.dataset, c, { ...q, limit: 12, left: 8, right: 8 }, o),
+        labels: (o) => api.getCellLabels(s.dataset, c, { ...q, limit: 6 }, o),
         words: (o) => api.getCellWords(s.dataset, c, { ...q, limit: 12 }, o),
       };
-      const labels = { stats: "cell statistics", top: "top contexts", words: "word responses" };
+      const what = {
+        stats: "cell statistics", top: "top contexts", labels: "best labels", words: "word responses",
+      };
       const all = Promise.all(Object.entries(calls).map(([name, call]) => loaders.load(`cell:${name}`, call,
-        { key, label: `loading the cell's ${labels[name]}` }).then((r) => {
+        { key, label: `loading the cell's ${what[name]}` }).then((r) => {
         if (asked !== key) return;
         answers = { ...answers, [name]: r };
         session.setData({ cellPanel: { key, ...answers } });
@@ -48,7 +51,7 @@ export const cell = {
       const key = s.cell_id === null ? null : JSON.stringify([s.dataset, s.source, s.cell_id]);
       if (key !== asked) {
         asked = key;
-        answers = { stats: null, top: null, words: null };
+        answers = { stats: null, top: null, labels: null, words: null };
         busy = false;
         if (key) load(s, key);
       }
@@ -64,7 +67,7 @@ export const cell = {
     return {
       update,
       destroy() {
-        for (const name of ["stats", "top", "words"]) loaders.cancel(`cell:${name}`);
+        for (const name of ["stats", "top", "labels", "words"]) loaders.cancel(`cell:${name}`);
         view.destroy();
       },
     };

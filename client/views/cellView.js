@@ -1,6 +1,7 @@
 // One cell (papers/000_… Neuron view, papers/004_…): the text of the current window coloured
 // by the cell's value against the threshold (diverging colours, white at the threshold), the
-// cell's statistics over the whole data set, its top-activating contexts and the words it
+// cell's statistics over the whole data set, its top-activating contexts, the labels of the
+// meta tracks it detects best (F1 of the cell as a threshold detector) and the words it
 // responds to most (expected response).
 import d3 from "../d3.js";
 import { OKABE_ITO, textOn } from "../colors.js";
@@ -40,6 +41,8 @@ export function cellView({ onJump = () => {}, onPick = () => {} } = {}) {
   const text = body.append("div").attr("class", "cell-text").attr("aria-label", "the window coloured by the cell");
   body.append("h4").text("Top contexts over the whole data set");
   const top = body.append("ol").attr("class", "cell-top");
+  body.append("h4").text("Labels it detects best (F1 over every threshold)");
+  const detects = body.append("table").attr("class", "cell-labels");
   body.append("h4").text("Words it responds to (mean change when the word is read)");
   const words = body.append("div").attr("class", "cell-words");
   const pos = words.append("table").attr("class", "words-positive");
@@ -47,9 +50,10 @@ export function cellView({ onJump = () => {}, onPick = () => {} } = {}) {
 
   /**
    * @param {{cell: int|null, threshold: number, window: {tokens: string[], values: number[]}|null,
-   *          stats: object|null, top: object|null, words: object|null, busy: bool}} data
+   *          stats: object|null, top: object|null, labels: object|null, words: object|null,
+   *          busy: bool}} data
    */
-  function update({ cell, threshold, window, stats, top: topAnswer, words: wordAnswer, busy }) {
+  function update({ cell, threshold, window, stats, top: topAnswer, labels, words: wordAnswer, busy }) {
     body.style("display", cell === null ? "none" : null);
     if (document.activeElement !== input.node()) input.property("value", cell ?? "");
     if (cell === null) return;
@@ -73,6 +77,7 @@ export function cellView({ onJump = () => {}, onPick = () => {} } = {}) {
         li.append("span").attr("class", "top-value").text(`${f(w.value)} `);
         tokens(li.append("span"), w.tokens.map((t, i) => ({ t, v: w.values[i], at: w.start + i === w.pos })), color);
       });
+    labelTable(detects, labels?.cell === cell ? labels.labels : []);
     const answer = wordAnswer?.cell === cell ? wordAnswer : { positive: [], negative: [] };
     wordTable(pos, answer.positive, OKABE_ITO[2], "raise it");
     wordTable(neg, answer.negative, OKABE_ITO[5], "lower it");
@@ -89,6 +94,22 @@ function tokens(container, items, color) {
     .style("color", (d) => textOn(color(d.v)))
     .attr("title", (d) => (d.v === null ? "NaN" : d3.format(".3f")(d.v)))
     .text((d) => d.t);
+}
+
+/** One row per label: track = label, F1 (against always on), precision / recall, the rule. */
+function labelTable(table, rows) {
+  const f = d3.format(".2f");
+  const g = d3.format(".3~g");
+  table.selectAll("tr").data(rows, (r) => `${r.track}\u0000${r.label}`).join((enter) => {
+    const row = enter.append("tr");
+    for (const name of ["label-name", "label-f1", "label-pr", "label-rule"]) row.append("td").attr("class", name);
+    return row;
+  }).order()
+    .call((tr) => tr.select(".label-name").text((r) => `${r.track} = ${r.label}`))
+    .call((tr) => tr.select(".label-f1").text((r) => `F1 ${f(r.f1)}`)
+      .attr("title", (r) => `a cell always on scores ${f(r.all_on_f1)} (${f(100 * r.share)}% of the steps)`))
+    .call((tr) => tr.select(".label-pr").text((r) => `P ${f(r.precision)} · R ${f(r.recall)}`))
+    .call((tr) => tr.select(".label-rule").text((r) => `on when h ${r.sign === "+" ? "≥" : "≤"} ${g(r.threshold)}`));
 }
 
 function wordTable(table, rows, fill, caption) {

@@ -1,6 +1,6 @@
-"""Operations of the cells-and-features analyses (correlation, a cell's top contexts and
-expected response to words, the match summary). Mixed into :class:`Handlers`, whose
-``dataset``/``source`` look-ups they use.
+"""Operations of the cells-and-features analyses (correlation, a cell's top contexts, the
+labels it detects best and its expected response to words, the match summary). Mixed into
+:class:`Handlers`, whose ``dataset``/``source`` look-ups they use.
 
 Answers are cached per parameters, the data set's load and the source's fingerprint (a
 reloaded data set drops them). A cell's top contexts come from the match index's codes when
@@ -12,12 +12,15 @@ The long parts (a correlation, a column read, a words pass) run as background jo
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 
 from ..engine import ArraySource, IndexCorrupt, apply_transform
 from ..engine import features as corr
 from ..engine import summary as msum
 from ..engine.contexts import top_windows, top_windows_from_codes
+from ..engine.detectors import label_detectors
 from ..engine.response import response_matrix, top_words
 from ..engine.scan import chunks
 from ..engine.scan import values as column_values
@@ -32,10 +35,11 @@ FEATURE_PREFIXES = ("meta:", "regex:", "words:")
 COLUMNS_KEPT = 4  # whole cell columns kept (20 MB each at T = 5M)
 WORDS_ALL_CELLS = 1 << 22  # words x cells up to which one pass answers every cell's words
 EXACT_VALUES = 1 << 22  # values per scattered read when checking index codes exactly
+LABELS_KEPT = 200  # a cell's best labels kept (the operation's largest limit)
 
 
 class FeatureOps:
-    """Handlers for correlation, cells/{cell}/top and cells/{cell}/words."""
+    """Handlers for correlation, cells/{cell}/top, /labels and /words."""
 
     def _init_features(self) -> None:
         """Called once by Handlers.__init__: answers, whole cell columns, a data set's
@@ -133,6 +137,27 @@ class FeatureOps:
         except IndexCorrupt:
             return None  # the workspace rebuilds it; meanwhile the column answers
         return top_windows_from_codes(codes, exact, ds.sequence_offsets, limit, left, right)
+
+    def getCellLabels(self, dataset: str, cell: int, source: str, limit: int = 10):
+        ds = self.dataset(dataset)
+        src = self.source(ds, source)
+        self._column_bounds(src, cell)
+
+        def compute(progress):
+            column = self._column(ds, src, cell, lambda f: progress(0.8 * f))
+            tracks = {
+                name: (track.window(0, ds.length - 1)["values"], track.labels)
+                for name, track in ds.meta.items() if track.kind == "categorical"
+            }
+            return label_detectors(column, tracks, LABELS_KEPT)
+
+        got = self.background(self.feature_results,
+                              ("labels", ds.id, self.load(ds), src.fingerprint, cell), compute,
+                              label=("labels", ds.id, src.id, cell))
+        if isinstance(got, Running):
+            return got.response()
+        return json_response({"dataset": ds.id, "source": src.id, "cell": cell,
+                              "labels": [asdict(d) for d in got[:limit]]})
 
     def getCellWords(self, dataset: str, cell: int, source: str, limit: int = 20,
                      min_count: int = 5):

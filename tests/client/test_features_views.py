@@ -84,6 +84,15 @@ def test_cell_view_from_the_ranking(page, server, artifacts):
         arg=len(words["positive"]), timeout=TIMEOUT_MS)
     assert view.locator(".words-positive .word").all_inner_texts() == [
         w["word"] for w in words["positive"]]
+    labels = api(server, f"/datasets/parens/cells/{best}/labels", source=SOURCE, limit=6)
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('.cell-labels tr').length === n",
+        arg=len(labels["labels"]), timeout=TIMEOUT_MS)
+    assert view.locator(".cell-labels .label-name").all_inner_texts() == [
+        f"{r['track']} = {r['label']}" for r in labels["labels"]]
+    first = labels["labels"][0]  # the depth-4 ranking's best cell detects "depth 4" well
+    assert first["label"] == "depth 4" and first["f1"] > 0.8
+    assert view.locator(".cell-labels .label-f1").first.inner_text() == f"F1 {first['f1']:.2f}"
     assert "median" in view.locator(".cell-facts").inner_text()
     assert view.locator(".cell-text span.tok").count() > 10  # the window, coloured
     view.screenshot(path=artifacts / "features-cell.png")

@@ -1,4 +1,4 @@
-"""correlation, cells/{cell}/top, cells/{cell}/words and match?summary=true through the API,
+"""correlation, cells/{cell}/top, /labels, /words and match?summary=true through the API,
 each against a direct computation on the data set's own arrays."""
 
 from __future__ import annotations
@@ -146,7 +146,33 @@ def test_words_expected_response(client, parens, h, all_cells, monkeypatch):
         assert row["response"] == pytest.approx(mean[row["word"]], rel=1e-9)
 
 
-@pytest.mark.parametrize("path", ["/cells/24/top", "/cells/24/words"])
+def test_cell_labels_against_every_threshold(client, parens, h):
+    r = client.get(f"{BASE}/cells/2/labels", params={"source": SRC, "limit": 3})
+    assert r.status_code == 200, r.text
+    rows = r.json()["labels"]
+    depth = depth_ids(parens)
+    labels = parens.meta["depth"].labels
+    v = h[:, 2]
+
+    def f1(on, y):
+        return 2 * (on & y).sum() / (on.sum() + y.sum())
+
+    gains = {}
+    for i, label in enumerate(labels):  # every threshold at a value the cell takes
+        y = depth == i
+        if 0 < y.sum() < len(y):
+            best = max(max(f1(v >= t, y), f1(v <= t, y)) for t in np.unique(v))
+            gains[label] = (best - 2 * y.mean() / (1 + y.mean()), best)
+    want = sorted(gains, key=lambda k: -gains[k][0])[:3]
+    assert [row["label"] for row in rows] == want
+    for row in rows:
+        assert row["track"] == "depth" and row["f1"] == pytest.approx(gains[row["label"]][1])
+        y = depth == labels.index(row["label"])
+        on = v >= row["threshold"] if row["sign"] == "+" else v <= row["threshold"]
+        assert f1(on, y) == pytest.approx(row["f1"])
+
+
+@pytest.mark.parametrize("path", ["/cells/24/top", "/cells/24/words", "/cells/24/labels"])
 def test_a_cell_out_of_range(client, path):
     assert "cell 24 is out of range" in problem(client.get(f"{BASE}{path}",
                                                            params={"source": SRC}), 400)
