@@ -40,6 +40,19 @@ class Plane:
     def __init__(self, T: int, D: int) -> None:
         self.words = np.zeros((T, (D + 63) // 64), np.uint64)
         self.done = np.zeros(T, bool)
+        self.fills = 0  # how many fills wrote bits: the version of ``done``
+        self._counted: tuple[int, np.ndarray] | None = None
+
+    def filled_before(self) -> np.ndarray:
+        """``int64[T+1]``: how many steps before each step are filled (cached per version of
+        ``done``; a count taken while another thread fills is only ever too low, so a range
+        it calls complete is complete)."""
+        counted = self._counted
+        if counted is None or counted[0] != self.fills:
+            version = self.fills
+            counted = (version, np.concatenate([[0], np.cumsum(self.done, dtype=np.int64)]))
+            self._counted = counted
+        return counted[1]
 
 
 class Budget:
@@ -129,6 +142,10 @@ def fill(source: StateSource, threshold: float, plane: Plane, lo: np.ndarray,
     order = np.argsort(lo, kind="stable")
     starts, ends = merged_ranges(lo[order], hi[order])
     covered = int((ends - starts + 1).sum())
+    if 8 * covered > plane.done.size:  # many ranges: are they all filled already?
+        before = plane.filled_before()
+        if (before[ends + 1] - before[starts]).sum() == covered:
+            return
     # few once a threshold has been seen (scanning done[] costs ~1 ms per 1M steps)
     undone = np.flatnonzero(~plane.done) if 8 * covered > plane.done.size else None
     if undone is not None and undone.size < covered:  # look up the few missing steps
@@ -156,6 +173,7 @@ def fill(source: StateSource, threshold: float, plane: Plane, lo: np.ndarray,
         packed[:, : (D + 7) // 8] = np.packbits(on, axis=1, bitorder="little")
         plane.words[rows] = packed.view("<u8")
         plane.done[rows] = True  # after the bits: a concurrent reader sees done bits only
+        plane.fills += 1
 
     starts = range(0, steps.size, budget)
     if len(starts) <= 1 or threads <= 1:
