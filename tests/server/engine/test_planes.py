@@ -188,3 +188,23 @@ def test_scattered_reads_equal_read_steps(tmp_path, runs):
     np.testing.assert_array_equal(read_scattered(source, steps),
                                   np.asarray(source.read_rows(0, T))[steps])
     ds.close()
+
+
+def test_filled_ranges_are_not_read_again():
+    """A query whose ranges are all filled (more than 1/8 of the steps) is answered from
+    the plane after one look at its count of filled steps: no read; a new range still is."""
+    states, offsets = make_states(8, [120, 80], 30, nan_rate=0.02)
+    source = ArraySource(states, offsets, "tanh", fingerprint="filled")
+    cache = PlaneCache(source, budget=Budget(1 << 30))
+    rng = np.random.default_rng(8)
+    a, b, lo, hi, seq = _ranges(rng, offsets, 80, 2)
+    first = cache.count_s2(0.1, a, b, lo, hi)
+    reads = []
+    source.read_rows = lambda *x: reads.append(x) or states[x[0] : x[1]]
+    source.read_steps = lambda s: reads.append(s) or states[s]
+    assert cache.count_s2(0.1, a, b, lo, hi).tolist() == first.tolist() and not reads
+    on = on_matrix(states, "tanh", 0.1)
+    x, y = int(offsets[1]), int(offsets[1]) + 3  # filled or not: the same |S2|
+    want = bin(oracle_s2(on, int(offsets[1]), int(offsets[2]) - 1, x, y, 0, 0)).count("1")
+    one = np.array([x]), np.array([y])
+    assert cache.count_s2(0.1, *one, *one).tolist() == [want]
