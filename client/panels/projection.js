@@ -71,6 +71,7 @@ export const projection = {
     proj_method: { kind: "enum", values: METHODS, default: "pca" },
     proj_points: { kind: "enum", values: POINTS, default: "sequence_end" },
     proj_n: { kind: "int", min: 1, max: 5000, default: 500 },
+    proj_seed: { kind: "int", min: 0, max: 2147483647, default: 0 },
     proj_color: { kind: "string", default: null },
     proj_text: { kind: "string", default: null },
   },
@@ -86,6 +87,7 @@ export const projection = {
       <label>method <select name="method">${METHODS.map((m) => `<option>${m}</option>`).join("")}</select></label>
       <label>points <select name="points">${POINTS.map((m) => `<option>${m}</option>`).join("")}</select></label>
       <label>n <input name="n" type="number" min="1" max="5000"></label>
+      <label title="another seed draws another sample (and another t-SNE/UMAP start)">seed <input name="seed" type="number" min="0" max="2147483647"></label>
       <label>colour by <select name="color"></select></label>
       <label>your text <input name="text" type="text" size="28" maxlength="1000" placeholder="PCA: drawn as one more point"></label>
       <button type="submit">Project</button>`;
@@ -96,6 +98,7 @@ export const projection = {
         proj_method: field("method").value,
         proj_points: field("points").value,
         proj_n: Math.max(1, Math.min(5000, Number(field("n").value) || 500)),
+        proj_seed: Math.max(0, Math.min(2147483647, Math.trunc(Number(field("seed").value)) || 0)),
         proj_color: field("color").value || null,
         proj_text: field("text").value.trim() || null,
       }, "push");
@@ -106,7 +109,7 @@ export const projection = {
     function load(s, key) {
       busy = true;
       settle(loaders.load("projection", (o) => api.getProjection(s.dataset, {
-        source: s.source, method: s.proj_method, points: s.proj_points, n: s.proj_n,
+        source: s.source, method: s.proj_method, points: s.proj_points, n: s.proj_n, seed: s.proj_seed,
         meta: s.proj_color && !s.proj_color.startsWith(SEQ_PREFIX) ? [s.proj_color] : null,
       }, o), { key, label: `projecting ${s.proj_n} states (${s.proj_method})` }), {
         key, current: () => asked, id: "projection", title: "Projection failed:",
@@ -156,10 +159,11 @@ export const projection = {
       field("method").value = s.proj_method;
       field("points").value = s.proj_points;
       field("n").value = String(s.proj_n);
+      field("seed").value = String(s.proj_seed);
       sel.value = s.proj_color ?? "";
       if (document.activeElement !== field("text")) field("text").value = s.proj_text ?? "";
       const stepColor = s.proj_color?.startsWith(SEQ_PREFIX) ? null : s.proj_color;
-      const key = JSON.stringify([s.dataset, s.source, s.proj_method, s.proj_points, s.proj_n, stepColor]);
+      const key = JSON.stringify([s.dataset, s.source, s.proj_method, s.proj_points, s.proj_n, s.proj_seed, stepColor]);
       if (key !== asked) {
         asked = key;
         result = null;

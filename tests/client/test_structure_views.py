@@ -73,6 +73,36 @@ def test_projection_hover_lasso_and_open_a_point(page, server, artifacts):
     assert page.errors == []
 
 
+def test_projection_seed_is_in_the_url_and_draws_that_sample(page, server):
+    open_view(page, server, panels="projection", proj_points="steps", proj_n="40",
+              proj_seed="7")
+    panel = page.locator("section.panel[data-panel=projection]")
+    seeded = api(server, "/datasets/parens/projection", source=SOURCE, points="steps", n=40,
+                 seed=7)
+    default = api(server, "/datasets/parens/projection", source=SOURCE, points="steps", n=40)
+    assert [p["pos"] for p in seeded["points"]] != [p["pos"] for p in default["points"]]
+
+    def first_point_step() -> int:
+        panel.locator("circle.dot").first.hover()
+        tip = panel.locator(".projection-tip")
+        tip.wait_for(state="visible", timeout=TIMEOUT_MS)
+        return int(tip.inner_text().split("step ", 1)[1].split()[0].rstrip(")"))
+
+    page.wait_for_function(
+        "() => document.querySelectorAll('section.panel[data-panel=projection] circle.dot')"
+        ".length === 40", timeout=TIMEOUT_MS)
+    assert panel.locator("input[name=seed]").input_value() == "7"
+    assert first_point_step() == seeded["points"][0]["pos"]
+    # another seed typed into the form: into the URL, and that sample drawn
+    panel.locator("input[name=seed]").fill("0")
+    panel.get_by_role("button", name="Project", exact=True).click()
+    wait_settled(page, after="a.state.proj_seed === 0")
+    assert url_state(page).get("proj_seed") in (None, "0")
+    page.mouse.move(0, 0)  # away from the dot, so the next hover shows the new point
+    assert first_point_step() == default["points"][0]["pos"]
+    assert page.errors == []
+
+
 def test_coclusters_word_colours_chips_and_a_chip_selects_and_matches(page, server, artifacts):
     open_view(page, server, panels="coclusters", cc_k="3", cc_min_count="2")
     panel = page.locator("section.panel[data-panel=coclusters]")
