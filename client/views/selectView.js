@@ -174,7 +174,19 @@ function describeHover(context, hover, state) {
       + `${v === undefined || v === null ? "" : `: ${d3.format(".3f")(v)}${on}`}`);
   }
   if (inWindow) for (const id of state.meta) if (context.meta?.[id]) parts.push(`${id}: ${metaAt(context.meta[id], i)}`);
+  if (inWindow) parts.push(...sequenceAt(context, hover.step));
   return parts.length ? parts.join(" · ") : "\u00a0";
+}
+
+// The sequence-level tracks (gold label, prediction, confidence...) of the sequence holding
+// step t: the context lists the window's sequences in order, one more after each start.
+export function sequenceAt(context, t) {
+  const sm = context.sequence_meta;
+  const ids = Object.keys(sm?.values ?? {});
+  if (!ids.length) return [];
+  const j = (context.sequence_starts ?? []).filter((s) => s > context.start && s <= t).length;
+  if (j >= sm.sequences.length) return [];
+  return [`sequence ${sm.sequences[j]}: ${ids.map((id) => `${id} ${metaAt(sm.values[id], j)}`).join(", ")}`];
 }
 
 // A meta track's value at window index i, as text (top-K with its probabilities).

@@ -114,3 +114,34 @@ def test_a_data_set_with_a_model_fills_the_checkpoint_menu_before_a_run(page, se
     assert menu.input_value() == model["extracted"] and menu.is_enabled()
     assert page.locator("section.panel[data-panel=projection] input[name=text]").is_visible()
     assert page.errors == []
+
+
+def test_hovering_a_word_names_its_sequences_labels(page, sentiment_server):  # noqa: F811
+    srv = sentiment_server
+    page.goto(f"{srv.url}/client/view.html?"
+              + urlencode({"dataset": "sentiment", "source": TEXT_SOURCE, "pos": 30}))
+    page.wait_for_function("() => !!(window.hiddenscope && window.hiddenscope.context)",
+                           timeout=TIMEOUT_MS)  # fmt: skip
+    ctx = page.evaluate("() => window.hiddenscope.context")
+    assert len(ctx["sequence_starts"]) >= 2  # the window spans several sentences
+    sm = ctx["sequence_meta"]
+    boxes = page.locator("svg.word-row g.word").evaluate_all(
+        "gs => gs.map(g => { const r = g.getBoundingClientRect();"
+        " return [r.x + r.width / 2, r.y + r.height / 2]; })")  # fmt: skip
+    width = page.viewport_size["width"]
+    seen = {}  # one visible word (clear of the sticky row labels) per sequence of the window
+    for i, (x, y) in enumerate(boxes):
+        # the sequence holding the step, counted directly from the offsets the API sent
+        j = sum(1 for s in ctx["sequence_starts"] if ctx["start"] < s <= ctx["start"] + i)
+        if 200 < x < width - 20:
+            seen.setdefault(j, (x, y))
+    assert len(seen) >= 2
+    for j, (x, y) in seen.items():
+        page.mouse.move(x, y)  # the brush lies over the words: a pointer move, not a hover
+        text = page.locator(".select-view .hover-info").inner_text()
+        gold = sm["values"]["gold"]
+        assert f"sequence {sm['sequences'][j]}: " in text
+        assert f"gold {gold['labels'][gold['values'][j]]}" in text
+        conf = sm["values"]["confidence"]["values"][j]
+        assert f"confidence {float(f'{conf:.3g}'):g}" in text
+    assert page.errors == []
