@@ -102,12 +102,17 @@ def read_recipe(folder: Path, quick: bool, preset: str | None = None) -> tuple[d
             f"{path}: build.{missing[0]} is missing; a recipe has {', '.join(SECTIONS)}"
         )
     _check_known(path, "build", recipe)
-    for name, section in [("quick", recipe.get("quick"))] + list(
-        (recipe.get("presets") or {}).items()
-    ):
+    presets = recipe.get("presets") or {}
+    if not isinstance(presets, dict):
+        raise ExtractError(
+            f"{path}: build.presets must map preset names to overrides, not {presets!r:.60}"
+        )
+    for name, section in [("quick", recipe.get("quick"))] + list(presets.items()):
         where = "build.quick" if name == "quick" else f"build.presets.{name}"
         if section is not None and not isinstance(section, dict):
-            raise ExtractError(f"{path}: {where} must be a mapping of sections, not {section!r}")
+            raise ExtractError(
+                f"{path}: {where} must be a mapping of sections, not {section!r:.60}"
+            )
         for key, values in (section or {}).items():
             if key not in SECTIONS:
                 _refuse(path, f"{where}.{key}", key, SECTIONS)
@@ -132,7 +137,7 @@ def _check_known(path: Path, where: str, section, known=None) -> None:
     """Refuse a key of ``section`` (the ``build:`` mapping itself, or one of its sections)
     that no recipe uses, naming the closest known key."""
     if not isinstance(section, dict):
-        raise ExtractError(f"{path}: {where} must be a mapping, not {section!r}")
+        raise ExtractError(f"{path}: {where} must be a mapping, not {section!r:.60}")
     known = KNOWN["build"] if where == "build" else known
     for key in section:
         if key not in known:

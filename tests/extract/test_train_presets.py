@@ -112,6 +112,23 @@ def test_a_misspelled_recipe_key_is_refused_by_name(tmp_path, preset, where, hin
             read_recipe(folder, quick=False, preset=chosen)
 
 
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        (["full"], "build.presets must map preset names to overrides"),
+        ({"tiny": ["train"]}, "build.presets.tiny must be a mapping of sections"),
+        ({"tiny": {"train": 5}}, "build.presets.tiny.train must be a mapping, not 5"),
+    ],
+)
+def test_malformed_presets_are_named(tmp_path, value, named):
+    folder = parens_with_preset(tmp_path / "p", {})
+    config = yaml.safe_load((folder / "dataset.yml").read_text())
+    config["build"]["presets"] = value
+    (folder / "dataset.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    with pytest.raises(ExtractError, match=re.escape(named)):
+        read_recipe(folder, quick=False)
+
+
 def test_a_misspelled_key_of_the_recipe_itself_is_refused(tmp_path):
     folder = parens_with_preset(tmp_path / "p", {})
     config = yaml.safe_load((folder / "dataset.yml").read_text())
