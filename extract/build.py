@@ -101,7 +101,9 @@ def read_recipe(folder: Path, quick: bool, preset: str | None = None) -> tuple[d
         raise ExtractError(
             f"{path}: build.{missing[0]} is missing; a recipe has {', '.join(SECTIONS)}"
         )
-    _check_known(path, "build", recipe)
+    _check_known(path, "build", recipe, KNOWN["build"])
+    for name in SECTIONS:  # each a mapping (checked above)
+        _check_known(path, f"build.{name}", recipe[name], KNOWN[name])
     presets = recipe.get("presets") or {}
     if not isinstance(presets, dict):
         raise ExtractError(
@@ -120,7 +122,6 @@ def read_recipe(folder: Path, quick: bool, preset: str | None = None) -> tuple[d
     merged = copy.deepcopy(recipe)
     overrides = (recipe.get("quick") or {}) if quick else {}
     if preset is not None:
-        presets = recipe.get("presets") or {}
         if preset not in presets:
             names = ", ".join(sorted(presets)) or "none"
             raise ExtractError(
@@ -133,19 +134,14 @@ def read_recipe(folder: Path, quick: bool, preset: str | None = None) -> tuple[d
     return config, merged
 
 
-def _check_known(path: Path, where: str, section, known=None) -> None:
-    """Refuse a key of ``section`` (the ``build:`` mapping itself, or one of its sections)
-    that no recipe uses, naming the closest known key."""
+def _check_known(path: Path, where: str, section, known: set[str]) -> None:
+    """Refuse a key of ``section`` (the ``build:`` mapping, or one of its sections) that is
+    not in ``known``, naming the closest known key."""
     if not isinstance(section, dict):
         raise ExtractError(f"{path}: {where} must be a mapping, not {section!r:.60}")
-    known = KNOWN["build"] if where == "build" else known
     for key in section:
         if key not in known:
             _refuse(path, f"{where}.{key}", key, known)
-    if where == "build":
-        for name in SECTIONS:
-            if isinstance(section.get(name), dict):
-                _check_known(path, f"build.{name}", section[name], KNOWN[name])
 
 
 def _refuse(path: Path, where: str, key, known) -> None:

@@ -180,7 +180,7 @@ function describeHover(context, hover, state) {
 
 // The sequence-level tracks (gold label, prediction, confidence...) of the sequence holding
 // step t: the context lists the window's sequences in order, one more after each start.
-export function sequenceAt(context, t) {
+function sequenceAt(context, t) {
   const sm = context.sequence_meta;
   const ids = Object.keys(sm?.values ?? {});
   if (!ids.length) return [];
