@@ -85,8 +85,8 @@ class PairSweep:
         self.fed = 0
         self.zl, self.zr = pad_left, pad_right
         mode = (1 if pad_left else 0) + (2 if pad_right else 0)
-        self.cfg = np.array([mode, min_len, min_overlap, min_overlap, pad_left > 1, pad_right > 1],
-                            np.int64)
+        self.cfg = np.array([mode, min_len, min_overlap, min_overlap, pad_left > 1, pad_right > 1,
+                             0], np.int64)
         self.limit, self.min_overlap = limit, min_overlap
         self.hist = np.zeros(m + 1, np.int64)
         self.out = np.zeros((1 << 14, 3), np.int64)
@@ -106,16 +106,21 @@ class PairSweep:
             raise RuntimeError(f"PairSweep fed {self.fed} of {self.words.size} steps")
         rises = falls = self.words[:0]
         if self.zl > 1:
-            rises = np.empty_like(self.words)
+            rises = _take_words(self.words.size)
             pairs.good_rises(self.words, self.offsets, self.zl, rises)
         if self.zr > 1:
-            falls = np.empty_like(self.words)
+            falls = _take_words(self.words.size)
             pairs.good_falls(self.words, self.offsets, self.zr, falls)
-        st = np.array([0, 0, -1, 0], np.int64)
+        # the end words and the start steps (int32: a segment is far below 2**31 steps)
+        ends, spare = _take_words(self.words.size), _take_words(self.words.size // 2 + 1)
+        starts = spare.view(np.int32)[: self.words.size]
+        self.cfg[pairs.STARTS] = pairs.ends_and_starts(self.words, self.offsets, rises,
+                                                       self.zl > 1, ends, starts)
+        st = np.array([0, -1, 0], np.int64)
         pst = np.zeros(1, np.uint64)
         while True:
             st[pairs.POS] = 0
-            done = pairs.pair_sweep(self.words, rises, falls, self.offsets, self.cfg, st, pst,
+            done = pairs.pair_sweep(self.words, ends, starts, rises, falls, self.cfg, st, pst,
                                     self.hist, self.out)
             rows = self.out[: st[pairs.POS]]
             k = self.cut()
@@ -126,7 +131,9 @@ class PairSweep:
             self.cfg[pairs.KMIN] = k
             if done:
                 break
-        _give_words(self.words)
+        for buf in (self.words, ends, spare, rises, falls):
+            if buf.size:
+                _give_words(buf)
         self.words = self.words[:0]
         rows = np.concatenate(self.kept) if self.kept else np.zeros((0, 3), np.int64)
         return rows[rows[:, 2] >= self.cut()], self.hist
@@ -134,15 +141,16 @@ class PairSweep:
 
 _SPARE: list[np.ndarray] = []  # word buffers of finished sweeps: no fresh pages per query
 _SPARE_LOCK = threading.Lock()
-_SPARE_BYTES = 1 << 27
+_SPARE_BYTES = 1 << 28  # up to 4.5 words per step: 5M steps in two segments fit
 
 
 def _take_words(n: int) -> np.ndarray:
-    """``uint64[n]`` (contents undefined), from a finished sweep's buffer when one fits."""
+    """``uint64[n]`` (contents undefined), from the smallest finished sweep's buffer that
+    fits (fresh pages cost more than the walk: about 1 ms per 2 MB faulted in)."""
     with _SPARE_LOCK:
-        for i, buf in enumerate(_SPARE):
-            if buf.size >= n:
-                return _SPARE.pop(i)[:n]
+        fits = [i for i, buf in enumerate(_SPARE) if buf.size >= n]
+        if fits:
+            return _SPARE.pop(min(fits, key=lambda i: _SPARE[i].size))[:n]
     return np.empty(n, np.uint64)
 
 

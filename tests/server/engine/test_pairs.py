@@ -140,3 +140,78 @@ def test_word_buffers_are_reused_and_must_be_fed_whole():
     sweep.feed(0, pack_on(rng.random((1999, 12)) < 0.5))
     with pytest.raises(RuntimeError, match="fed 1999 of 2000 steps"):
         sweep.finish()
+
+
+def run_split(on, offsets, cut, zl, zr, min_len, min_ov, limit, caps):
+    """What the engine does on two threads: one PairSweep per half of the sequences (split at
+    sequence ``cut``, each with its own output buffer of ``caps[h]`` rows, cut and counts),
+    merged by ``top_tiers``."""
+    parts = []
+    for h, bounds in enumerate((offsets[: cut + 1], offsets[cut:])):
+        lo, hi = int(bounds[0]), int(bounds[-1])
+        parts.append(run_at(PairSweep, on, bounds, lo, hi, zl, zr, min_len, min_ov, limit,
+                            caps[h]))
+    return parts
+
+
+def run_at(kind, on, bounds, lo, hi, zl, zr, min_len, min_ov, limit, cap):
+    """A sweep of the steps ``lo .. hi - 1`` only (fed in global step numbers, as the
+    engine's segments are)."""
+    sweep = kind(on.shape[1], bounds, zl, zr, min_len, None, min_ov, limit)
+    if cap is not None:
+        sweep.out = np.zeros((cap, 3), np.int64)
+    for a in range(lo, hi, 11):
+        sweep.feed(a, pack_on(on[a : min(hi, a + 11)]))
+    return sweep.finish()
+
+
+@PROPERTY
+@given(scenarios(), st.data())
+def test_two_halves_merged_equal_the_oracle(scenario, data):
+    """Two halves of the sequences, each walked on its own (its own cut rises with its own
+    buffer), merged: the oracle's tiers and total, also when one half has no candidate at
+    all (its steps all off) and with sequences of length 1."""
+    states, offsets, transform, threshold, cells = scenario
+    if offsets.size < 3:  # one sequence: add a second (of length 1 or more) to split at
+        extra = data.draw(st.integers(1, 20))
+        states = np.concatenate([states, states[np.arange(extra) % states.shape[0]]])
+        offsets = np.append(offsets, offsets[-1] + extra)
+    cut = data.draw(st.integers(1, offsets.size - 2))
+    blank = data.draw(st.sampled_from([None, 0, 1]))  # a half with every cell off
+    if blank is not None:
+        half = slice(0, offsets[cut]) if blank == 0 else slice(offsets[cut], None)
+        states = states.copy()
+        states[half] = np.nan  # never on, whatever the threshold and transform
+    zl, zr = data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3))
+    min_len, min_ov = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    limit = data.draw(st.sampled_from([1, 2, 5, 10**6]))
+    caps = (data.draw(st.sampled_from([None, 1, 3])), data.draw(st.sampled_from([None, 1, 3])))
+    on = is_on(apply_transform(states[:, cells], transform), threshold)
+    want = expected(states, offsets, transform, threshold, cells, zl, zr, min_ov, min_len,
+                    None, limit)
+    parts = run_split(on, offsets, cut, zl, zr, min_len, min_ov, limit, caps)
+    assert merged(parts, limit, min_ov) == want
+    if blank is not None:
+        assert parts[blank][0].shape[0] == 0 and parts[blank][1].sum() == 0
+
+
+@pytest.mark.parametrize("zl, zr", [(0, 0), (1, 0), (0, 1), (1, 1), (3, 2)])
+def test_halves_of_long_runs_with_one_row_buffers(zl, zr):
+    """Long shared runs cut at several sequence boundaries, halves with one-row buffers
+    (their cuts rise apart), limits below and above the candidates: the merged answer
+    equals one sweep over everything."""
+    rng = np.random.default_rng(7 + zl + zr)
+    T = 2400
+    on = np.repeat(rng.random((T // 40 + 1, 40)) < 0.5, 40, axis=0)[:T] & (
+        rng.random((T, 40)) < 0.95)
+    offsets = np.array([0, 1, 600, 601, 1500, 2399, T])  # sequences of length 1 too
+    for cut in (1, 3, 5):
+        for limit in (1, 40, 10**9):
+            whole = run_at(PairSweep, on, offsets, 0, T, zl, zr, 1, 1, limit, None)
+            parts = run_split(on, offsets, cut, zl, zr, 1, 1, limit, (1, 1))
+            assert merged(parts, limit, 1) == merged([whole], limit, 1)
+
+
+def merged(parts, limit, min_ov):
+    a, b, k, total = top_tiers(parts, limit, min_ov)
+    return sorted(zip(a.tolist(), b.tolist(), k.tolist(), strict=True)), total
