@@ -53,6 +53,7 @@ KNOWN = {
     "corpus": {
         "kind", "sequences", "length", "max_depth", "max_chars", "max_file_chars",
         "max_tokens", "min_count", "max_vocab", "sentences", "held_out", "unk", "mix", "lexicon",
+        "strip_comments",
     },
     "model": {
         "kind", "embedding", "hidden", "layers", "dropout", "output_dropout",
@@ -195,14 +196,19 @@ def load_corpus(spec: dict, seed: int) -> Corpus:
             f"generated: {len(seqs)} sequences, seed {seed}",
         )
     if kind == "python_stdlib":
-        seqs, names = corpora.code_sequences(spec["max_chars"], spec["max_file_chars"])
+        strip = spec.get("strip_comments", False)
+        if not isinstance(strip, bool):
+            raise ExtractError(
+                f"build.corpus.strip_comments is {str(strip)[:40]!r}; use true or false"
+            )
+        seqs, names = corpora.code_sequences(spec["max_chars"], spec["max_file_chars"], strip)
         return Corpus(
             seqs,
             corpora.CODE_VOCAB,
             corpora.UNK_CHAR,
-            [CodeAnnotator()],
-            f"{len(names)} files of the Python {_python()} standard library, "
-            f"{names[0]} .. {names[-1]}",
+            [CodeAnnotator(comments=not strip)],
+            f"{len(names)} files of the Python {_python()} standard library"
+            f"{' without comments' if strip else ''}, {names[0]} .. {names[-1]}",
         )
     if kind == "kjv":
         from .annotate import SpacyAnnotator

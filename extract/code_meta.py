@@ -40,6 +40,32 @@ def tokenizes(text: str) -> bool:
     return True
 
 
+def strip_comments(text: str) -> str:
+    """``text`` without its comments: a line that holds only a comment is dropped, a
+    comment after code is cut with the blanks before it. Strings (docstrings included) and
+    everything else stay as they are, so the result tokenizes like ``text``.
+
+    Why: in a character model of Python trained on source with comments, the strongest
+    "prose" cell is on in comments and strings alike; without comments the prose the model
+    reads is string literals only (the code recipe's ``corpus.strip_comments``).
+    """
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError) as e:
+        raise ExtractError(f"tokenize failed on the code sequence: {e}; drop this file") from None
+    cut = {tok.start[0]: tok.start[1] for tok in tokens if tok.type == tokenize.COMMENT}
+    if not cut:
+        return text
+    out = []
+    for row, line in enumerate(text.splitlines(keepends=True), start=1):
+        col = cut.get(row)
+        if col is None:
+            out.append(line)
+        elif line[:col].strip():
+            out.append(line[:col].rstrip() + line[len(line.rstrip("\r\n")):])
+    return "".join(out)
+
+
 def _char_offsets(text: str) -> list[int]:
     """Offset of the first character of each line (1-based rows: index 0 is unused)."""
     starts = [0, 0]
@@ -96,13 +122,14 @@ def _indent_per_char(text: str, rows: list[int], row_level: dict[int, int]) -> n
 class CodeAnnotator:
     """Python tokenize tracks for character sequences (one file per sequence)."""
 
-    def __init__(self) -> None:
+    def __init__(self, comments: bool = True) -> None:
+        # without comments (corpus.strip_comments) in_comment_or_string would be in_string
+        self.comments = comments
+        binary = ["in_string", "in_brackets"] + ["in_comment_or_string"] * comments
         self.tracks = [
             Track("token_type", "categorical"),
             Track("bracket_depth", "categorical"),
-            Track("in_string", "categorical", ["false", "true"]),
-            Track("in_brackets", "categorical", ["false", "true"]),
-            Track("in_comment_or_string", "categorical", ["false", "true"]),
+            *(Track(name, "categorical", ["false", "true"]) for name in binary),
             Track("indent", "categorical"),
         ]
 
@@ -110,18 +137,17 @@ class CodeAnnotator:
         out = []
         for chars in sequences:
             tracks = python_tracks("".join(chars))
-            out.append(
-                {
-                    "token_type": tracks["token_type"].tolist(),
-                    "bracket_depth": [f"depth {d}" for d in tracks["bracket_depth"]],
-                    "in_string": tracks["in_string"].astype(np.int32),
-                    "in_brackets": (tracks["bracket_depth"] > 0).astype(np.int32),
-                    "in_comment_or_string": (
-                        tracks["in_string"] | (tracks["token_type"] == "COMMENT")
-                    ).astype(np.int32),
-                    "indent": [f"level {d}" for d in tracks["indent"]],
-                }
-            )
+            labels = {
+                "token_type": tracks["token_type"].tolist(),
+                "bracket_depth": [f"depth {d}" for d in tracks["bracket_depth"]],
+                "in_string": tracks["in_string"].astype(np.int32),
+                "in_brackets": (tracks["bracket_depth"] > 0).astype(np.int32),
+                "indent": [f"level {d}" for d in tracks["indent"]],
+            }
+            if self.comments:
+                prose = tracks["in_string"] | (tracks["token_type"] == "COMMENT")
+                labels["in_comment_or_string"] = prose.astype(np.int32)
+            out.append(labels)
         return out
 
 

@@ -99,13 +99,16 @@ CODE_VOCAB = [UNK_CHAR, "\t", "\n"] + [chr(c) for c in range(32, 127)]
 
 
 def stdlib_files(
-    max_chars: int, max_file_chars: int, root: str | None = None
+    max_chars: int, max_file_chars: int, root: str | None = None, strip_comments: bool = False
 ) -> list[tuple[Path, str]]:
     """A fixed subset of the standard library's ``.py`` files: sorted by path, ASCII only,
     tokenizable, at most ``max_file_chars`` each, until ``max_chars`` in total.
 
-    Returns ``(path, text)`` with newlines normalised to ``\\n``.
+    Returns ``(path, text)`` with newlines normalised to ``\\n``; with ``strip_comments``
+    the texts lose their comments first (code_meta.strip_comments), and the two limits
+    count the stripped text, the one the model reads.
     """
+    from .code_meta import strip_comments as strip
     from .code_meta import tokenizes
 
     base = Path(root or sysconfig.get_paths()["stdlib"])
@@ -120,6 +123,8 @@ def stdlib_files(
             text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
         except (UnicodeDecodeError, OSError):
             continue
+        if strip_comments and text.isascii() and tokenizes(text):
+            text = strip(text)
         if not text or len(text) > max_file_chars or not text.isascii() or not tokenizes(text):
             continue
         if total + len(text) > max_chars:
@@ -129,10 +134,12 @@ def stdlib_files(
     return chosen
 
 
-def code_sequences(max_chars: int, max_file_chars: int) -> tuple[list[list[str]], list[str]]:
+def code_sequences(
+    max_chars: int, max_file_chars: int, strip_comments: bool = False
+) -> tuple[list[list[str]], list[str]]:
     """Character sequences, one per file, and the files' names relative to the stdlib."""
     base = Path(sysconfig.get_paths()["stdlib"])
-    files = stdlib_files(max_chars, max_file_chars)
+    files = stdlib_files(max_chars, max_file_chars, strip_comments=strip_comments)
     known = set(CODE_VOCAB)
     seqs = [[c if c in known else UNK_CHAR for c in text] for _, text in files]
     return seqs, [str(p.relative_to(base)) for p, _ in files]

@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hiddenscope.extract import ExtractError, corpora
-from hiddenscope.extract.code_meta import CodeAnnotator, DepthAnnotator, python_tracks, tokenizes
+from hiddenscope.extract.code_meta import (
+    CodeAnnotator,
+    DepthAnnotator,
+    python_tracks,
+    strip_comments,
+    tokenizes,
+)
 
 
 def test_parens_digits_equal_the_depth_and_stay_within_the_bound():
@@ -50,6 +56,10 @@ def test_code_annotator_labels():
     assert labels["token_type"][:3] == ["NAME", "whitespace", "OP"]
     assert labels["in_string"].tolist() == [0] * 8
     assert labels["in_comment_or_string"].tolist() == [0] * 8
+    (stripped,) = CodeAnnotator(comments=False).annotate([list("x = (1)\n")])
+    assert "in_comment_or_string" not in stripped  # it would equal in_string
+    assert [t.name for t in CodeAnnotator(comments=False).tracks] == list(stripped)
+    assert {t.name for t in CodeAnnotator().tracks} == set(labels)
 
 
 def test_comment_or_string_is_the_union_of_comments_and_strings():
@@ -76,6 +86,57 @@ def test_stdlib_subset_is_fixed_ascii_and_tokenizable():
     assert Path(sysconfig.get_paths()["stdlib"]) in paths[0].parents
     seqs, names = corpora.code_sequences(60_000, 8_000)
     assert len(seqs) == len(files) and set(c for s in seqs for c in s) <= set(corpora.CODE_VOCAB)
+
+
+def _tokens(text: str, drop: set[int]) -> list[tuple[int, str]]:
+    import io
+    import tokenize
+
+    toks = tokenize.generate_tokens(io.StringIO(text).readline)
+    return [(t.type, t.string) for t in toks if t.type not in drop]
+
+
+def test_strip_comments_keeps_every_other_token():
+    text = (
+        "#!/usr/bin/env python\n"
+        '"""Doc # not a comment."""\n'
+        "x = 1  # one\n"
+        "    # an indented comment line\n"
+        's = "a # b"   # tail\n'
+        "def f(a,  # inside brackets\n"
+        "      b):\n"
+        "    return a\n"
+    )
+    assert strip_comments(text) == (
+        '"""Doc # not a comment."""\n'
+        "x = 1\n"
+        's = "a # b"\n'
+        "def f(a,\n"
+        "      b):\n"
+        "    return a\n"
+    )
+    assert strip_comments("x = 1\n") == "x = 1\n"
+
+
+def test_strip_comments_on_the_stdlib_subset_matches_the_tokenizer():
+    import tokenize
+
+    files = corpora.stdlib_files(max_chars=120_000, max_file_chars=20_000)
+    layout = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+    for path, text in files:
+        stripped = strip_comments(text)
+        assert tokenizes(stripped), path
+        # the same tokens apart from comments and line layout, the same string characters
+        assert _tokens(stripped, layout) == _tokens(text, layout), path
+        assert "COMMENT" not in set(python_tracks(stripped)["token_type"]), path
+        assert python_tracks(stripped)["in_string"].sum() == python_tracks(text)["in_string"].sum()
+    stripped_files = corpora.stdlib_files(120_000, 20_000, strip_comments=True)
+    for _, t in stripped_files:
+        assert tokenizes(t) and "COMMENT" not in set(python_tracks(t)["token_type"])
+    assert sum(len(t) for _, t in stripped_files) <= 120_000
+    assert len(stripped_files) >= len(files)  # shorter texts: at least as many fit
+    seqs, _ = corpora.code_sequences(120_000, 20_000, strip_comments=True)
+    assert ["".join(s) for s in seqs] == [t for _, t in stripped_files]
 
 
 KJV_SAMPLE = """
