@@ -51,7 +51,7 @@ def build_command(
         parent = os.path.relpath(folder.resolve().parent)
         click.echo(
             f"optional: hiddenscope index {folder}   (builds the match index now; "
-            "else the server builds it on the first match)"
+            "else the server builds it in the background; matches scan until then)"
         )
         click.echo(f"next: hiddenscope serve {parent}   (then open {folder.name} in the browser)")
 

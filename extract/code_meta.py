@@ -62,7 +62,7 @@ def strip_comments(text: str) -> str:
         if col is None:
             out.append(line)
         elif line[:col].strip():
-            out.append(line[:col].rstrip() + line[len(line.rstrip("\r\n")):])
+            out.append(line[:col].rstrip() + line[len(line.rstrip("\r\n")) :])
     return "".join(out)
 
 
