@@ -161,3 +161,9 @@ def test_quick_build_of_code_writes_the_in_brackets_track(tmp_path):
         depth_labels = yaml.safe_load((folder / "labels" / "bracket_depth.json").read_text())
         depth = np.array([int(depth_labels[i].split()[1]) for i in f["meta/bracket_depth"][:]])
         assert (f["meta/in_brackets"][:] == (depth > 0)).all() and depth.max() > 0
+        # the recipe strips comments: no comment token, and no comment-or-string track
+        kinds = yaml.safe_load((folder / "labels" / "token_type.json").read_text())
+        assert "STRING" in kinds and "COMMENT" not in kinds
+        assert "meta/in_comment_or_string" not in f
+    config = yaml.safe_load((folder / "dataset.yml").read_text())
+    assert "in_comment_or_string" not in config["meta"] and "in_string" in config["meta"]
