@@ -8,6 +8,7 @@ through the store (H5StateSource, pread) with its index in the store's IndexFile
     python bench/bench_engine.py --size 1000000,650
     python bench/bench_engine.py --full           # T = 5M x D = 650 (13 GB of states)
     python bench/bench_engine.py --full --no-build --no-read --no-new-engine --cold-reps 1
+    python bench/bench_engine.py --size 1000000,650 --no-build --threads 1,2  # side by side
 
 Printed in one run, for each size: one sequential read of the states beside the index
 build (time, ratio; peak anonymous memory while building), the index size beside the
@@ -18,7 +19,9 @@ a warm query (all threads; less distorted than wall-clock by other jobs on a sha
 machine, though it counts both threads' work), a new engine's first query with the page
 cache warm ("new eng": no planes yet), and cold (new engine, index and states dropped
 from the page cache), beside the floor: a numpy compare-and-sum over the |S| rows held
-cell-major in memory. The query phase runs in a subprocess so its anonymous memory
+cell-major in memory. ``--threads 1,2`` runs the grid once per engine thread count (the
+sweep split over that many ranges of whole sequences), one table each. The query phase
+runs in a subprocess so its anonymous memory
 (RssAnon: the server's own pages, not the page cache) is its own. Each row ends with the
 load average when it was measured (the machine is shared).
 
@@ -110,16 +113,18 @@ def open_source(folder: Path):
 
 
 def query_phase(folder: Path, reps: int, cold_reps: int, row_cache: bool = True,
-                new_engine: bool = True, sets: tuple[int, ...] = SET_SIZES) -> dict:
+                new_engine: bool = True, sets: tuple[int, ...] = SET_SIZES,
+                threads: int | None = None) -> dict:
     """In a subprocess: warm and cold latency of every query of the grid; peak RssAnon.
     ``row_cache`` False: the index keeps no on-bit rows (every query reads its codes);
-    ``new_engine`` False: no "new eng" runs (at 5M a tie's first query reads most rows)."""
+    ``new_engine`` False: no "new eng" runs (at 5M a tie's first query reads most rows);
+    ``threads``: the engines' threads (None: the engine's default, one per core up to 2)."""
     if not row_cache:
         index_mod.ROWS.limit = 0
     ds, src, files = open_source(folder)
     data_file = folder / "data.h5"
     with AnonPeak() as anon:
-        warm = SourceEngine(src, files)
+        warm = SourceEngine(src, files, threads=threads)
         assert warm.index_state() == "fresh", warm.index_state()
         rows = []
         for n in sets:
@@ -143,15 +148,15 @@ def query_phase(folder: Path, reps: int, cold_reps: int, row_cache: bool = True,
                     # reads what the last cold run dropped, the second is timed
                     first = float("nan")
                     if new_engine:
-                        run(SourceEngine(src, IndexFiles(files.folder, src)))
+                        run(SourceEngine(src, IndexFiles(files.folder, src), threads=threads))
                         t0 = time.perf_counter()
-                        run(SourceEngine(src, IndexFiles(files.folder, src)))
+                        run(SourceEngine(src, IndexFiles(files.folder, src), threads=threads))
                         first = time.perf_counter() - t0
                     cold = []
                     for _ in range(cold_reps):
                         drop_cache(data_file, *files.folder.glob("*.bin"))
                         t0 = time.perf_counter()
-                        run(SourceEngine(src, IndexFiles(files.folder, src)))
+                        run(SourceEngine(src, IndexFiles(files.folder, src), threads=threads))
                         cold.append(time.perf_counter() - t0)
                     rows.append({"n": n, "thr": thr, "pad": f"{pl}/{pr}",
                                  "warm": stats_ms(times),
@@ -188,7 +193,7 @@ def floors_ms(src, reps: int, sets: tuple[int, ...] = SET_SIZES
 
 def run_size(T: int, D: int, reps: int, cold_reps: int, build: bool = True,
              compare: bool = False, read: bool = True, new_engine: bool = True,
-             sets: tuple[int, ...] = SET_SIZES) -> None:
+             sets: tuple[int, ...] = SET_SIZES, threads: tuple[int, ...] = ()) -> None:
     folder = ensure_dataset(HERE / "data" / f"T{T}_D{D}", T=T, D=D, layers=1, kinds=("cell",),
                             sequences=max(1, T // 10_000), depth_cells=DEPTH_CELLS, progress=True)
     ds, src, files = open_source(folder)
@@ -211,13 +216,18 @@ def run_size(T: int, D: int, reps: int, cold_reps: int, build: bool = True,
     index_mb = sum(f.stat().st_size for f in files.folder.glob("*.bin")) / 2**20
     states_mb = T * D * 4 / 2**20
     results = {}
-    for row_cache in ("off", "on") if compare else ("on",):
+    # one query phase per row-cache setting, or per engine thread count (side by side)
+    if threads and not compare:
+        runs = [("on", n) for n in threads]
+    else:
+        runs = [(rc, 0) for rc in (("off", "on") if compare else ("on",))]
+    for row_cache, n in runs:
         out = subprocess.run([sys.executable, __file__, "--query-phase", str(folder), str(reps),
                               str(cold_reps), row_cache, "on" if new_engine else "off",
-                              ",".join(map(str, sets))],
+                              ",".join(map(str, sets)), str(n)],
                              check=True, capture_output=True, text=True)
-        results[row_cache] = json.loads(out.stdout.strip().splitlines()[-1])
-    result = results["on"]
+        results[row_cache, n] = json.loads(out.stdout.strip().splitlines()[-1])
+    anon_mb = max(r["anon_mb"] for r in results.values())
     floors = floors_ms(src, reps, sets)
     ds.close()
     print(f"\nT = {T:,} x D = {D} float32 ({states_mb / 1024:.2f} GiB), "
@@ -228,11 +238,14 @@ def run_size(T: int, D: int, reps: int, cold_reps: int, build: bool = True,
     print(f"index size {index_mb:,.0f} MiB = {100 * index_mb / states_mb:.0f}% of the states "
           f"({states_mb:,.0f} MiB)")
     print(f"anonymous memory (RssAnon): building {anon.peak - base:,.0f} MiB above the "
-          f"{base:,.0f} MiB before; query phase peak {result['anon_mb']:,.0f} MiB")
-    for row_cache, result in results.items():
+          f"{base:,.0f} MiB before; query phase peak {anon_mb:,.0f} MiB")
+    for (row_cache, n), result in results.items():
         if compare:
             print(f"\nrow cache {row_cache} (the index's cached on-bit rows per cell and "
                   "threshold)")
+        elif n:
+            print(f"\nengine threads = {n} (the sweep split over {n} ranges of whole "
+                  "sequences)")
         print_rows(result, floors)
 
 
@@ -250,10 +263,11 @@ def print_rows(result: dict, floors: dict) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--query-phase":
-        folder, reps, cold_reps, row_cache, new_engine, sets = sys.argv[2:8]
+        folder, reps, cold_reps, row_cache, new_engine, sets, threads = sys.argv[2:9]
         print(json.dumps(query_phase(Path(folder), int(reps), int(cold_reps),
                                      row_cache == "on", new_engine == "on",
-                                     tuple(int(x) for x in sets.split(",")))))
+                                     tuple(int(x) for x in sets.split(",")),
+                                     int(threads) or None)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
@@ -272,6 +286,9 @@ def main() -> None:
                         help='skip the "new eng" runs (a new engine\'s first query)')
     parser.add_argument("--sets", default=",".join(map(str, SET_SIZES)),
                         help="the |S| of the grid, e.g. 20 (default 5,20,60)")
+    parser.add_argument("--threads", default="",
+                        help="engine threads, one query phase each, printed side by side, "
+                             "e.g. 1,2 (default: the engine's own, one per core up to 2)")
     args = parser.parse_args()
     print("timings are wall-clock; on a shared machine other jobs add noise")
     if args.size:
@@ -281,7 +298,8 @@ def main() -> None:
     run_size(T, D, args.reps, args.cold_reps, build=not args.no_build,
              compare=args.compare_row_cache, read=not args.no_read,
              new_engine=not args.no_new_engine,
-             sets=tuple(int(x) for x in args.sets.split(",")))
+             sets=tuple(int(x) for x in args.sets.split(",")),
+             threads=tuple(int(x) for x in args.threads.split(",") if x))
 
 
 if __name__ == "__main__":
