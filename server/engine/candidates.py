@@ -90,7 +90,8 @@ class PairSweep:
         self.limit, self.min_overlap = limit, min_overlap
         self.hist = np.zeros(m + 1, np.int64)
         self.out = np.zeros((1 << 14, 3), np.int64)
-        self.kept: list[np.ndarray] = []
+        self.kept = np.empty((1 << 14, 3), np.int64)  # rows[:n_kept] in the tiers kept so far
+        self.n_kept = 0
 
     cut = CandidateSweep.cut
 
@@ -122,12 +123,8 @@ class PairSweep:
             st[pairs.POS] = 0
             done = pairs.pair_sweep(self.words, ends, starts, rises, falls, self.cfg, st, pst,
                                     self.hist, self.out)
-            rows = self.out[: st[pairs.POS]]
             k = self.cut()
-            if rows.size:
-                keep = rows[rows[:, 2] >= k].copy()
-                keep[:, :2] += self.base
-                self.kept.append(keep)
+            self._keep(st[pairs.POS], k)
             self.cfg[pairs.KMIN] = k
             if done:
                 break
@@ -135,8 +132,19 @@ class PairSweep:
             if buf.size:
                 _give_words(buf)
         self.words = self.words[:0]
-        rows = np.concatenate(self.kept) if self.kept else np.zeros((0, 3), np.int64)
-        return rows[rows[:, 2] >= self.cut()], self.hist
+        n = pairs.keep_rows(self.kept, self.n_kept, self.cut(), 0, self.kept, 0)
+        return self.kept[:n], self.hist
+
+    def _keep(self, n: int, k: int) -> None:
+        """Append the rows ``out[:n]`` of tiers ``>= k`` to ``kept`` (in step numbers of the
+        whole source); when they do not fit, first drop the kept rows below ``k``, then grow."""
+        if self.n_kept + n > self.kept.shape[0]:
+            self.n_kept = pairs.keep_rows(self.kept, self.n_kept, k, 0, self.kept, 0)
+            if self.n_kept + n > self.kept.shape[0]:
+                grown = np.empty((2 * (self.n_kept + n), 3), np.int64)
+                grown[: self.n_kept] = self.kept[: self.n_kept]
+                self.kept = grown
+        self.n_kept = pairs.keep_rows(self.out, n, k, self.base, self.kept, self.n_kept)
 
 
 _SPARE: list[np.ndarray] = []  # word buffers of finished sweeps: no fresh pages per query

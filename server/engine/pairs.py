@@ -214,3 +214,17 @@ def pair_sweep(words, ends, starts, rises, falls, cfg, st, pst, hist, out):
     st[NEXT], st[B], st[POS] = i, b, pos
     hist[0] += below
     return True
+
+
+@nb.njit(**_JIT)
+def keep_rows(rows, n, kmin, base, dst, pos):
+    """Copy the rows ``rows[:n]`` (``int64[., 3]`` of ``(a, b, |I|)``) with ``|I| >= kmin``
+    to ``dst`` from row ``pos``, ``base`` added to ``a`` and ``b``; returns the next free row.
+    ``dst`` may be ``rows`` with ``pos = 0`` (compaction in place: a row never moves up).
+    No temporary arrays: numpy's mask-and-copy of each drained buffer cost more than the
+    walk on a large tie (fresh pages for every copy)."""
+    for i in range(n):
+        if rows[i, 2] >= kmin:
+            dst[pos, 0], dst[pos, 1], dst[pos, 2] = rows[i, 0] + base, rows[i, 1] + base, rows[i, 2]
+            pos += 1
+    return pos

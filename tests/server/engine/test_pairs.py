@@ -22,13 +22,20 @@ from oracle import match as oracle_match
 
 def run(kind, on, offsets, zl, zr, min_len, max_len, min_ov, limit, cap=None, block=13):
     """Feed ``on: bool[T, m]`` in blocks of ``block`` steps; ``cap`` shrinks the output
-    buffer (forces drains, resumes and a rising cut)."""
+    buffer (forces drains, resumes and a rising cut) and PairSweep's buffer of kept rows
+    (forces its compaction in place and its growth)."""
     sweep = kind(on.shape[1], offsets, zl, zr, min_len, max_len, min_ov, limit)
-    if cap is not None:
-        sweep.out = np.zeros((cap, 3), np.int64)
+    shrink(sweep, cap)
     for lo in range(0, on.shape[0], block):
         sweep.feed(lo, pack_on(on[lo : lo + block]))
     return sweep.finish()
+
+
+def shrink(sweep, cap):
+    if cap is not None:
+        sweep.out = np.zeros((cap, 3), np.int64)
+        if isinstance(sweep, PairSweep):
+            sweep.kept = np.empty((cap, 3), np.int64)
 
 
 def expected(states, offsets, transform, threshold, cells, zl, zr, min_ov, min_len, max_len,
@@ -158,8 +165,7 @@ def run_at(kind, on, bounds, lo, hi, zl, zr, min_len, min_ov, limit, cap):
     """A sweep of the steps ``lo .. hi - 1`` only (fed in global step numbers, as the
     engine's segments are)."""
     sweep = kind(on.shape[1], bounds, zl, zr, min_len, None, min_ov, limit)
-    if cap is not None:
-        sweep.out = np.zeros((cap, 3), np.int64)
+    shrink(sweep, cap)
     for a in range(lo, hi, 11):
         sweep.feed(a, pack_on(on[a : min(hi, a + 11)]))
     return sweep.finish()
