@@ -174,10 +174,16 @@ def pair_sweep(words, ends, starts, rises, falls, cfg, st, pst, hist, out):
                         if X & P == 0:
                             break
                         b += 1
-                elif mode and not good_r and min_len <= 1 and popcount(P & X) == 1:
-                    # one cell of X left, and E = F: its run's end is the one candidate to
-                    # come (most start steps of a padded match; no walk to find it)
-                    below += 1
+                elif mode and not good_r and min_len <= 1:
+                    # E = F: the candidates to come are the distinct run ends of the cells of
+                    # X still on, and once one is left its end is the last; most start steps
+                    # of a padded match have one cell in X and need no walk at all
+                    while popcount(P & X) > 1:
+                        F = ends[b]
+                        below += P & X & F != 0
+                        P &= ~F
+                        b += 1
+                    below += P & X != 0
                 else:
                     xm = X if mode else ~np.uint64(0)
                     while True:
