@@ -72,7 +72,10 @@ class CandidateSweep:
 class PairSweep:
     """The same answer as :class:`CandidateSweep` by pairs.py's walk from each start step,
     for ``m <= 64`` cells and a ``max_len`` that never binds: the segment's words are kept
-    as they are fed (8 bytes per step) and walked at :meth:`finish`."""
+    as they are fed (8 bytes per step) and walked at :meth:`finish` (with 12 bytes per step
+    more for the end words and start steps, and 8 each for ``G``/``H`` of a padding > 1;
+    all of them buffers reused from query to query). The engine runs one PairSweep per
+    range of whole sequences on its threads and merges them with :func:`top_tiers`."""
 
     def __init__(self, m: int, seq_offsets: np.ndarray, pad_left: int, pad_right: int,
                  min_len: int, max_len: int | None, min_overlap: int, limit: int) -> None:
