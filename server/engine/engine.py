@@ -149,18 +149,25 @@ class SourceEngine:
         to ``window_max`` steps after its start, with the on-count of ``query.cells`` at each
         step (each window's rows are read once)."""
         left, right = check_int("left", left, 0), check_int("right", right, 0)
-
-        def window(m: Match) -> MatchWindow:
+        bounds = []
+        for m in matches:
             first, last = self._sequence(m.start)
-            a = max(first, m.start - left)
-            b = min(last, m.end + right, m.start + window_max)
-            counts = scan.on_count(self.source, query.cell_ids, query.threshold, a, b,
-                                   self.chunk)
-            return MatchWindow(match=m, window_start=a, window_end=b, on_count=counts)
+            bounds.append((max(first, m.start - left), min(last, m.end + right,
+                                                           m.start + window_max)))
+        # after a match over these cells the index's row cache holds their checked on-bits
+        usable = self._usable_index()
+        counts = None if usable is None or not matches else usable[0].cached_on_counts(
+            usable[1], query.cell_ids, query.threshold, bounds)
+        if counts is None:
+            def window(ab: tuple[int, int]) -> np.ndarray:
+                return scan.on_count(self.source, query.cell_ids, query.threshold, *ab,
+                                     self.chunk)
 
-        # the windows lie scattered over the source: read them concurrently (cold disk)
-        return list(scan.IO.map(window, matches)) if len(matches) > 1 else [
-            window(m) for m in matches]
+            # the windows lie scattered over the source: read them concurrently (cold disk)
+            counts = list(scan.IO.map(window, bounds)) if len(bounds) > 1 else [
+                window(ab) for ab in bounds]
+        return [MatchWindow(match=m, window_start=a, window_end=b, on_count=c)
+                for m, (a, b), c in zip(matches, bounds, counts, strict=True)]
 
     def _segments(self) -> list[tuple[int, int]]:
         """Up to ``threads`` ranges of whole sequences of about equal length."""

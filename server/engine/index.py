@@ -269,6 +269,15 @@ class RowCache:
             self.used += nbytes
             return entry
 
+    def peek(self, key: tuple) -> tuple[np.ndarray, bytearray] | None:
+        """The entry of ``key`` when it is kept (like :meth:`get`), else None: nothing is
+        created or evicted."""
+        with self.lock:
+            entry = self.rows.get(key)
+            if entry is not None:
+                self.rows.move_to_end(key)
+            return entry
+
     def forget(self, owner: int) -> None:
         """Drop the rows of the index whose ``id`` is ``owner`` (it is gone)."""
         with self.lock:
@@ -454,9 +463,7 @@ class CodeIndex:
         amb = np.empty(m, np.uint8)
         for j, c in enumerate(cells):
             ks[j], amb[j] = self.threshold_code(layout, int(c), threshold)
-        codes_file = manifest["files"]["codes"]
-        build = (codes_file["name"], str(codes_file.get("identity")),
-                 float(threshold32(threshold)))
+        build = self._row_key(manifest, threshold)
         cached = [self.rows.get((id(self), build, int(c)), T) for c in cells]
         amb_steps, amb_cells = np.empty(1 << 12, np.int64), np.empty(1 << 12, np.int64)
         spans = [(ra, min(T, ra + span))  # aligned to checksum blocks
@@ -514,6 +521,34 @@ class CodeIndex:
                 for pending in reads.values():
                     for read in pending:
                         read.cancel() or read.exception()
+
+    @staticmethod
+    def _row_key(manifest: dict, threshold: float) -> tuple:
+        """The row cache's key of this build at ``threshold`` (the cell id is added)."""
+        codes_file = manifest["files"]["codes"]
+        return (codes_file["name"], str(codes_file.get("identity")),
+                float(threshold32(threshold)))
+
+    def cached_on_counts(self, manifest: dict, cells: np.ndarray, threshold: float,
+                         windows: list[tuple[int, int]]) -> list[np.ndarray] | None:
+        """``int32[b-a+1]`` per window ``(a, b)``: how many of ``cells`` are on at each step,
+        from the row cache alone (the checked bits a match over these cells just built), or
+        None when some cell's row does not cover some window: then nothing was read."""
+        build = self._row_key(manifest, threshold)
+        rows = [self.rows.peek((id(self), build, int(c))) for c in cells]
+        if any(e is None for e in rows):
+            return None
+        for a, b in windows:
+            b0, b1 = a // BLOCK, b // BLOCK + 1
+            if any(0 in e[1][b0:b1] for e in rows):
+                return None
+        out = []
+        for a, b in windows:
+            w0, w1 = a // 64, b // 64 + 1
+            words = np.stack([e[0][w0:w1] for e in rows])  # uint64[m, w]: bit i = step 64w+i
+            bits = np.unpackbits(words.astype("<u8").view(np.uint8), axis=1, bitorder="little")
+            out.append(bits[:, a - 64 * w0 : b - 64 * w0 + 1].sum(0, dtype=np.int32))
+        return out
 
     @staticmethod
     def _keep_rows(cached, masks, w0, w1, b0, b1) -> None:

@@ -9,8 +9,9 @@ import tempfile
 import numpy as np
 import pytest
 from engine_helpers import PROPERTY, make_states
-from hiddenscope.server.engine import ArraySource, MatchQuery, SourceEngine
+from hiddenscope.server.engine import ArraySource, MatchQuery, SourceEngine, apply_transform
 from hiddenscope.server.engine import index as index_mod
+from hiddenscope.server.engine import scan as scan_mod
 from hiddenscope.server.store import IndexFiles
 from hypothesis import given
 from hypothesis import strategies as st
@@ -168,3 +169,54 @@ def test_a_failed_read_of_codes_is_reported_and_waited_for(tmp_path, monkeypatch
     assert engine.match(query) == SourceEngine(engine.source).match(query)
     assert "failed" in calls and calls.count("closed") == 1
     assert calls[-1] == "closed"  # the file was closed after every read had finished
+
+
+@PROPERTY
+@given(st.integers(0, 2**31), st.integers(1, 9), st.sampled_from(["tanh", "none"]),
+       st.sampled_from([0, 1 << 20]), st.data())
+def test_align_after_a_match_counts_from_the_cached_rows(seed, D, transform, limit_bytes,
+                                                         data):
+    """After a match, align's on-counts come from the cached rows (no state is read then)
+    and equal numpy's count over the transformed values; with nothing kept it reads."""
+    lengths = data.draw(st.lists(st.integers(1, 90), min_size=1, max_size=4))
+    states, offsets = make_states(seed, lengths, D, coarse=data.draw(st.booleans()),
+                                  nan_rate=data.draw(st.sampled_from([0.0, 0.05])))
+    values = apply_transform(states, transform).astype(np.float64)
+    cells = data.draw(st.lists(st.integers(0, D - 1), min_size=1, max_size=6))
+    threshold = data.draw(st.sampled_from([0.3, 0.0, -0.5]))
+    left, right = data.draw(st.integers(0, 70)), data.draw(st.integers(0, 70))
+    query = MatchQuery(cells, threshold, data.draw(st.integers(0, 2)), 0, limit=20)
+    with tempfile.TemporaryDirectory() as folder:
+        engine = _indexed(states, offsets, transform, folder, index_mod.RowCache(limit_bytes))
+        matches = engine.match(query).matches
+        read = []
+        real = scan_mod.on_count
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(scan_mod, "on_count", lambda *a, **k: read.append(a) or real(*a, **k))
+            windows = engine.align(query, matches, left, right, window_max=60)
+    assert bool(read) == (limit_bytes == 0 and bool(matches))
+    for w in windows:
+        on = values[w.window_start : w.window_end + 1][:, sorted(set(cells))] >= threshold
+        assert w.on_count.dtype == np.int32 and w.on_count.tolist() == on.sum(1).tolist()
+
+
+def test_cached_on_counts_need_every_row_and_block(tmp_path):
+    """A cell never matched, another threshold, or a block not yet filled: None (the caller
+    reads); the rows of a match: counts across words and blocks."""
+    B = index_mod.BLOCK
+    states, offsets = make_states(5, [B + 100, B // 2], 4, coarse=True)
+    rows = index_mod.RowCache(1 << 24)
+    engine = _indexed(states, offsets, "none", tmp_path, rows, threads=1)
+    index, manifest = engine.index, engine.index.fresh()
+    cells = np.array([0, 2])
+    engine.match(MatchQuery(cells.tolist(), 0.1, limit=3))
+    windows = [(0, 5), (B - 70, B + 60), (len(states) - 9, len(states) - 1)]
+    got = index.cached_on_counts(manifest, cells, 0.1, windows)
+    for (a, b), counts in zip(windows, got, strict=True):
+        assert counts.tolist() == (states[a : b + 1][:, cells] >= np.float32(0.1)).sum(1).tolist()
+    assert index.cached_on_counts(manifest, np.array([0, 1]), 0.1, windows) is None
+    assert index.cached_on_counts(manifest, cells, 0.2, windows) is None
+    for _, done in rows.rows.values():
+        done[1] = 0  # the second block not filled
+    assert index.cached_on_counts(manifest, cells, 0.1, windows[:1]) is not None
+    assert index.cached_on_counts(manifest, cells, 0.1, windows[1:2]) is None
