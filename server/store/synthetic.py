@@ -157,10 +157,11 @@ def ensure_dataset(folder: str | os.PathLike, **params) -> Path:
     """Write the data set unless ``folder`` already holds one made with the same parameters.
 
     Benchmarks share big generated folders this way (T = 5M x D = 650 takes minutes).
+    ``progress`` (a progress bar while writing) is not part of what was made.
     """
     folder = Path(folder)
     stamp = folder / ".params.json"
-    wanted = json.dumps(params, sort_keys=True)
+    wanted = json.dumps({k: v for k, v in params.items() if k != "progress"}, sort_keys=True)
     if (folder / "dataset.yml").exists() and stamp.exists() and stamp.read_text() == wanted:
         return folder
     write_dataset(folder, **params)

@@ -91,3 +91,20 @@ def test_extractor_and_synthetic_write_the_same_format(tmp_path):
     assert ca["states"]["types"][0]["path"] == cb["states"]["types"][0]["path"]
     for folder in (syn, ext):  # the store loads both
         open_dataset(folder).close()
+
+
+def test_ensure_dataset_writes_once_per_parameters(tmp_path, monkeypatch):
+    """A shared benchmark folder is written again when a parameter changes, not when only
+    the progress bar does."""
+    from hiddenscope.server.store import synthetic
+
+    written = []
+    real = synthetic.write_dataset
+    monkeypatch.setattr(synthetic, "write_dataset",
+                        lambda folder, **p: written.append(p) or real(folder, **p))
+    params = {"T": 40, "D": 3, "layers": 1, "kinds": ("cell",), "sequences": 2}
+    synthetic.ensure_dataset(tmp_path / "d", **params, progress=False)
+    synthetic.ensure_dataset(tmp_path / "d", **params, progress=True)
+    assert len(written) == 1
+    synthetic.ensure_dataset(tmp_path / "d", **{**params, "D": 4})
+    assert len(written) == 2 and written[1]["D"] == 4
