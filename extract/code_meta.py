@@ -57,7 +57,9 @@ def strip_comments(text: str) -> str:
     if not cut:
         return text
     out = []
-    for row, line in enumerate(text.splitlines(keepends=True), start=1):
+    # rows as tokenize counts them: split at "\n" only (splitlines would also split at a
+    # form feed and shift every later row)
+    for row, line in enumerate(io.StringIO(text).readlines(), start=1):
         col = cut.get(row)
         if col is None:
             out.append(line)
@@ -69,7 +71,7 @@ def strip_comments(text: str) -> str:
 def _char_offsets(text: str) -> list[int]:
     """Offset of the first character of each line (1-based rows: index 0 is unused)."""
     starts = [0, 0]
-    for line in text.splitlines(keepends=True):
+    for line in io.StringIO(text).readlines():  # tokenize's rows (not splitlines': form feeds)
         starts.append(starts[-1] + len(line))
     return starts
 

@@ -116,6 +116,11 @@ def test_strip_comments_keeps_every_other_token():
         "    return a\n"
     )
     assert strip_comments("x = 1\n") == "x = 1\n"
+    # a form feed (old stdlib files have them) is no line break for tokenize
+    feed = "x = 1\x0c  # a\ny = 2  # b\n# c\nz = 3\n"
+    assert strip_comments(feed) == "x = 1\ny = 2\nz = 3\n"  # the feed is a blank before "#"
+    kinds = python_tracks(feed)["token_type"]
+    assert kinds[feed.index("# b")] == "COMMENT" and kinds[feed.index("z")] == "NAME"
 
 
 def test_strip_comments_on_the_stdlib_subset_matches_the_tokenizer():
