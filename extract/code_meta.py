@@ -51,7 +51,7 @@ def strip_comments(text: str) -> str:
     """
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    except (tokenize.TokenError, SyntaxError) as e:
+    except (tokenize.TokenError, SyntaxError, ValueError) as e:  # those tokenizes() refuses
         raise ExtractError(f"tokenize failed on the code sequence: {e}; drop this file") from None
     cut = {tok.start[0]: tok.start[1] for tok in tokens if tok.type == tokenize.COMMENT}
     if not cut:

@@ -123,8 +123,11 @@ def stdlib_files(
             text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
         except (UnicodeDecodeError, OSError):
             continue
-        if strip_comments and text.isascii() and tokenizes(text):
-            text = strip(text)
+        if strip_comments and text.isascii():
+            try:
+                text = strip(text)  # tokenizes it on the way
+            except ExtractError:  # it does not tokenize: left out
+                continue
         if not text or len(text) > max_file_chars or not text.isascii() or not tokenizes(text):
             continue
         if total + len(text) > max_chars:

@@ -88,3 +88,13 @@ def test_recipe_with_a_missing_key_is_a_clear_error(tmp_path):
     (tmp_path / "dataset.yml").write_text(yaml.safe_dump(recipe))
     result = CliRunner().invoke(COMMANDS["build"], [str(tmp_path)])
     assert result.exit_code == 1 and "build.train.bptt is missing" in result.output
+
+
+def test_strip_comments_that_is_not_a_boolean_is_a_clear_error(tmp_path):
+    recipe = yaml.safe_load((ROOT / "datasets" / "code" / "dataset.yml").read_text())
+    recipe["build"]["corpus"]["strip_comments"] = "yes please"
+    (tmp_path / "dataset.yml").write_text(yaml.safe_dump(recipe))
+    result = CliRunner().invoke(COMMANDS["build"], [str(tmp_path), "--quick"])
+    assert result.exit_code == 1, result.output
+    assert "build.corpus.strip_comments is 'yes please'; use true or false" in result.output
+    assert not (tmp_path / "data.h5").exists() and not list(tmp_path.glob("checkpoint*"))
