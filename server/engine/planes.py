@@ -142,16 +142,17 @@ def fill(source: StateSource, threshold: float, plane: Plane, lo: np.ndarray,
     order = np.argsort(lo, kind="stable")
     starts, ends = merged_ranges(lo[order], hi[order])
     covered = int((ends - starts + 1).sum())
+    steps = None
     if 8 * covered > plane.done.size:  # many ranges: are they all filled already?
         before = plane.filled_before()
         if (before[ends + 1] - before[starts]).sum() == covered:
             return
-    # few once a threshold has been seen (scanning done[] costs ~1 ms per 1M steps)
-    undone = np.flatnonzero(~plane.done) if 8 * covered > plane.done.size else None
-    if undone is not None and undone.size < covered:  # look up the few missing steps
-        i = np.maximum(np.searchsorted(starts, undone, side="right") - 1, 0)
-        steps = undone[(undone >= starts[i]) & (undone <= ends[i])]
-    else:
+        # few once a threshold has been seen (scanning done[] costs ~1 ms per 1M steps)
+        undone = np.flatnonzero(~plane.done)
+        if undone.size < covered:  # look up the few missing steps
+            i = np.maximum(np.searchsorted(starts, undone, side="right") - 1, 0)
+            steps = undone[(undone >= starts[i]) & (undone <= ends[i])]
+    if steps is None:
         steps = merged_steps(lo[order], hi[order])
         steps = steps[~plane.done[steps]]
     if steps.size == 0:

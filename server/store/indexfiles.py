@@ -65,7 +65,8 @@ def content_sample(source) -> int:
     included) and of its sequence offsets: a cheap check that the numbers are the same."""
     T = int(source.shape[0])
     steps = np.unique(np.linspace(0, T - 1, min(T, SAMPLE_ROWS)).astype(np.int64))
-    # one row per read, 8 at a time: on a cold disk concurrent reads are served far faster
+    # 8 rows per read_steps call, the calls concurrent: a cold disk serves them far faster
+    # (the store may not use the engine's scan.IO pool: its own, for this one sample)
     with ThreadPoolExecutor(8) as pool:
         parts = list(pool.map(lambda i: np.asarray(source.read_steps(steps[i : i + 8])),
                               range(0, steps.size, 8)))
