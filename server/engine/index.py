@@ -288,6 +288,12 @@ class RowCache:
 ROWS = RowCache(ROW_BUDGET)  # the indexes of a process share one budget
 
 
+def _covered(entries: list, lo: int, hi: int) -> bool:
+    """Whether every row cache entry (None: not kept) is filled over steps ``lo .. hi-1``."""
+    b0, b1 = lo // BLOCK, -(-hi // BLOCK)
+    return all(e is not None and 0 not in e[1][b0:b1] for e in entries)
+
+
 class CodeIndex:
     """The index of one source, stored through ``storage``."""
 
@@ -469,10 +475,6 @@ class CodeIndex:
         spans = [(ra, min(T, ra + span))  # aligned to checksum blocks
                  for ra in range(start - start % BLOCK, stop, span)]
 
-        def in_cache(ra: int, rb: int) -> bool:
-            b0, b1 = ra // BLOCK, -(-rb // BLOCK)
-            return all(e is not None and 0 not in e[1][b0:b1] for e in cached)
-
         # codes are read on the I/O threads, one pread per cell, the next span's while this
         # one is computed (a cold disk serves concurrent reads faster; reading overlaps work)
         buffers = [np.empty((m, span), np.uint16) for _ in range(2)]
@@ -480,7 +482,7 @@ class CodeIndex:
         reads: dict[int, list] = {}
 
         def fetch(i: int, reader) -> None:
-            if i >= len(spans) or i in reads or in_cache(*spans[i]):
+            if i >= len(spans) or i in reads or _covered(cached, *spans[i]):
                 return
             ra, rb = spans[i]
             part = buffers[i % 2][:, : rb - ra]
@@ -536,12 +538,8 @@ class CodeIndex:
         None when some cell's row does not cover some window: then nothing was read."""
         build = self._row_key(manifest, threshold)
         rows = [self.rows.peek((id(self), build, int(c))) for c in cells]
-        if any(e is None for e in rows):
+        if not all(_covered(rows, a, b + 1) for a, b in windows):
             return None
-        for a, b in windows:
-            b0, b1 = a // BLOCK, b // BLOCK + 1
-            if any(0 in e[1][b0:b1] for e in rows):
-                return None
         out = []
         for a, b in windows:
             w0, w1 = a // 64, b // 64 + 1
