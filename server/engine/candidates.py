@@ -84,7 +84,7 @@ class PairSweep:
         offsets = np.asarray(seq_offsets, dtype=np.int64)
         self.base = int(offsets[0])
         self.offsets = offsets - self.base  # the kernels index the segment's own words
-        self.words = _take_words(int(self.offsets[-1]))  # every step is fed
+        self.words = take_words(int(self.offsets[-1]))  # every step is fed
         self.fed = 0
         self.zl, self.zr = pad_left, pad_right
         mode = (1 if pad_left else 0) + (2 if pad_right else 0)
@@ -110,13 +110,13 @@ class PairSweep:
             raise RuntimeError(f"PairSweep fed {self.fed} of {self.words.size} steps")
         rises = falls = self.words[:0]
         if self.zl > 1:
-            rises = _take_words(self.words.size)
+            rises = take_words(self.words.size)
             pairs.good_rises(self.words, self.offsets, self.zl, rises)
         if self.zr > 1:
-            falls = _take_words(self.words.size)
+            falls = take_words(self.words.size)
             pairs.good_falls(self.words, self.offsets, self.zr, falls)
         # the end words and the start steps (int32: a segment is far below 2**31 steps)
-        ends, spare = _take_words(self.words.size), _take_words(self.words.size // 2 + 1)
+        ends, spare = take_words(self.words.size), take_words(self.words.size // 2 + 1)
         starts = spare.view(np.int32)[: self.words.size]
         self.cfg[pairs.STARTS] = pairs.ends_and_starts(self.words, self.offsets, rises,
                                                        self.zl > 1, ends, starts)
@@ -133,7 +133,7 @@ class PairSweep:
                 break
         for buf in (self.words, ends, spare, rises, falls):
             if buf.size:
-                _give_words(buf)
+                give_words(buf)
         self.words = self.words[:0]
         n = pairs.keep_rows(self.kept, self.n_kept, self.cut(), 0, self.kept, 0)
         return self.kept[:n], self.hist
@@ -155,7 +155,7 @@ _SPARE_LOCK = threading.Lock()
 _SPARE_BYTES = 1 << 28  # up to 4.5 words per step: 5M steps in two segments fit
 
 
-def _take_words(n: int) -> np.ndarray:
+def take_words(n: int) -> np.ndarray:
     """``uint64[n]`` (contents undefined), from the smallest finished sweep's buffer that
     fits (fresh pages cost more than the walk: about 1 ms per 2 MB faulted in)."""
     with _SPARE_LOCK:
@@ -165,7 +165,7 @@ def _take_words(n: int) -> np.ndarray:
     return np.empty(n, np.uint64)
 
 
-def _give_words(words: np.ndarray) -> None:
+def give_words(words: np.ndarray) -> None:
     """Keep a finished sweep's buffer for the next one (within ``_SPARE_BYTES``)."""
     buf = words if words.base is None else words.base
     with _SPARE_LOCK:

@@ -8,10 +8,15 @@ DESIGN.md match definition reduces to per-cell on-runs (candidates.py picks one)
 
 Ranking is ``(-|I|, |S ∪ S2|, -length, start)``. ``|S2|`` needs every cell's values over
 the padded range, so it is computed only for the candidates of the ``|I|`` tiers needed
-to fill ``limit`` (the tier where the limit cuts is evaluated completely, which keeps the
-answer exact), from per-threshold on-bit planes of every cell (planes.py): the first
-query at a threshold reads the rows its candidates cover once (a cut tier of millions of
-candidates costs about one full scan), later ones at that threshold only AND words.
+to fill ``limit``, from per-threshold on-bit planes of every cell (planes.py): the first
+query at a threshold reads the rows its candidates cover once, later ones at that
+threshold only AND words. A large cut tier (a tie of hundreds of thousands of short
+candidates) is bounded first (:meth:`SourceEngine._bounded`): the cells of ``S2`` outside
+``S`` include those of a small set ``Q`` outside ``S``, counted on ``Q``'s on-bits alone, and
+only the candidates whose bound can still reach the ``limit``-th rank get their exact
+``|S2|``. The answer stays exact; at 5M steps a tie's
+first query reads ``|S| + |Q|`` cells through the index and the rows of a few hundred
+ranges, instead of every row its candidates cover (minutes on a cold disk).
 """
 from __future__ import annotations
 
@@ -22,14 +27,36 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import scan
-from .candidates import new_sweep, top_tiers
+from .candidates import give_words, new_sweep, take_words, top_tiers
 from .errors import EngineError, IndexCorrupt, check_cells, check_int, check_range
 from .index import CodeIndex
-from .planes import PlaneCache
+from .planes import PlaneCache, count_bits
 from .query import MatchQuery, SelectQuery, check_threshold
 from .results import Candidates, CellStats, Match, MatchResult, MatchWindow
 from .source import IndexStorage, StateSource
 from .stats import stats_of_column
+
+BOUND_ROWS = 1 << 14  # candidates to rank from which |S2| is bounded first (see _bounded)
+BOUND_CELLS = 16  # the cells of Q (see _bounded)
+
+
+def smallest(keys: tuple[np.ndarray, ...], n: int) -> np.ndarray:
+    """Indices of the ``n`` smallest rows in the lexicographic order of ``keys`` (equal-length
+    arrays, the first key first), sorted in that order. Partitions key by key, so a large
+    tie in the first keys costs O(rows) per key instead of a lexsort of the whole tie."""
+    rows = np.arange(keys[0].size)
+    taken = []
+    for key in keys:
+        if rows.size <= n:
+            break
+        col = key[rows]
+        cut = np.partition(col, n - 1)[n - 1]
+        below = col < cut
+        taken.append(rows[below])
+        n -= int(below.sum())
+        rows = rows[col == cut]
+    out = np.concatenate([*taken, rows[:n]])
+    return out[np.lexsort(tuple(key[out] for key in reversed(keys)))]
 
 
 class SourceEngine:
@@ -184,23 +211,85 @@ class SourceEngine:
         seq = np.searchsorted(self.offsets, a, side="right") - 1
         lo = np.maximum(self.offsets[seq], a - query.pad_left)
         hi = np.minimum(self.offsets[seq + 1] - 1, b + query.pad_right)
+        keep = self._bounded(query, a, b, k, lo, hi)
+        if keep is not None:
+            a, b, k, lo, hi = (x[keep] for x in (a, b, k, lo, hi))
         s2 = self.planes.count_s2(query.threshold, a, b, lo, hi)
         union = len(query.cells) + s2 - k
         length = b - a + 1
-        # the first two keys as one number (|I| <= D, |S u S2| <= 2D): only the candidates
-        # at or before the limit-th in it can be in the answer, so just those are sorted
-        key = -k.astype(np.int64) * (1 << 32) + union
-        if key.size > 4 * query.limit:
-            kth = np.partition(key, query.limit - 1)[query.limit - 1]
-            keep = np.flatnonzero(key <= kth)
-            a, b, k, s2, union, length = (x[keep] for x in (a, b, k, s2, union, length))
-        order = np.lexsort((a, -length, union, -k))[: query.limit]
+        # the first two keys as one number (|I| <= D, |S u S2| <= 2D)
+        order = smallest((-k.astype(np.int64) * (1 << 32) + union, -length, a), query.limit)
         matches = [
             Match(start=int(a[i]), end=int(b[i]), length=int(length[i]), overlap=int(k[i]),
                   union=int(union[i]), extra=int(s2[i] - k[i]))
             for i in order
         ]
         return MatchResult(matches=matches, candidates=total)
+
+    def _bounded(self, query: MatchQuery, a, b, k, lo, hi) -> np.ndarray | None:
+        """The indices of the candidates that can be among the first ``query.limit``, found
+        without every cell's bits; None: rank them all (few candidates, no fresh index, or
+        no cell outside ``S``).
+
+        ``Q`` (:data:`BOUND_CELLS` cells outside ``S``, the highest mean value first): the
+        cells of ``Q`` in ``S2`` are cells of ``S2`` outside ``S``, so the first two keys
+        ``key = -|I| * 2**32 + |S ∪ S2|`` are at least ``lb = -|I| * 2**32 + |S| + |S2 ∩ Q|``.
+        With the rank's other keys, ``(lb, -length, start)`` is at most a candidate's rank
+        ``(key, -length, start)``. The ``n`` best by that bound get their exact ``|S2|``
+        (``n`` = 4 ``limit``, then 4 times more each round); the ``limit``-th best exact rank
+        among them is at least as good as the answer's last, so once the ``n``-th bound
+        ranks after it, every candidate not counted ranks after ``limit`` others and is
+        left out. Exact: the answer is unchanged; on a tie of short candidates the ones
+        counted are the long ones and the few short ones whose bound is low."""
+        if a.size < max(BOUND_ROWS, 4 * query.limit) or len(query.cells) >= self.D:
+            return None
+        usable = self._usable_index()
+        if usable is None:
+            return None
+        index, manifest = usable
+        others = index.likely_on(manifest, query.cell_ids, BOUND_CELLS)
+        buf = take_words(self.T)
+        try:
+            words = self._words(index, manifest, others, query.threshold, buf)
+            if words is None:
+                return None
+            a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)  # as the warm-up compiled
+            extra = count_bits(words, a, b, lo, hi)
+        finally:
+            give_words(buf)
+        tier = -k.astype(np.int64) * (1 << 32)
+        lb, neg_len = tier + len(query.cells) + extra, a - b - 1
+        n = 4 * query.limit
+        while True:  # the n best by the bound, counted exactly, until the rest can't reach
+            first = smallest((lb, neg_len, a), n)
+            s2 = self.planes.count_s2(query.threshold, a[first], b[first], lo[first], hi[first])
+            exact = tier[first] + len(query.cells) + s2 - k[first]
+            j = smallest((exact, neg_len[first], a[first]), query.limit)[-1]
+            last = first[-1]
+            if first.size == a.size or (lb[last], neg_len[last], a[last]) > (
+                    exact[j], neg_len[first[j]], a[first[j]]):
+                return first
+            n *= 4
+
+    def _words(self, index: CodeIndex, manifest: dict, cells: np.ndarray, threshold: float,
+               buf: np.ndarray) -> np.ndarray | None:
+        """``uint64[T, 1]`` in ``buf``: the on-bits of ``cells`` (at most 64) at every step,
+        read through the index on the engine's threads; None when a block fails its
+        checksum (the index is marked stale) or a rebuild replaced the files."""
+        def segment(bounds: tuple[int, int]) -> None:
+            for lo, masks in index.mask_blocks(manifest, cells, threshold, *bounds):
+                buf[lo : lo + masks.shape[1]] = masks[0]
+
+        segments = self._segments()
+        try:
+            with ThreadPoolExecutor(len(segments)) as pool:
+                list(pool.map(segment, segments))
+        except IndexCorrupt as err:
+            index.storage.invalidate(str(err))
+            return None
+        except OSError:
+            return None
+        return buf.reshape(self.T, 1)
 
     def on_count(self, cells, threshold, start, end) -> np.ndarray:
         """``int32[end-start+1]``: how many of ``cells`` are on at each step of ``start .. end``."""

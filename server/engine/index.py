@@ -423,6 +423,15 @@ class CodeIndex:
         self._verify(manifest, np.array([cell]), 0, sums)
         return out
 
+    @staticmethod
+    def likely_on(manifest: dict, exclude: np.ndarray, n: int) -> np.ndarray:
+        """``int64[<= n]`` sorted: the cells not in ``exclude`` with the highest sum of values
+        (the cells most often on at a threshold, as a guess from the manifest alone; NaN
+        sums last)."""
+        sums = np.asarray(manifest["layout"]["sum"], dtype=np.float64)
+        order = np.argsort(-sums, kind="stable")
+        return np.sort(order[~np.isin(order, exclude)][:n]).astype(np.int64)
+
     def cell_stats(self, manifest: dict, cell: int, bins: int) -> CellStats | None:
         """Exact :class:`CellStats` from the codes (None: use a scan; see stats_from_codes)."""
         m = manifest["layout"]
