@@ -14,9 +14,9 @@ threshold only AND words. A large cut tier (a tie of hundreds of thousands of sh
 candidates) is bounded first (:meth:`SourceEngine._bounded`): the cells of ``S2`` outside
 ``S`` include those of a small set ``Q`` outside ``S``, counted on ``Q``'s on-bits alone, and
 only the candidates whose bound can still reach the ``limit``-th rank get their exact
-``|S2|``. The answer stays exact; at 5M steps a tie's
-first query reads ``|S| + |Q|`` cells through the index and the rows of a few hundred
-ranges, instead of every row its candidates cover (minutes on a cold disk).
+``|S2|``. The answer stays exact; at 5M steps a tie's first query reads ``|S| + |Q|`` cells
+through the index and the rows of a few thousand ranges, instead of every row its
+candidates cover (minutes on a cold disk).
 """
 from __future__ import annotations
 
