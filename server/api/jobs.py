@@ -15,11 +15,19 @@ reads. A failed job keeps its exception until one request has raised it (the sam
 problem+json a direct call gives) and is then forgotten. At most ``MAX_JOBS`` jobs are queued
 or running; one more is refused with 503 and a Retry-After, never queued without bound.
 
+A job nobody asks for any more is stopped: when no request has asked for it (or waited on it)
+for ``ABANDON_S`` seconds, its next progress report raises :class:`JobAbandoned` (a queued
+one is dropped before it starts), so a client that moved on to other parameters does not
+keep a worker busy for minutes while its new question waits in the queue. The client asks
+again every second or so, and a hidden browser tab at least once a minute, so a job still
+wanted is never stopped; one asked for again after it was stopped starts anew.
+
 The workers are daemon threads: a server stopped in the middle of a long pass exits at once.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import queue
 import threading
@@ -36,25 +44,43 @@ from .errors import ApiError
 WORKERS = 2  # two cores on the demo machine; one analysis per core
 MAX_JOBS = 16  # queued + running + failed-but-not-yet-answered
 WAIT_S = 1.0  # how long a request waits before answering 202
+ABANDON_S = 120.0  # a job nobody asked for this long is stopped (a hidden tab asks once a minute)
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[float], None]
 
 
-class Job:
-    """One computation for one key: its future, the fraction done and when it started."""
+class JobAbandoned(Exception):
+    """Raised into a computation nobody has asked for in ``ABANDON_S`` seconds: it stops."""
 
-    def __init__(self, key: Hashable, label: str) -> None:
+
+class Job:
+    """One computation for one key: its future, the fraction done, when it started, and when a
+    request last asked for it (``waiting``: requests inside their wait on it now)."""
+
+    def __init__(self, key: Hashable, label: str, abandon_s: float = ABANDON_S) -> None:
         self.key = key
         self.label = label
         self.future: Future = Future()
         self.fraction = 0.0
         self.created = time.monotonic()
         self.started: float | None = None
+        self.asked = self.created
+        self.waiting = 0
+        self.abandon_s = abandon_s
+
+    def abandoned(self) -> bool:
+        """Whether no request has asked for or waited on this job in ``abandon_s`` seconds."""
+        return self.waiting == 0 and time.monotonic() - self.asked > self.abandon_s
 
     def progress(self, fraction: float) -> None:
-        """Called by the computation (any thread); keeps the largest fraction seen, in 0..1."""
+        """Called by the computation (any thread); keeps the largest fraction seen, in 0..1.
+        Raises :class:`JobAbandoned` when nobody wants the answer any more."""
         if math.isfinite(fraction):
             self.fraction = max(self.fraction, min(1.0, max(0.0, float(fraction))))
+        if self.abandoned():
+            raise JobAbandoned(f"{self.label}: nobody asked for it in {self.abandon_s:g} s")
 
 
 class Running:
@@ -81,6 +107,7 @@ class Jobs:
     def __init__(self, workers: int = WORKERS, max_jobs: int = MAX_JOBS,
                  wait: float = WAIT_S) -> None:
         self.wait = wait  # seconds; tests raise it so tiny data sets always answer 200
+        self.abandon = ABANDON_S  # seconds without a request after which a job is stopped
         self.max_jobs = max_jobs
         self._jobs: dict[Hashable, Job] = {}
         self._lock = threading.Lock()
@@ -100,17 +127,26 @@ class Jobs:
             if job is None:
                 self._make_room()
                 self._start_workers()
-                job = Job(key, _label(key if label is None else label))
+                job = Job(key, _label(key if label is None else label), self.abandon)
                 self._jobs[key] = job
                 self.started += 1
                 self._queue.put((job, compute))
+            job.asked = time.monotonic()
+            job.waiting += 1
         try:
             value = job.future.result(timeout=self.wait if wait is None else wait)
         except FutureTimeout:
             return Running(job)
+        except JobAbandoned:  # stopped just before this request came: start it anew
+            self._forget(job)
+            return self.run(key, compute, wait, label)
         except BaseException:
             self._forget(job)
             raise
+        finally:
+            with self._lock:
+                job.waiting -= 1
+                job.asked = time.monotonic()
         self._forget(job)
         return value
 
@@ -151,7 +187,16 @@ class Jobs:
                 continue
             job.started = time.monotonic()
             try:
+                if job.abandoned():  # queued while its asker went away: never started
+                    raise JobAbandoned(f"{job.label}: nobody asked for it in "
+                                       f"{job.abandon_s:g} s")
                 value = compute(job.progress)
+            except JobAbandoned as exc:
+                log.info("stopped the analysis %s at %.0f%%: %s", job.label,
+                         100 * job.fraction, exc)
+                self._forget(job)  # a request that still comes starts it anew
+                job.future.set_exception(exc)
+                continue
             except BaseException as exc:  # handed to the request that asks next
                 job.future.set_exception(exc)
                 continue

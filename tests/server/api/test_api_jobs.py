@@ -184,6 +184,65 @@ def test_too_many_jobs_is_a_503_problem(client, slow, monkeypatch):
     assert final.status_code == 200
 
 
+def test_an_abandoned_job_stops_and_frees_its_worker(client, slow, monkeypatch):
+    """Asked once, then never again: stopped at a progress report once ``abandon`` seconds
+    pass without a request; nothing is cached, so a later request computes it anew."""
+    monkeypatch.setattr(slow, "abandon", 0.3)
+    params = {"source": SRC, "feature": "meta:depth=depth 4", "method": "spearman"}
+    started = slow.started
+    assert client.get(f"{BASE}/correlation", params=params).status_code == 202
+    end = time.monotonic() + 20
+    while slow.running() and time.monotonic() < end:
+        time.sleep(0.02)
+    assert slow.running() == [], "the abandoned job is still running"
+    # polled every 50 ms, well inside the 0.3 s: the new job runs to its answer
+    final, seen = poll(client, f"{BASE}/correlation", params)
+    assert final.status_code == 200, final.text
+    assert slow.started == started + 2
+    assert seen[0]["percent"] < 50  # started from the beginning, not from a kept part
+
+
+def test_a_queued_job_nobody_asks_for_is_never_started():
+    jobs = jobs_mod.Jobs(workers=1, wait=0.0)
+    jobs.abandon = 0.1
+    release, ran = threading.Event(), []
+
+    def blocker(progress):
+        release.wait(10)
+        return "first"
+
+    def queued(progress):
+        ran.append(True)
+        return "second"
+
+    assert isinstance(jobs.run("a", blocker), jobs_mod.Running)
+    assert isinstance(jobs.run("b", queued), jobs_mod.Running)  # behind "a" on the one worker
+    time.sleep(0.3)  # nobody asks for "b" meanwhile
+    release.set()
+    assert jobs.run("a", blocker, wait=5) == "first"  # "a" reports no progress: not stopped
+    end = time.monotonic() + 5
+    while jobs.running() and time.monotonic() < end:
+        time.sleep(0.01)
+    assert ran == [] and jobs.running() == []
+    assert jobs.run("b", queued, wait=5) == "second"  # asked again: started anew
+    assert ran == [True] and jobs.started == 3
+
+
+def test_a_request_waiting_on_a_job_keeps_it_alive():
+    """A request inside its wait counts as asking, however long the wait."""
+    jobs = jobs_mod.Jobs(workers=1, wait=0.0)
+    jobs.abandon = 0.05
+
+    def steps(progress):
+        for i in range(20):
+            time.sleep(0.02)
+            progress(i / 20)
+        return "done"
+
+    assert jobs.run("slow", steps, wait=5) == "done"
+    assert jobs.started == 1
+
+
 # --- the engine's progress callbacks: reported per chunk, results unchanged ----------------
 def _reports():
     seen: list[float] = []
