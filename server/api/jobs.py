@@ -105,8 +105,9 @@ class Jobs:
     """A bounded pool of background computations keyed by their parameters."""
 
     def __init__(self, workers: int = WORKERS, max_jobs: int = MAX_JOBS,
-                 wait: float = WAIT_S) -> None:
-        self.wait = wait  # seconds; tests raise it so tiny data sets always answer 200
+                 wait: float | None = None) -> None:
+        # seconds (default WAIT_S, read now); tests raise it so tiny data sets answer 200
+        self.wait = WAIT_S if wait is None else wait
         self.abandon = ABANDON_S  # seconds without a request after which a job is stopped
         self.max_jobs = max_jobs
         self._jobs: dict[Hashable, Job] = {}
