@@ -202,10 +202,9 @@ class FeatureOps:
                               "negative": rows(negative)})
 
     # --- match summary (called by matchCells) --------------------------------------------
-    def match_summary(self, ds: Dataset, engine, query, names: list[str]) -> dict:
-        """The ``summary`` of a match over ALL its candidates (``engine.candidates``, the
-        same sweep as the match, every tier kept)."""
-        found = engine.candidates(query)
+    def match_summary(self, ds: Dataset, found, names: list[str]) -> dict:
+        """The ``summary`` of a match over ALL its candidates ``found`` (from
+        ``engine.match_and_candidates``: the same sweep as the match, every tier kept)."""
         starts, ends = found.start, found.end
         meta = {}
         cover = msum.coverage(ds.length, starts, ends) if names else None

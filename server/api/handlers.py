@@ -218,14 +218,17 @@ class Handlers(FeatureOps, StructureOps, LiveOps):
                            max_len, limit)  # checked once, there
         names = _meta_names(meta, ds)
         engine = self.engine(ds, src)
-        result = engine.match(query)
+        if summary:  # one sweep for both
+            result, found = engine.match_and_candidates(query)
+        else:
+            result, found = engine.match(query), None
         windows = engine.align(query, result.matches, left, right, MATCH_WINDOW_MAX)
         return json_response(
             {
                 "matches": [_match_row(ds, w, names) for w in windows],
                 "candidates": result.candidates,
                 **asdict(query),
-                **({"summary": self.match_summary(ds, engine, query, names)} if summary else {}),
+                **({"summary": self.match_summary(ds, found, names)} if summary else {}),
             }
         )
 

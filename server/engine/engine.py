@@ -30,6 +30,7 @@ from . import scan
 from .candidates import give_words, new_sweep, take_words, top_tiers
 from .errors import EngineError, IndexCorrupt, check_cells, check_int, check_range
 from .index import CodeIndex
+from .lexorder import smallest
 from .planes import PlaneCache, count_bits
 from .query import MatchQuery, SelectQuery, check_threshold
 from .results import Candidates, CellStats, Match, MatchResult, MatchWindow
@@ -38,25 +39,6 @@ from .stats import stats_of_column
 
 BOUND_ROWS = 1 << 14  # candidates to rank from which |S2| is bounded first (see _bounded)
 BOUND_CELLS = 16  # the cells of Q (see _bounded)
-
-
-def smallest(keys: tuple[np.ndarray, ...], n: int) -> np.ndarray:
-    """Indices of the ``n`` smallest rows in the lexicographic order of ``keys`` (equal-length
-    arrays, the first key first), sorted in that order. Partitions key by key, so a large
-    tie in the first keys costs O(rows) per key instead of a lexsort of the whole tie."""
-    rows = np.arange(keys[0].size)
-    taken = []
-    for key in keys:
-        if rows.size <= n:
-            break
-        col = key[rows]
-        cut = np.partition(col, n - 1)[n - 1]
-        below = col < cut
-        taken.append(rows[below])
-        n -= int(below.sum())
-        rows = rows[col == cut]
-    out = np.concatenate([*taken, rows[:n]])
-    return out[np.lexsort(tuple(key[out] for key in reversed(keys)))]
 
 
 class SourceEngine:
@@ -165,10 +147,25 @@ class SourceEngine:
         ``start``, ``end`` (inclusive) and ``overlap`` (``|I|``). Unranked: ``|S2|`` is not
         computed. For summaries over all candidates (lengths, phrases, meta enrichment).
         Memory: 24 bytes per candidate (at most a few per step)."""
-        parts = self._sweep(query, np.iinfo(np.int64).max)
-        a, b, k, _ = top_tiers(parts, np.iinfo(np.int64).max, query.min_overlap)
-        order = np.lexsort((b, a))
-        return Candidates(start=a[order], end=b[order], overlap=k[order])
+        return self.match_and_candidates(query, rank=False)[1]
+
+    def match_and_candidates(self, query: MatchQuery, rank: bool = True
+                             ) -> tuple[MatchResult | None, Candidates]:
+        """:meth:`match` (None unless ``rank``) and :meth:`candidates` from one sweep: every
+        tier is kept, the match ranks the tiers it needs of them (a summary beside a match
+        no longer sweeps twice)."""
+        everything = np.iinfo(np.int64).max
+        parts = self._sweep(query, everything)
+        result = self._rank(*top_tiers(parts, query.limit, query.min_overlap), query) \
+            if rank else None
+        a, b, k, _ = top_tiers(parts, everything, query.min_overlap)
+        # pairs.py writes each segment's rows by start, then end, and the segments in order
+        later = (a[1:] > a[:-1]) | (a[1:] == a[:-1]) & (b[1:] > b[:-1])
+        if not later.all():
+            order = np.lexsort((b, a))
+            a, b, k = a[order], b[order], k[order]
+        return result, Candidates(start=np.ascontiguousarray(a), end=np.ascontiguousarray(b),
+                                  overlap=np.ascontiguousarray(k))
 
     def align(self, query: MatchQuery, matches: list[Match], left: int, right: int,
               window_max: int = 400) -> list[MatchWindow]:

@@ -27,13 +27,21 @@ import weakref
 import numba as nb
 import numpy as np
 
+from .lexorder import smallest
+
 PHRASES = 20
 _HASHES = ((1_000_003, 2_147_483_629), (911_382_323, 2_147_483_587))  # (base, prime < 2^31)
 
 
 def lengths(starts: np.ndarray, ends: np.ndarray) -> list[list[int]]:
     """``[[length, count], ...]`` of the candidates, by length ascending."""
-    values, counts = np.unique(np.asarray(ends) - np.asarray(starts) + 1, return_counts=True)
+    length = np.asarray(ends) - np.asarray(starts) + 1
+    if length.size and length.max() > 1 << 16:  # a long range: no counter as long as it
+        values, counts = np.unique(length, return_counts=True)
+    else:  # a count per length, no sort
+        counts = np.bincount(length)
+        values = np.flatnonzero(counts)
+        counts = counts[values]
     return [[int(v), int(c)] for v, c in zip(values, counts, strict=True)]
 
 
@@ -91,6 +99,46 @@ def _range_keys(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray
     return ends - starts + 1, packed
 
 
+@nb.njit(cache=True, nogil=True)
+def _group(packed, length, starts):
+    """Group the ranges by ``(length, packed hash)`` in one pass through an open-addressing
+    table (no sort): ``gid int32[n]`` and per group its ``count``, earliest ``first`` start
+    and ``length`` (``int64[groups]`` each)."""
+    n = packed.size
+    size = 2
+    while size < 2 * n:
+        size *= 2
+    mask = size - 1
+    slot_group = np.full(size, -1, np.int64)
+    gid = np.empty(n, np.int32)
+    count = np.zeros(n, np.int64)
+    first = np.empty(n, np.int64)
+    glen = np.empty(n, np.int64)
+    gpack = np.empty(n, np.int64)
+    groups = 0
+    for i in range(n):
+        p, ln = packed[i], length[i]
+        h = (np.uint64(p) ^ (np.uint64(ln) * np.uint64(0x9E3779B97F4A7C15))) * np.uint64(
+            0xBF58476D1CE4E5B9)
+        k = np.int64(h >> np.uint64(33)) & mask
+        while True:
+            g = slot_group[k]
+            if g < 0:
+                g = groups
+                groups += 1
+                slot_group[k] = g
+                first[g], glen[g], gpack[g] = starts[i], ln, p
+                break
+            if gpack[g] == p and glen[g] == ln:
+                break
+            k = (k + 1) & mask
+        gid[i] = g
+        count[g] += 1
+        if starts[i] < first[g]:
+            first[g] = starts[i]
+    return gid, count[:groups], first[:groups], glen[:groups]
+
+
 def phrases(tokens: np.ndarray, vocab: np.ndarray, starts: np.ndarray, ends: np.ndarray,
             limit: int = PHRASES) -> list[dict]:
     """The ``limit`` most frequent token strings of the ranges: ``[{text, count}]``.
@@ -101,37 +149,55 @@ def phrases(tokens: np.ndarray, vocab: np.ndarray, starts: np.ndarray, ends: np.
     if starts.size == 0:
         return []
     length, packed = _range_keys(tokens, starts, ends)
-    if np.all(starts[1:] >= starts[:-1]):  # the engine's order: a stable sort keeps it
-        order = np.lexsort((packed, length))
-    else:
-        order = np.lexsort((starts, packed, length))  # groups together, earliest start first
-    L, H = length[order], packed[order]
-    heads = np.flatnonzero(np.concatenate([[True], (L[1:] != L[:-1]) | (H[1:] != H[:-1])]))
-    counts = np.diff(np.append(heads, order.size))
-    first = starts[order[heads]]
-    exact: list[tuple[int, int, int, np.ndarray]] = []  # (count, first start, length, members)
-    for g in np.lexsort((L[heads], first, -counts)):  # by count, earliest start, shortest
-        if len(exact) >= limit:
-            exact.sort(key=lambda e: (-e[0], e[1], e[2]))
-            del exact[limit:]
-            if counts[g] < exact[-1][0]:
-                break  # no later group can enter the top (a split only makes groups smaller)
-        members = order[heads[g] : heads[g] + counts[g]]
-        rows = _rows(tokens, starts[members], int(L[heads[g]]))
-        if (rows == rows[0]).all():
-            exact.append((members.size, int(starts[members[0]]), int(L[heads[g]]), members))
-            continue
-        # a hash collision: split the group by its exact token rows (never seen in practice)
-        _, inv = np.unique(rows, axis=0, return_inverse=True)
-        for u in np.unique(inv):
-            part = members[inv.ravel() == u]
-            exact.append((part.size, int(starts[part[0]]), int(L[heads[g]]), part))
-    exact.sort(key=lambda e: (-e[0], e[1], e[2]))
+    gid, counts, first, glen = _group(packed, length, starts)
+    # the groups by count, earliest start, shortest: only a prefix is needed (a longer one
+    # when a hash collision splits groups and the prefix runs out before the top is sure)
+    m = limit + 1
+    while True:
+        exact, sure = _top_groups(tokens, starts, gid, counts, first, glen, limit, m)
+        if sure or m >= counts.size:
+            break
+        m *= 4
     out = []
     for count, _, _, members in exact[:limit]:
         a, b = int(starts[members[0]]), int(ends[members[0]])
         out.append({"text": " ".join(vocab[tokens[a : b + 1]].tolist()), "count": int(count)})
     return out
+
+
+def _top_groups(tokens, starts, gid, counts, first, glen, limit: int, m: int):
+    """``(exact, sure)``: the top groups among the first ``m`` in rank order, checked token
+    by token (``(count, first start, length, members)``), and whether no later group can
+    enter them."""
+    order = _first_groups(counts, first, glen, m)
+    exact: list[tuple[int, int, int, np.ndarray]] = []  # (count, first start, length, members)
+    for g in order:
+        if len(exact) >= limit:
+            exact.sort(key=lambda e: (-e[0], e[1], e[2]))
+            del exact[limit:]
+            last = exact[-1]
+            if (-counts[g], first[g], glen[g]) > (-last[0], last[1], last[2]):
+                # later groups rank after this one, and a part of a split group ranks after
+                # the group: none can enter
+                return exact, True
+        members = np.flatnonzero(gid == g)
+        members = members[np.argsort(starts[members], kind="stable")]
+        rows = _rows(tokens, starts[members], int(glen[g]))
+        if (rows == rows[0]).all():
+            exact.append((members.size, int(starts[members[0]]), int(glen[g]), members))
+            continue
+        # a hash collision: split the group by its exact token rows (never seen in practice)
+        _, inv = np.unique(rows, axis=0, return_inverse=True)
+        for u in np.unique(inv):
+            part = members[inv.ravel() == u]
+            exact.append((part.size, int(starts[part[0]]), int(glen[g]), part))
+    exact.sort(key=lambda e: (-e[0], e[1], e[2]))
+    return exact, order.size == counts.size
+
+
+def _first_groups(counts, first, glen, m: int) -> np.ndarray:
+    """The first ``m`` groups by (count descending, first start, length), in that order."""
+    return smallest((-counts, first, glen), m)
 
 
 def _rows(tokens: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:

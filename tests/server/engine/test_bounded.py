@@ -10,7 +10,7 @@ import pytest
 from engine_helpers import PROPERTY, make_states
 from hiddenscope.server.engine import ArraySource, MatchQuery, SourceEngine
 from hiddenscope.server.engine import engine as engine_mod
-from hiddenscope.server.engine.engine import smallest
+from hiddenscope.server.engine.lexorder import smallest
 from hiddenscope.server.store import IndexFiles
 from hypothesis import given
 from hypothesis import strategies as st

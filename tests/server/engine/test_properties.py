@@ -56,6 +56,10 @@ def test_match_equals_oracle(scenario, data):
             every = engine.candidates(query)
             assert list(zip(every.start.tolist(), every.end.tolist(), every.overlap.tolist(),
                             strict=True)) == sorted((r[0], r[1], r[3]) for r in everything)
+            ranked, found = engine.match_and_candidates(query)  # one sweep for both
+            assert ranked == got
+            for name in ("start", "end", "overlap"):
+                np.testing.assert_array_equal(getattr(found, name), getattr(every, name))
 
 
 @PROPERTY

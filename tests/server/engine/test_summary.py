@@ -94,3 +94,15 @@ def test_no_candidates():
         ("x", 0.0, 1 / 3), ("y", 0.0, 2 / 3)]
     assert S.scalar_enrichment(np.array([1.0, 2.0, 3.0]), cover)[0]["in_matches"] is None
 
+
+
+@pytest.mark.parametrize("limit", [1, 7, 20])
+def test_phrases_that_all_tie(limit):
+    """Every range its own phrase (distinct tokens): count 1 each, ranked by earliest start,
+    then the shorter, as the oracle ranks them."""
+    starts, ends, T = candidates(5)
+    tokens = np.arange(T, dtype=np.int32)
+    vocab = np.array([f"w{i}" for i in range(T)], dtype=object)
+    got = S.phrases(tokens, vocab, starts, ends, limit)
+    assert got == brute_phrases(tokens, vocab, starts, ends, limit)
+    assert {row["count"] for row in got} == {1}
