@@ -15,6 +15,7 @@ Public interface (the API layer and the CLI use only these names)::
                    max_len=None, limit=50)
     eng.match(q) -> MatchResult(matches=[Match...], candidates=int)
     eng.candidates(q) -> Candidates(start, end, overlap: int64[n])  # all of them, unranked
+    eng.match_and_candidates(q) -> (MatchResult, Candidates)  # both from one sweep
     eng.align(q, matches, left, right) -> [MatchWindow(match, window_start, window_end,
                                                        on_count int32[n])]
     eng.on_count(cells, threshold, start, end) -> int32[end-start+1]

@@ -8,9 +8,10 @@ and the data set's tokens and meta values; ``SourceEngine.candidates`` supplies 
 - ``phrases``: the ``PHRASES`` most frequent token strings of the candidate ranges (tokens
   joined by one space), ``[{text, count}]`` by count descending, then by the earliest
   candidate, then the shorter. Ranges are grouped by length and two polynomial hashes of
-  their token ids (prefix hashes, so the cost is O(T) once per token array plus O(n log n)
-  per match, however long or overlapping the ranges); the winning groups are then checked
-  token by token, so a hash collision can never merge two different phrases.
+  their token ids (prefix hashes, so the cost is O(T) once per token array plus O(n) per
+  match through a hash table, however long or overlapping the ranges); only the first
+  groups in rank order are sorted, and the winning groups are checked token by token, so a
+  hash collision can never merge two different phrases.
 - meta: for a categorical track, ``[{label, in_matches, overall, ratio}]`` for each label
   that occurs in the source or the candidates: ``in_matches`` is the label's share among the
   steps of all candidate ranges, a step counted once for each range that contains it;

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import summary
 from .engine import SourceEngine
 from .query import MatchQuery, SelectQuery
 from .source import ArraySource
@@ -94,6 +95,9 @@ def warm_up() -> None:
                 engine.align(query, engine.match(query).matches, 3, 20)
                 engine.match(MatchQuery((1, 2), 0.3, *pads, limit=5))  # pairs.py
                 engine.match(MatchQuery((1, 2), 0.3, *pads, max_len=4, limit=5))  # sweep.py
+            found = engine.candidates(MatchQuery((1, 2), 0.3))
+            summary.phrases(np.arange(300) % 7, np.array(list("abcdefg"), dtype=object),
+                            found.start, found.end)  # match?summary=true's kernels
             engine.select(SelectQuery(10, 12, 0.3, 1, 1))
             engine.cell_stats(3)
             engine.on_count([1, 2], 0.3, 0, 50)
