@@ -208,10 +208,12 @@ class SourceEngine:
         seq = np.searchsorted(self.offsets, a, side="right") - 1
         lo = np.maximum(self.offsets[seq], a - query.pad_left)
         hi = np.minimum(self.offsets[seq + 1] - 1, b + query.pad_right)
-        keep = self._bounded(query, a, b, k, lo, hi)
-        if keep is not None:
-            a, b, k, lo, hi = (x[keep] for x in (a, b, k, lo, hi))
-        s2 = self.planes.count_s2(query.threshold, a, b, lo, hi)
+        bounded = self._bounded(query, a, b, k, lo, hi)
+        if bounded is None:
+            s2 = self.planes.count_s2(query.threshold, a, b, lo, hi)
+        else:
+            keep, s2 = bounded
+            a, b, k = a[keep], b[keep], k[keep]
         union = len(query.cells) + s2 - k
         length = b - a + 1
         # the first two keys as one number (|I| <= D, |S u S2| <= 2D)
@@ -223,10 +225,11 @@ class SourceEngine:
         ]
         return MatchResult(matches=matches, candidates=total)
 
-    def _bounded(self, query: MatchQuery, a, b, k, lo, hi) -> np.ndarray | None:
-        """The indices of the candidates that can be among the first ``query.limit``, found
-        without every cell's bits; None: rank them all (few candidates, no fresh index, or
-        no cell outside ``S``).
+    def _bounded(self, query: MatchQuery, a, b, k, lo, hi
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(keep, s2)``: the indices of the candidates that can be among the first
+        ``query.limit`` and their exact ``|S2|``, found without every cell's bits; None:
+        rank them all (few candidates, no fresh index, or no cell outside ``S``).
 
         ``Q`` (:data:`BOUND_CELLS` cells outside ``S``, the highest mean value first): the
         cells of ``Q`` in ``S2`` are cells of ``S2`` outside ``S``, so the first two keys
@@ -240,20 +243,11 @@ class SourceEngine:
         counted are the long ones and the few short ones whose bound is low."""
         if a.size < max(BOUND_ROWS, 4 * query.limit) or len(query.cells) >= self.D:
             return None
-        usable = self._usable_index()
-        if usable is None:
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)  # as the warm-up compiled
+        extra = self._indexed(lambda index, manifest: self._bound_counts(
+            index, manifest, query, a, b, lo, hi), lambda: None)
+        if extra is None:
             return None
-        index, manifest = usable
-        others = index.likely_on(manifest, query.cell_ids, BOUND_CELLS)
-        buf = take_words(self.T)
-        try:
-            words = self._words(index, manifest, others, query.threshold, buf)
-            if words is None:
-                return None
-            a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)  # as the warm-up compiled
-            extra = count_bits(words, a, b, lo, hi)
-        finally:
-            give_words(buf)
         tier = -k.astype(np.int64) * (1 << 32)
         lb, neg_len = tier + len(query.cells) + extra, a - b - 1
         n = 4 * query.limit
@@ -265,28 +259,26 @@ class SourceEngine:
             last = first[-1]
             if first.size == a.size or (lb[last], neg_len[last], a[last]) > (
                     exact[j], neg_len[first[j]], a[first[j]]):
-                return first
+                return first, s2
             n *= 4
 
-    def _words(self, index: CodeIndex, manifest: dict, cells: np.ndarray, threshold: float,
-               buf: np.ndarray) -> np.ndarray | None:
-        """``uint64[T, 1]`` in ``buf``: the on-bits of ``cells`` (at most 64) at every step,
-        read through the index on the engine's threads; None when a block fails its
-        checksum (the index is marked stale) or a rebuild replaced the files."""
-        def segment(bounds: tuple[int, int]) -> None:
-            for lo, masks in index.mask_blocks(manifest, cells, threshold, *bounds):
-                buf[lo : lo + masks.shape[1]] = masks[0]
-
-        segments = self._segments()
+    def _bound_counts(self, index: CodeIndex, manifest: dict, query: MatchQuery, a, b, lo,
+                      hi) -> np.ndarray:
+        """``|S2 ∩ Q|`` of each candidate (``Q``: see :meth:`_bounded`), from ``Q``'s on-bits
+        read through the index on the engine's threads into one word per step."""
+        cells = index.likely_on(manifest, query.cell_ids, BOUND_CELLS)
+        buf = take_words(self.T)
         try:
+            def segment(bounds: tuple[int, int]) -> None:
+                for lo_, masks in index.mask_blocks(manifest, cells, query.threshold, *bounds):
+                    buf[lo_ : lo_ + masks.shape[1]] = masks[0]
+
+            segments = self._segments()
             with ThreadPoolExecutor(len(segments)) as pool:
                 list(pool.map(segment, segments))
-        except IndexCorrupt as err:
-            index.storage.invalidate(str(err))
-            return None
-        except OSError:
-            return None
-        return buf.reshape(self.T, 1)
+            return count_bits(buf.reshape(self.T, 1), a, b, lo, hi)
+        finally:
+            give_words(buf)
 
     def on_count(self, cells, threshold, start, end) -> np.ndarray:
         """``int32[end-start+1]``: how many of ``cells`` are on at each step of ``start .. end``."""
