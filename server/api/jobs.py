@@ -74,13 +74,17 @@ class Job:
         """Whether no request has asked for or waited on this job in ``abandon_s`` seconds."""
         return self.waiting == 0 and time.monotonic() - self.asked > self.abandon_s
 
+    def stop_if_abandoned(self) -> None:
+        """Raise :class:`JobAbandoned` when nobody wants the answer any more."""
+        if self.abandoned():
+            raise JobAbandoned(f"{self.label}: nobody asked for it in {self.abandon_s:g} s")
+
     def progress(self, fraction: float) -> None:
         """Called by the computation (any thread); keeps the largest fraction seen, in 0..1.
         Raises :class:`JobAbandoned` when nobody wants the answer any more."""
         if math.isfinite(fraction):
             self.fraction = max(self.fraction, min(1.0, max(0.0, float(fraction))))
-        if self.abandoned():
-            raise JobAbandoned(f"{self.label}: nobody asked for it in {self.abandon_s:g} s")
+        self.stop_if_abandoned()
 
 
 class Running:
@@ -188,9 +192,7 @@ class Jobs:
                 continue
             job.started = time.monotonic()
             try:
-                if job.abandoned():  # queued while its asker went away: never started
-                    raise JobAbandoned(f"{job.label}: nobody asked for it in "
-                                       f"{job.abandon_s:g} s")
+                job.stop_if_abandoned()  # queued while its asker went away: never started
                 value = compute(job.progress)
             except JobAbandoned as exc:
                 log.info("stopped the analysis %s at %.0f%%: %s", job.label,

@@ -170,7 +170,7 @@ def _top_groups(tokens, starts, gid, counts, first, glen, limit: int, m: int):
     """``(exact, sure)``: the top groups among the first ``m`` in rank order, checked token
     by token (``(count, first start, length, members)``), and whether no later group can
     enter them."""
-    order = _first_groups(counts, first, glen, m)
+    order = smallest((-counts, first, glen), m)  # by count, earliest start, shortest
     exact: list[tuple[int, int, int, np.ndarray]] = []  # (count, first start, length, members)
     for g in order:
         if len(exact) >= limit:
@@ -194,11 +194,6 @@ def _top_groups(tokens, starts, gid, counts, first, glen, limit: int, m: int):
             exact.append((part.size, int(starts[part[0]]), int(glen[g]), part))
     exact.sort(key=lambda e: (-e[0], e[1], e[2]))
     return exact, order.size == counts.size
-
-
-def _first_groups(counts, first, glen, m: int) -> np.ndarray:
-    """The first ``m`` groups by (count descending, first start, length), in that order."""
-    return smallest((-counts, first, glen), m)
 
 
 def _rows(tokens: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
