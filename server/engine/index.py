@@ -1,12 +1,25 @@
-"""The match index: a cell-major copy of every cell's values as monotone uint16 codes.
+"""The match index: every cell's values as monotone uint16 codes, split in two bytes.
 
 Files (written and read through the store's ``IndexStorage``, never opened here):
-``codes`` holding ``uint16[D, T]`` (cell ``c``'s steps at byte ``2 * c * T``) and ``checks``
-holding ``uint64[D, ceil(T / BLOCK)]``, a checksum of every block of ``BLOCK`` steps of every
-cell. The manifest's ``layout`` holds the version, ``block`` and per-cell ``lo``/``hi``/
-``scale``/``has_inf``/``sum``. A query reads only the ``|S|`` rows it needs (2 bytes per step
-instead of a full ``D``-wide row per step) and verifies each block's checksum as it reads it:
-a mismatch raises :class:`IndexCorrupt`, the engine marks the index stale and scans.
+
+* ``codes``: the high bytes, ``uint8[D, T]`` cell-major (cell ``c``'s steps at byte
+  ``c * T``), and ``checks``: ``uint64[D, ceil(T / BLOCK)]``, a checksum of every block of
+  ``BLOCK`` high bytes of every cell.
+* ``lows``: the low bytes, per cell grouped by their high byte ``g`` (a stable counting
+  sort: within a group in step order). Each non-empty group is a head (``ranks[s]``: how
+  many of the group's steps lie before span ``s`` of ``span`` steps; the checksum of each
+  span's part) and then the bytes. ``groups``: ``uint64[D, 257]``, where each (cell, high
+  byte) group starts in ``lows`` (the manifest holds its CRC-32).
+
+The manifest's ``layout`` holds the version, ``block``, ``span``, ``groups_crc`` and per-cell
+``lo``/``hi``/``scale``/``has_inf``/``sum``. A query on threshold code ``k`` reads only the
+``|S|`` cells' high bytes (1 byte per step instead of a full ``D``-wide row of float32) and,
+per cell, the one group of low bytes whose high byte is ``k >> 8`` (one pread, about
+``T / 256`` bytes): a step's high byte alone decides it unless it equals ``k >> 8``, and
+those steps' low bytes are exactly that group's, in order. So a cold query reads half the
+bytes of 16-bit codes while keeping their precision (and their few exact checks). Every
+block and part read is checked against its checksum: a mismatch raises
+:class:`IndexCorrupt`, the engine marks the index stale and scans.
 
 Exactness: ``code(v) = 1 + clip(floor((v - lo) * scale), 0, 65534)`` computed in float32
 (NaN gets code 0) is monotone non-decreasing in ``v``. With ``t32`` the smallest float32
@@ -22,16 +35,18 @@ to the chunked scan, which gives identical results).
 Warm queries: the checked on-bits of each (cell, threshold) a query read are kept as a bit
 row per cell (:class:`RowCache`, ``ROW_BUDGET`` bytes per process); a later query whose
 cells all have a span's blocks builds that span's words from the rows by 64 x 64 bit
-transposes instead of reading and checking codes (at 1M steps x 20 cells: about 8 ms
+transposes instead of reading and checking bytes (at 1M steps x 20 cells: about 8 ms
 instead of about 40).
 """
 from __future__ import annotations
 
 import threading
 import weakref
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import numba as nb
 import numpy as np
@@ -44,9 +59,9 @@ from .scan import CHUNK, IO, chunks, read_scattered, read_values
 from .source import IndexStorage, StateSource, apply_transform
 from .stats import stats_from_codes
 
-VERSION = 3  # 3: files through the store, per-block checksums
+VERSION = 4  # 4: high bytes by step, low bytes grouped by high byte
 BLOCK = 1 << 14  # steps per checksum block
-READ_BLOCKS = 16  # checksum blocks per read of a cell's codes
+READ_BLOCKS = 16  # checksum blocks per span (per read of a cell's high bytes; set at build)
 TOP = 65534  # codes run 1 .. TOP + 1; 0 is NaN
 _BUILD_CELLS = 1 << 23  # values per build chunk (steps x D)
 _CHECK_CELLS = 1 << 22  # values per read_steps batch when checking ambiguous steps
@@ -91,36 +106,101 @@ def encode(values: np.ndarray, lo: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return codes
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _sum_of(row):
+    """The checksum of ``row`` (1-d, values < 2**16, ``row.size * max value < 2**32``): sum of
+    ``(value + 1) * (position + 1)`` modulo 2**64, as ``sum(value * (i + 1)) + sum(i + 1)``
+    with uint32 products (vectorises). Not a cryptographic hash: it catches overwritten,
+    truncated or edited files."""
+    h = np.uint64(0)
+    for i in range(row.size):
+        h += np.uint64(np.uint32(row[i]) * np.uint32(i + 1))
+    return h + np.uint64(row.size * (row.size + 1) // 2)
+
+
 @nb.njit(cache=True, nogil=True)
 def block_checks(codes, block, out):
-    """``out[j, s]``: checksum of block ``s`` (``block`` steps, the last may be shorter) of
-    ``codes: uint16[m, n]``: sum of ``(code + 1) * (position in block + 1)`` modulo 2**64.
-
-    Not a cryptographic hash: it catches overwritten, truncated or edited files."""
+    """``out[j, s]``: the checksum (:func:`_sum_of`) of block ``s`` (``block`` steps, the last
+    may be shorter) of ``codes[m, n]`` (the high bytes)."""
     m, n = codes.shape
     for j in range(m):
         for s in range(out.shape[1]):
-            row = codes[j, s * block : min(n, (s + 1) * block)]  # a 1-d slice vectorises
-            h = np.uint64(0)
-            for i in range(row.size):
-                h += (np.uint64(row[i]) + np.uint64(1)) * np.uint64(i + 1)
-            out[j, s] = h
+            out[j, s] = _sum_of(codes[j, s * block : min(n, (s + 1) * block)])
 
 
 @nb.njit(cache=True, nogil=True)
-def masks_and_checks(codes, ks, ambiguous, block, masks, sums, amb_steps, amb_cells):
-    """One pass over ``codes: uint16[m, n]`` (cell-major): the on-bit words ``masks:
-    uint64[W, n]`` against per-cell threshold codes ``ks`` and the checksum of every block
-    (as :func:`block_checks`) into ``sums: uint64[m, ceil(n / block)]``.
+def part_checks(data, ranks, out):
+    """``out[s]``: the checksum of ``data[ranks[s] : ranks[s + 1]]`` (a group's low bytes of
+    span ``s``)."""
+    for s in range(out.size):
+        out[s] = _sum_of(data[ranks[s] : ranks[s + 1]])
 
-    A cell is on where ``code > k``; where ``ambiguous[j]`` and ``code == k`` it is set on
-    and the position recorded in ``amb_steps``/``amb_cells`` for the exact check. Returns
-    the number of ambiguous entries (may exceed the buffers; then call again with larger).
-    """
-    m, n = codes.shape
+
+@nb.njit(cache=True, nogil=True)
+def count_high(high, first, span, counts):
+    """``counts[c, g, s] +=`` how many steps ``first + i`` of ``high[c, i]`` have high byte
+    ``g`` and lie in span ``s`` (``span`` steps each)."""
+    m, n = high.shape
+    i0 = 0
+    while i0 < n:
+        s = (first + i0) // span
+        i1 = min(n, (s + 1) * span - first)
+        for c in range(m):
+            row, cnt = high[c, i0:i1], counts[c, :, s]
+            for i in range(row.size):
+                cnt[row[i]] += 1
+        i0 = i1
+
+
+@nb.njit(cache=True, nogil=True)
+def group_lows(high, low, starts, out):
+    """``out[starts[g] + r]`` = the low byte of the ``r``-th step (in step order) whose high
+    byte is ``g`` (a stable counting sort of one cell's low bytes by their high bytes)."""
+    ptr = starts.copy()
+    for i in range(high.size):
+        g = high[i]
+        out[ptr[g]] = low[i]
+        ptr[g] += 1
+
+
+@nb.njit(cache=True, nogil=True)
+def join_codes(high, region, starts, ends, out):
+    """The inverse of :func:`group_lows`: ``out[i] = high[i] << 8 | low`` (uint16 codes).
+    False when a group runs past ``ends[g]`` (a corrupt file)."""
+    ptr = starts.copy()
+    for i in range(high.size):
+        g = high[i]
+        if ptr[g] >= ends[g]:
+            return False
+        out[i] = (np.uint16(g) << np.uint16(8)) | np.uint16(region[ptr[g]])
+        ptr[g] += 1
+    for g in range(ptr.size):
+        if ptr[g] != ends[g]:
+            return False
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def masks_and_checks(high, ks, ambiguous, need, block, lows, lstart, masks, sums, amb_steps,
+                     amb_cells):
+    """One pass over the high bytes ``high: uint8[m, n]`` (cell-major): the on-bit words
+    ``masks: uint64[W, n]`` against per-cell threshold codes ``ks`` and the checksum of every
+    block (as :func:`block_checks`) into ``sums: uint64[m, ceil(n / block)]``.
+
+    Code ``high << 8 | low``, ``kh, kl = k >> 8, k & 255``: a cell is on where the high byte
+    is above ``kh``; where it equals ``kh`` the step's low byte is the next one of the cell's
+    ``lows[lstart[j] : lstart[j + 1]]`` (the low bytes of this span's steps with high byte
+    ``kh``, in step order; not read when ``need[j]`` is 0: no such step can be on), and the
+    cell is on where it is above ``kl``; where it equals ``kl`` and ``ambiguous[j]`` the bit
+    is set and the position recorded in ``amb_steps``/``amb_cells`` for the exact check.
+    Returns the number of ambiguous entries (may exceed the buffers; then call again with
+    larger), or -1 when a cell's steps with high byte ``kh`` and its low bytes disagree in
+    number (a corrupt file)."""
+    m, n = high.shape
     masks[:] = 0
     na = 0
     cap = amb_steps.size
+    ptr = lstart[:-1].copy()
     # Block by block, cell by cell, in separate simple loops over 1-d slices of the block
     # (in cache by then): each vectorises; one fused loop, or indexing the 2-d arrays with
     # an offset, did not (3-7x slower, measured).
@@ -128,34 +208,39 @@ def masks_and_checks(codes, ks, ambiguous, block, masks, sums, amb_steps, amb_ce
         base = s * block
         stop = min(n, base + block)
         for j in range(m):
-            row = codes[j, base:stop]
-            # block_checks' sum as sum(code * (i+1)) + sum(i+1): code * (i+1) < 2**32 for
-            # block <= 2**16, so the products are uint32 (vectorises; about 1.5x faster)
-            h = np.uint64(0)
-            for i in range(row.size):
-                h += np.uint64(np.uint32(row[i]) * np.uint32(i + 1))
-            sums[j, s] = h + np.uint64(row.size * (row.size + 1) // 2)
+            row = high[j, base:stop]
+            sums[j, s] = _sum_of(row)
             if ks[j] > 65535:
                 continue  # nothing is on
             word = masks[j >> 6, base:stop]
             shift = np.uint64(j & 63)
-            k = np.uint16(ks[j])
-            if not ambiguous[j]:
-                for i in range(row.size):
-                    word[i] |= np.uint64(row[i] > k) << shift
-                continue
+            kh, kl = np.uint8(ks[j] >> 8), np.uint8(ks[j] & 255)
             count = 0
             for i in range(row.size):
-                c = row[i]
-                word[i] |= np.uint64(c >= k) << shift
-                count += c == k
-            if count:
-                for i in range(row.size):
-                    if row[i] == k:
+                h = row[i]
+                word[i] |= np.uint64(h > kh) << shift
+                count += h == kh
+            if count == 0 or not need[j]:
+                continue
+            p = ptr[j]
+            if p + count > lstart[j + 1]:
+                return -1
+            for i in range(row.size):
+                if row[i] == kh:
+                    low = lows[p]
+                    p += 1
+                    if low > kl:
+                        word[i] |= np.uint64(1) << shift
+                    elif low == kl and ambiguous[j]:
+                        word[i] |= np.uint64(1) << shift
                         if na < cap:
                             amb_steps[na] = base + i
                             amb_cells[na] = j
                         na += 1
+            ptr[j] = p
+    for j in range(m):
+        if need[j] and ks[j] <= 65535 and ptr[j] != lstart[j + 1]:
+            return -1
     return na
 
 
@@ -305,7 +390,7 @@ class CodeIndex:
         self.rows = rows
         # a dead index's rows go with it (id() may be reused by a later index)
         weakref.finalize(self, rows.forget, id(self))
-        self._checks: tuple[str, np.ndarray] | None = None
+        self._tables: tuple[str, np.ndarray, np.ndarray] | None = None
 
     # --- freshness ---------------------------------------------------------------
     def fresh(self) -> dict | None:
@@ -322,19 +407,25 @@ class CodeIndex:
             return "stale"
         return state
 
-    def _checks_of(self, manifest: dict) -> np.ndarray:
-        """The build's block checksums ``uint64[D, nblocks]`` (read once per build)."""
+    def _tables_of(self, manifest: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The build's block checksums of the high bytes ``uint64[D, nblocks]`` and its group
+        table ``uint64[D, 257]`` (where each (cell, high byte) group starts in ``lows``),
+        read once per build; a group table that fails its CRC raises :class:`IndexCorrupt`."""
         name = manifest["files"]["checks"]["name"]
-        if self._checks is None or self._checks[0] != name:
+        if self._tables is None or self._tables[0] != name:
             T, D = self.source.shape
             checks = np.empty((D, -(-T // BLOCK)), np.uint64)
             self.storage.read_into(manifest, "checks", 0, checks)
-            self._checks = (name, checks)
-        return self._checks[1]
+            groups = np.empty((D, 257), np.uint64)
+            self.storage.read_into(manifest, "groups", 0, groups)
+            if zlib.crc32(groups.tobytes()) != manifest["layout"]["groups_crc"]:
+                raise IndexCorrupt("the group table does not match its checksum")
+            self._tables = (name, checks, groups)
+        return self._tables[1], self._tables[2]
 
     def _verify(self, manifest: dict, cells: np.ndarray, first_block: int,
                 sums: np.ndarray) -> None:
-        expected = self._checks_of(manifest)[cells, first_block : first_block + sums.shape[1]]
+        expected = self._tables_of(manifest)[0][cells, first_block : first_block + sums.shape[1]]
         if not np.array_equal(expected, sums):
             j, s = np.argwhere(expected != sums)[0]
             raise IndexCorrupt(f"codes of cell {int(cells[j])}, block {first_block + int(s)} "
@@ -371,56 +462,107 @@ class CodeIndex:
         return BLOCK * max(1, min(_BUILD_CELLS // (D * BLOCK), T // (20 * BLOCK)))
 
     def build(self, progress: Callable[[float], None] | None = None) -> None:
-        """Write the codes, their checksums and the manifest through the storage (atomic:
-        the storage publishes the files only when all are complete)."""
+        """Write the high bytes, the grouped low bytes, the group table, the checksums and
+        the manifest through the storage (atomic: the storage publishes the files only when
+        all are complete).
+
+        Two passes: the first encodes the states chunk by chunk (high bytes to ``codes``,
+        low bytes in step order to a scratch file, how many steps of each high byte every
+        span holds), the second groups each cell's low bytes by their high bytes."""
         progress = progress or (lambda fraction: None)
         T, D = self.source.shape
         lo, hi, scale, has_inf = self._ranges(progress)
         base = 0.0 if self.source.transform == "tanh" else 0.5
+        span = BLOCK * READ_BLOCKS
+        nspans = -(-T // span)
         nblocks = -(-T // BLOCK)
         build = self.storage.new_build()
         try:
-            build.create("codes", 2 * T * D)
+            build.create("codes", T * D)
+            build.create("scratch", T * D)
             checks = np.zeros((D, nblocks), np.uint64)
+            counts = np.zeros((D, 256, nspans), np.uint32)
             step = self._build_step()
 
-            def write_chunk(bounds: tuple[int, int]) -> np.ndarray:
+            def write_chunk(bounds: tuple[int, int]) -> tuple[np.ndarray, int, np.ndarray]:
                 a, b = bounds
                 values = read_values(self.source, a, b)
                 codes = np.empty((D, b - a), np.uint16)
                 sums = np.zeros(D)  # for cell_stats' mean
                 encode_chunk(values, lo, scale, codes, sums)
-                block_checks(codes, BLOCK, checks[:, a // BLOCK : -(-b // BLOCK)])
+                high = (codes >> 8).astype(np.uint8)
+                low = codes.astype(np.uint8)  # the low byte
+                block_checks(high, BLOCK, checks[:, a // BLOCK : -(-b // BLOCK)])
+                s0 = a // span  # two chunks run at once: each counts into its own array
+                part = np.zeros((D, 256, (b - 1) // span - s0 + 1), np.uint32)
+                count_high(high, a - s0 * span, span, part)
                 for c in range(D):
-                    build.write("codes", 2 * (c * T + a), codes[c])
-                return sums
+                    build.write("codes", c * T + a, high[c])
+                    build.write("scratch", c * T + a, low[c])
+                return sums, s0, part
 
             total = np.zeros(D)
+            first = 1 - base - (1 - base) / 4  # the first pass's share of the progress
             # two chunks at a time: reading, tanh and encoding release the GIL
             with ThreadPoolExecutor(2) as pool:
-                for i, part in enumerate(pool.map(write_chunk, chunks(0, T, step))):
+                for i, (sums, s0, part) in enumerate(pool.map(write_chunk, chunks(0, T, step))):
                     with np.errstate(invalid="ignore"):
-                        total += part
-                    progress(base + (1 - base) * min(1.0, (i + 1) * step / T))
+                        total += sums
+                    counts[:, :, s0 : s0 + part.shape[2]] += part
+                    progress(base + first * min(1.0, (i + 1) * step / T))
+            sizes = _region_sizes(counts)
+            flat = np.zeros(D * 256 + 1, np.uint64)  # cell c's groups, then cell c + 1's
+            np.cumsum(sizes.ravel(), out=flat[1:])
+            groups = flat[np.arange(D)[:, None] * 256 + np.arange(257)]
+            build.create("lows", int(groups[-1, -1]))
+
+            def write_cell(c: int) -> None:
+                high, low = np.empty(T, np.uint8), np.empty(T, np.uint8)
+                build.read("codes", c * T, high)
+                build.read("scratch", c * T, low)
+                build.write("lows", int(groups[c, 0]), _cell_region(high, low, counts[c]))
+
+            with ThreadPoolExecutor(2) as pool:
+                for c, _ in enumerate(pool.map(write_cell, range(D))):
+                    progress(base + first + (1 - base - first) * (c + 1) / D)
+            build.discard("scratch")
+            build.create("groups", groups.nbytes)
+            build.write("groups", 0, groups)
             build.create("checks", checks.nbytes)
             build.write("checks", 0, checks)
-            build.commit({"version": VERSION, "block": BLOCK, "lo": lo.tolist(),
+            build.commit({"version": VERSION, "block": BLOCK, "span": span, "lo": lo.tolist(),
                           "hi": hi.tolist(), "scale": scale.tolist(),
-                          "has_inf": has_inf.tolist(), "sum": total.tolist()})
+                          "has_inf": has_inf.tolist(), "sum": total.tolist(),
+                          "groups_crc": zlib.crc32(groups.tobytes())})
         except BaseException:
             build.abort()
             raise
-        self._checks = None
+        self._tables = None
 
     # --- query -------------------------------------------------------------------
     def read_codes(self, manifest: dict, cell: int) -> np.ndarray:
-        """``uint16[T]``: one cell's codes, checksums verified."""
+        """``uint16[T]``: one cell's codes (high bytes and its whole region of low bytes),
+        checksums verified."""
         T = self.source.shape[0]
-        out = np.empty(T, np.uint16)
-        self.storage.read_into(manifest, "codes", 2 * cell * T, out)
+        groups = self._tables_of(manifest)[1][cell]
+        high = np.empty(T, np.uint8)
+        self.storage.read_into(manifest, "codes", cell * T, high)
         sums = np.empty((1, -(-T // BLOCK)), np.uint64)
-        block_checks(out[None], BLOCK, sums)
+        block_checks(high[None], BLOCK, sums)
         self._verify(manifest, np.array([cell]), 0, sums)
+        region = np.empty(int(groups[-1] - groups[0]), np.uint8)
+        self.storage.read_into(manifest, "lows", int(groups[0]), region)
+        rel = (groups - groups[0]).astype(np.int64)
+        nspans = -(-T // int(manifest["layout"]["span"]))
+        starts, ends = np.zeros(256, np.int64), np.zeros(256, np.int64)
+        for g in np.flatnonzero(np.diff(rel)):
+            starts[g], ends[g] = rel[g] + _head_bytes(nspans), rel[g + 1]
+            ranks, sums = _group_head(region[rel[g] : starts[g]], nspans, ends[g] - starts[g],
+                                      cell, g)
+            _check_parts(region[starts[g] : ends[g]], ranks, sums, cell, g, 0)
+        out = np.empty(T, np.uint16)
+        if not join_codes(high, region, starts, ends, out):
+            raise IndexCorrupt(f"the low bytes of cell {cell} do not fit its high bytes")
         return out
 
     @staticmethod
@@ -462,43 +604,54 @@ class CodeIndex:
 
     def mask_blocks(self, manifest: dict, cells: np.ndarray, threshold: float, start: int = 0,
                     stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """``(lo, uint64[W, n])`` on-bit words of ``cells`` per block of ``start .. stop-1``,
-        ambiguous steps checked exactly, every block of codes read checked against its sum.
-        Each block is valid until the next is asked for (one buffer: no fresh pages per
-        block).
+        """``(lo, uint64[W, n])`` on-bit words of ``cells`` per span of ``start .. stop-1``,
+        ambiguous steps checked exactly, every block of high bytes and every part of low
+        bytes read checked against its sum. Each span is valid until the next is asked for
+        (one buffer: no fresh pages per span).
 
         A span whose blocks every cell has in the row cache is built from the cached bit
-        rows (no read); otherwise the codes are read and the rows of the span are kept."""
+        rows (no read); otherwise the high bytes are read, with each cell's low bytes of
+        the threshold's high byte over all the spans (one read per cell, before the first
+        span), and the rows of the span are kept."""
         T = self.source.shape[0]
         stop = T if stop is None else stop
         layout = manifest["layout"]
         m, W = cells.size, (cells.size + 63) // 64
-        span = BLOCK * READ_BLOCKS
+        span = int(layout["span"])
         ks = np.empty(m, np.int64)
         amb = np.empty(m, np.uint8)
         for j, c in enumerate(cells):
             ks[j], amb[j] = self.threshold_code(layout, int(c), threshold)
+        # the low bytes matter unless no step of the threshold's high byte can be on
+        need = ((ks <= TOP + 1) & ((amb == 1) | ((ks & 255) != 255))).astype(np.uint8)
         build = self._row_key(manifest, threshold)
         cached = [self.rows.get((id(self), build, int(c)), T) for c in cells]
         amb_steps, amb_cells = np.empty(1 << 12, np.int64), np.empty(1 << 12, np.int64)
-        spans = [(ra, min(T, ra + span))  # aligned to checksum blocks
-                 for ra in range(start - start % BLOCK, stop, span)]
+        spans = [(ra, min(T, ra + span))  # the build's spans (the low bytes' parts)
+                 for ra in range(start - start % span, stop, span)]
+        s0 = start // span
 
-        # codes are read on the I/O threads, one pread per cell, the next span's while this
-        # one is computed (a cold disk serves concurrent reads faster; reading overlaps work)
-        buffers = [np.empty((m, span), np.uint16) for _ in range(2)]
-        words = np.empty(W * span, np.uint64)  # each block's words, C-contiguous
+        # high bytes are read on the I/O threads, one pread per cell, the next span's while
+        # this one is computed (a cold disk serves concurrent reads faster; reading
+        # overlaps work); the low bytes once, on the first read
+        buffers = [np.empty((m, span), np.uint8) for _ in range(2)]
+        words = np.empty(W * span, np.uint64)  # each span's words, C-contiguous
         reads: dict[int, list] = {}
+        lows: list = []
+        files = ExitStack()
 
         def fetch(i: int, reader) -> None:
             if i >= len(spans) or i in reads or _covered(cached, *spans[i]):
                 return
+            if not lows:
+                lows.extend(self._read_lows(manifest, files, cells, ks, need, s0,
+                                            s0 + len(spans)))
             ra, rb = spans[i]
             part = buffers[i % 2][:, : rb - ra]
-            reads[i] = [IO.submit(reader.read, 2 * (int(c) * T + ra), part[j])
+            reads[i] = [IO.submit(reader.read, int(c) * T + ra, part[j])
                         for j, c in enumerate(cells)]
 
-        with self.storage.reader(manifest, "codes") as reader:
+        with files, self.storage.reader(manifest, "codes") as reader:
             try:
                 for i, (ra, rb) in enumerate(spans):
                     b0, b1, w0, w1 = ra // BLOCK, -(-rb // BLOCK), ra // 64, -(-rb // 64)
@@ -512,26 +665,69 @@ class CodeIndex:
                             read.result()
                         part = buffers[i % 2][:, : rb - ra]
                         sums = np.empty((m, b1 - b0), np.uint64)
-                        n_amb = masks_and_checks(part, ks, amb, BLOCK, masks, sums, amb_steps,
-                                                 amb_cells)
+                        low, lstart = _span_lows(lows, i)
+                        n_amb = masks_and_checks(part, ks, amb, need, BLOCK, low, lstart, masks,
+                                                 sums, amb_steps, amb_cells)
                         self._verify(manifest, cells, b0, sums)
+                        if n_amb < 0:
+                            raise IndexCorrupt(f"the low bytes of span {ra // span} do not fit "
+                                               "its high bytes")
                         if n_amb > amb_steps.size:
                             amb_steps = np.empty(n_amb, np.int64)
                             amb_cells = np.empty(n_amb, np.int64)
-                            masks_and_checks(part, ks, amb, BLOCK, masks, sums, amb_steps,
-                                             amb_cells)
+                            masks_and_checks(part, ks, amb, need, BLOCK, low, lstart, masks,
+                                             sums, amb_steps, amb_cells)
                         if n_amb:
                             self._check_exact(masks, ra, cells, threshold, amb_steps[:n_amb],
                                               amb_cells[:n_amb])
                         self._keep_rows(cached, masks, w0, w1, b0, b1)
                     lo, hi = max(start, ra), min(stop, rb)
-                    if (lo, hi) != (ra, rb):  # a segment's first or last block
+                    if (lo, hi) != (ra, rb):  # a segment's first or last span
                         masks = np.ascontiguousarray(masks[:, lo - ra : hi - ra])
                     yield lo, masks
             finally:  # no read may still write into a buffer once the file is closed
                 for pending in reads.values():
                     for read in pending:
                         read.cancel() or read.exception()
+                for pending in lows:
+                    pending.cancel() or pending.exception()
+
+    def _read_lows(self, manifest: dict, files: ExitStack, cells: np.ndarray, ks: np.ndarray,
+                   need: np.ndarray, s0: int, s1: int) -> list:
+        """One future per cell, submitted to the I/O threads: ``(ranks int64[s1 - s0 + 1],
+        data uint8[...])``, the low bytes of the cell's steps whose high byte is the
+        threshold's over spans ``s0 .. s1-1`` (part ``s`` is ``data[ranks[s - s0] :
+        ranks[s - s0 + 1]]``), checked against their checksums. The group is read with its
+        head in one pread when it is small beside the spans, else the head first."""
+        groups = self._tables_of(manifest)[1]
+        nspans = -(-self.source.shape[0] // int(manifest["layout"]["span"]))
+        reader = files.enter_context(self.storage.reader(manifest, "lows"))
+        whole = max(1 << 20, (s1 - s0) * int(manifest["layout"]["span"]) // 4)
+        head_n = _head_bytes(nspans)
+
+        def read(cell: int, g: int, needed: bool) -> tuple[np.ndarray, np.ndarray]:
+            o0, o1 = int(groups[cell, g]), int(groups[cell, g + 1])
+            if not needed or o1 == o0:
+                return np.zeros(s1 - s0 + 1, np.int64), np.empty(0, np.uint8)
+            size = o1 - o0 - head_n
+            if size <= 0:
+                raise IndexCorrupt(f"the group table of cell {cell} is damaged")
+            if size <= whole:
+                buf = np.empty(o1 - o0, np.uint8)
+                reader.read(o0, buf)
+                ranks, sums = _group_head(buf[:head_n], nspans, size, cell, g)
+                data = buf[head_n + ranks[s0] : head_n + ranks[s1]]
+            else:
+                head = np.empty(head_n, np.uint8)
+                reader.read(o0, head)
+                ranks, sums = _group_head(head, nspans, size, cell, g)
+                data = np.empty(int(ranks[s1] - ranks[s0]), np.uint8)
+                reader.read(o0 + head_n + int(ranks[s0]), data)
+            _check_parts(data, ranks[s0 : s1 + 1], sums[s0:s1], cell, g, s0)
+            return ranks[s0 : s1 + 1] - ranks[s0], data
+
+        return [IO.submit(read, int(c), int(min(ks[j], TOP + 1) >> 8), bool(need[j]))
+                for j, c in enumerate(cells)]
 
     @staticmethod
     def _row_key(manifest: dict, threshold: float) -> tuple:
@@ -582,6 +778,72 @@ class CodeIndex:
                                    self.source.transform)
             off = sel[~(vals >= t32)]
             sweep.clear_bits(masks, steps[off], which[off])
+
+
+def _head_bytes(nspans: int) -> int:
+    """Bytes of a group's head in ``lows``: ``nspans + 1`` ranks and ``nspans`` checksums."""
+    return 8 * (2 * nspans + 1)
+
+
+def _region_sizes(counts: np.ndarray) -> np.ndarray:
+    """``int64[D, 256]``: bytes of each (cell, high byte) group in ``lows`` from ``counts[D,
+    256, nspans]`` (an empty group takes none)."""
+    n = counts.sum(2, dtype=np.int64)
+    return np.where(n > 0, n + _head_bytes(counts.shape[2]), 0)
+
+
+def _cell_region(high: np.ndarray, low: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """One cell's bytes in ``lows``: for each non-empty high byte ``g`` in order, its head
+    (``ranks[s]``: how many of its steps lie before span ``s``; the checksum of each span's
+    part) and then the low bytes of its steps in step order. ``counts: uint32[256, nspans]``."""
+    nspans = counts.shape[1]
+    sizes = _region_sizes(counts[None])[0]
+    rel = np.zeros(257, np.int64)
+    rel[1:] = np.cumsum(sizes)
+    region = np.empty(int(rel[-1]), np.uint8)
+    starts = rel[:-1] + _head_bytes(nspans)
+    group_lows(high, low, starts, region)
+    for g in np.flatnonzero(sizes):
+        ranks = np.zeros(nspans + 1, np.int64)
+        np.cumsum(counts[g], out=ranks[1:])
+        sums = np.empty(nspans, np.uint64)
+        part_checks(region[starts[g] : rel[g + 1]], ranks, sums)
+        region[rel[g] : starts[g]] = np.concatenate([ranks.astype(np.uint64), sums]).view(np.uint8)
+    return region
+
+
+def _span_lows(lows: list, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """The low bytes of the ``i``-th span read by one ``mask_blocks``, every cell's part one
+    after the other, and where each starts (``int64[m + 1]``): the kernel's ``lows``,
+    ``lstart``. ``lows``: the futures of :meth:`CodeIndex._read_lows`."""
+    parts = [data[ranks[i] : ranks[i + 1]] for ranks, data in (f.result() for f in lows)]
+    lstart = np.zeros(len(parts) + 1, np.int64)
+    np.cumsum([p.size for p in parts], out=lstart[1:])
+    return (np.concatenate(parts) if lstart[-1] else np.empty(0, np.uint8)), lstart
+
+
+def _group_head(head: np.ndarray, nspans: int, size: int, cell: int, g: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``(ranks int64[nspans + 1], checksums uint64[nspans])`` of a group's head bytes, checked
+    to be consistent with the group's ``size`` low bytes (else :class:`IndexCorrupt`)."""
+    words = np.frombuffer(head.tobytes(), np.uint64)  # a copy: the head need not be aligned
+    ranks = words[: nspans + 1]
+    if (words.size != 2 * nspans + 1 or ranks[0] != 0 or ranks[-1] != size
+            or np.any(ranks[1:] < ranks[:-1])):
+        raise IndexCorrupt(f"the low bytes' table of cell {cell}, group {g} is damaged")
+    return ranks.astype(np.int64), words[nspans + 1 :]
+
+
+def _check_parts(data: np.ndarray, ranks: np.ndarray, sums: np.ndarray, cell: int, g: int,
+                 first: int) -> None:
+    """Check ``data`` (parts ``ranks[s] - ranks[0] .. ranks[s + 1] - ranks[0]``) against the
+    checksums ``sums`` of spans ``first ..``."""
+    got = np.empty(ranks.size - 1, np.uint64)
+    part_checks(data, ranks - ranks[0], got)
+    if not np.array_equal(got, sums):
+        s = first + int(np.flatnonzero(got != sums)[0])
+        raise IndexCorrupt(f"low bytes of cell {cell}, group {g}, span {s} do not match "
+                           "their checksum")
 
 
 class _quiet_nan:

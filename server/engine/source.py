@@ -86,7 +86,9 @@ class IndexStorage(Protocol):
 
     def new_build(self):
         """An object with ``create(name, nbytes)``, ``write(name, offset, array)``,
-        ``commit(layout)`` and ``abort()``: files become visible only at ``commit``."""
+        ``read(name, offset, out)`` (what this build wrote), ``discard(name)`` (a scratch
+        file, never published), ``commit(layout)`` and ``abort()``: files become visible
+        only at ``commit``."""
         ...
 
 

@@ -68,6 +68,13 @@ class MemoryStorage:
                 raw = np.ascontiguousarray(data).tobytes()
                 files[name][offset : offset + len(raw)] = raw
 
+            def read(self, name: str, offset: int, out: np.ndarray) -> None:
+                view = memoryview(out).cast("B")
+                view[:] = files[name][offset : offset + view.nbytes]
+
+            def discard(self, name: str) -> None:
+                del files[name]
+
             def commit(self, layout: dict) -> None:
                 storage._files = files
                 storage._manifest = {"files": {n: {"name": n} for n in files}, "layout": layout}

@@ -111,7 +111,7 @@ def test_cell_stats_never_come_from_a_corrupt_index(tmp_path):
     codes = _codes_file(tmp_path)
     st = os.stat(codes)
     with open(codes, "r+b") as f:
-        f.seek(2 * 400 + 10)  # inside cell 1
+        f.seek(400 + 10)  # inside cell 1 (one high byte per step)
         f.write(b"\x00\x01\x02\x03")
     os.utime(codes, ns=(st.st_atime_ns, st.st_mtime_ns))
     files = engine.index.storage
@@ -275,12 +275,12 @@ def test_many_blocks_and_segments_equal_the_scan(tmp_path):
         assert engine.match(query) == plain.match(query)
         got, want = engine.candidates(query), plain.candidates(query)
         assert np.array_equal(got.start, want.start) and np.array_equal(got.overlap, want.overlap)
-    # one flipped code in the third block of cell 5: the match on cell 5 notices, scans
+    # two flipped high bytes in the third block of cell 5: the match on cell 5 notices, scans
     codes = _codes_file(tmp_path)
     st = os.stat(codes)
     T = states.shape[0]
     with open(codes, "r+b") as f:
-        f.seek(2 * (5 * T + 2 * BLOCK + 3))
+        f.seek(5 * T + 2 * BLOCK + 3)
         f.write(b"\xff\xff")
     os.utime(codes, ns=(st.st_atime_ns, st.st_mtime_ns))
     files = engine.index.storage

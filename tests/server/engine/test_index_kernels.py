@@ -1,10 +1,28 @@
-"""The index's fused read kernel against its parts written plainly: checksums equal to
-``block_checks`` (which the build stores), on-bits and ambiguous entries equal to numpy's."""
+"""The index's kernels against plain numpy: the fused read kernel's checksums equal to
+``block_checks`` (which the build stores), its on-bits and ambiguous entries equal to the
+rule on 16-bit codes; the build's grouping of low bytes by high byte and its inverse."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hiddenscope.server.engine import index as I
+from hiddenscope.server.engine.errors import IndexCorrupt
 from hiddenscope.server.engine.index import BLOCK, block_checks, masks_and_checks
+
+
+def _plain_sum(row: np.ndarray) -> int:
+    i = np.arange(1, row.size + 1, dtype=object)
+    return int(sum((row.astype(object) + 1) * i) % 2**64)
+
+
+def _lows(codes: np.ndarray, ks: np.ndarray, need: np.ndarray):
+    """Each cell's low bytes of the steps whose high byte is its threshold's, in step order."""
+    parts = [(row[(row >> 8) == (k >> 8)] & 255).astype(np.uint8) if n else
+             np.empty(0, np.uint8) for row, k, n in zip(codes, np.minimum(ks, 65535), need,
+                                                        strict=True)]
+    lstart = np.zeros(len(parts) + 1, np.int64)
+    np.cumsum([p.size for p in parts], out=lstart[1:])
+    return np.concatenate(parts), lstart
 
 
 @pytest.mark.parametrize("n", [1, BLOCK - 1, BLOCK, 3 * BLOCK + 17])
@@ -14,19 +32,30 @@ def test_masks_and_checks_equal_plain_versions(n):
     codes = rng.integers(0, 65536, (m, n)).astype(np.uint16)
     codes[:, : min(n, 5)] = 65535  # the largest code at the first positions...
     codes[0, -1] = 65535  # ...and at the last position of a block
+    codes[5:9, ::3] = codes[5:9, :1] // 256 * 256 + 7  # many steps share a high byte
     ks = rng.integers(0, 65536, m)
     ks[3] = 70000  # nothing on
     ks[4] = int(codes[4, 0])  # ambiguous entries exist
+    ks[5], ks[6] = int(codes[5, 0]) // 256 * 256 + 7, int(codes[6, 0]) // 256 * 256 + 3
+    ks[7] = int(codes[7, 0]) // 256 * 256 + 255  # with ambiguous[7] = 0: low bytes not read
+    ks[8] = 65535  # the largest code (nothing is on unless ambiguous)
     ambiguous = rng.integers(0, 2, m).astype(np.uint8)
-    ambiguous[4] = 1
+    ambiguous[4] = ambiguous[5] = 1
+    ambiguous[7] = 0
+    need = ((ambiguous == 1) | ((ks & 255) != 255)).astype(np.uint8)
+    assert need[7] == 0 and need.sum() > m // 2
+    low, lstart = _lows(codes, ks, need)
+    high = (codes >> 8).astype(np.uint8)
     masks = np.empty(((m + 63) // 64, n), np.uint64)
     sums = np.empty((m, -(-n // BLOCK)), np.uint64)
     steps, cells = np.empty(1 << 20, np.int64), np.empty(1 << 20, np.int64)
-    na = masks_and_checks(codes, ks, ambiguous, BLOCK, masks, sums, steps, cells)
+    na = masks_and_checks(high, ks, ambiguous, need, BLOCK, low, lstart, masks, sums, steps,
+                          cells)
 
     want_sums = np.empty_like(sums)
-    block_checks(codes, BLOCK, want_sums)
+    block_checks(high, BLOCK, want_sums)
     assert np.array_equal(sums, want_sums)
+    assert int(sums[2, 0]) == _plain_sum(high[2, :BLOCK])
     k = np.minimum(ks, 65536)[:, None]
     on = np.where(ambiguous[:, None] == 1, codes >= k, codes > k) & (ks[:, None] <= 65535)
     bits = np.unpackbits(masks.T.copy().view(np.uint8), axis=1, bitorder="little")[:, :m]
@@ -35,3 +64,76 @@ def test_masks_and_checks_equal_plain_versions(n):
     got = sorted(zip(cells[:na].tolist(), steps[:na].tolist(), strict=True))
     want = np.nonzero(amb)
     assert na > 0 and got == sorted(zip(want[0].tolist(), want[1].tolist(), strict=True))
+
+
+@pytest.mark.parametrize("change", [-1, 1])
+def test_low_bytes_that_do_not_fit_the_high_bytes_are_reported(change):
+    """One low byte too few or too many for a cell: -1 (the index treats it as corrupt)."""
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 512, (3, 1000)).astype(np.uint16)  # high bytes 0 and 1
+    ks = np.array([300, 100, 511])
+    need = np.ones(3, np.uint8)
+    low, lstart = _lows(codes, ks, need)
+    if change < 0:
+        low, lstart = np.delete(low, lstart[2] - 1), lstart - np.array([0, 0, 1, 1])
+    else:
+        low, lstart = np.insert(low, lstart[2], 9), lstart + np.array([0, 0, 1, 1])
+    args = ((codes >> 8).astype(np.uint8), ks, np.ones(3, np.uint8), need, BLOCK, low, lstart,
+            np.empty((1, 1000), np.uint64), np.empty((3, 1), np.uint64),
+            np.empty(8, np.int64), np.empty(8, np.int64))
+    assert masks_and_checks(*args) == -1
+
+
+@pytest.mark.parametrize("T,span", [(1, 4), (1000, 64), (1000, 1000), (5000, 1 << 10)])
+def test_grouped_low_bytes_round_trip(T, span):
+    """count_high's counts, the cell's region (heads and grouped low bytes) and join_codes
+    back to the same codes; every head's ranks and checksums equal the plain ones."""
+    rng = np.random.default_rng(T)
+    codes = (rng.integers(0, 6, (2, T)) * 4096 + rng.integers(0, 300, (2, T))).astype(np.uint16)
+    high, low = (codes >> 8).astype(np.uint8), codes.astype(np.uint8)
+    nspans = -(-T // span)
+    counts = np.zeros((2, 256, nspans), np.uint32)
+    for a in range(0, T, 97):  # in chunks, as the build counts them
+        s0 = a // span
+        part = np.zeros((2, 256, (min(T, a + 97) - 1) // span - s0 + 1), np.uint32)
+        I.count_high(high[:, a : a + 97], a - s0 * span, span, part)
+        counts[:, :, s0 : s0 + part.shape[2]] += part
+    for c in range(2):
+        for s in range(nspans):
+            want = np.bincount(high[c, s * span : (s + 1) * span], minlength=256)
+            assert counts[c, :, s].tolist() == want.tolist()
+        region = I._cell_region(high[c], low[c], counts[c])
+        sizes = I._region_sizes(counts[c][None])[0]
+        assert region.size == sizes.sum() and (sizes > 0).sum() == np.unique(high[c]).size
+        rel = np.r_[0, np.cumsum(sizes)]
+        head_n = I._head_bytes(nspans)
+        starts, ends = np.zeros(256, np.int64), np.zeros(256, np.int64)
+        for g in np.flatnonzero(sizes):
+            starts[g], ends[g] = rel[g] + head_n, rel[g + 1]
+            ranks, sums = I._group_head(region[rel[g] : starts[g]], nspans, ends[g] - starts[g],
+                                        c, g)
+            steps = np.flatnonzero(high[c] == g)
+            assert ranks.tolist() == np.searchsorted(steps, np.arange(nspans + 1) * span).tolist()
+            data = region[starts[g] : ends[g]]
+            assert data.tolist() == low[c, steps].tolist()
+            assert [int(x) for x in sums] == [_plain_sum(data[ranks[s] : ranks[s + 1]])
+                                              for s in range(nspans)]
+        out = np.empty(T, np.uint16)
+        assert I.join_codes(high[c], region, starts, ends, out)
+        assert out.tolist() == codes[c].tolist()
+        ends[high[c, 0]] -= 1  # a group one byte short
+        assert not I.join_codes(high[c], region, starts, ends, out)
+
+
+def test_a_damaged_group_head_is_refused():
+    high = np.array([1, 1, 2, 1], np.uint8)
+    counts = np.zeros((256, 1), np.uint32)
+    counts[1, 0], counts[2, 0] = 3, 1
+    region = I._cell_region(high, np.array([5, 6, 7, 8], np.uint8), counts)
+    head = region[: I._head_bytes(1)].copy()
+    I._group_head(head, 1, 3, 0, 1)
+    with pytest.raises(IndexCorrupt, match="cell 0, group 1"):
+        I._group_head(head, 1, 4, 0, 1)  # the group's size disagrees with its last rank
+    head[8] = 9  # ranks[1] = 9
+    with pytest.raises(IndexCorrupt):
+        I._group_head(head, 1, 3, 0, 1)
