@@ -40,6 +40,7 @@ instead of about 40).
 """
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 import zlib
@@ -59,7 +60,7 @@ from .scan import CHUNK, IO, chunks, read_scattered, read_values
 from .source import IndexStorage, StateSource, apply_transform
 from .stats import stats_from_codes
 
-VERSION = 4  # 4: high bytes by step, low bytes grouped by high byte
+VERSION = 5  # 4: high bytes by step, low bytes grouped by high byte; 5: round thresholds
 BLOCK = 1 << 14  # steps per checksum block
 READ_BLOCKS = 16  # checksum blocks per span (per read of a cell's high bytes; set at build)
 TOP = 65534  # codes run 1 .. TOP + 1; 0 is NaN
@@ -480,6 +481,14 @@ class CodeIndex:
         try:
             build.create("codes", T * D)
             build.create("scratch", T * D)
+            row_bits = -(-T // 8)
+            build.create("decided", row_bits * D)
+            grid = [_round_thresholds(lo[c], hi[c], scale[c], has_inf[c]) for c in range(D)]
+            lut = np.full((D, 1 << 16), -1, np.int16)  # code -> its round threshold's index
+            t32s = np.zeros((D, max(1, max(k.size for k, _ in grid))), np.float32)
+            for c, (k, t) in enumerate(grid):
+                lut[c, k] = np.arange(k.size)
+                t32s[c, : t.size] = t
             checks = np.zeros((D, nblocks), np.uint64)
             counts = np.zeros((D, 256, nspans), np.uint32)
             step = self._build_step()
@@ -496,9 +505,12 @@ class CodeIndex:
                 s0 = a // span  # two chunks run at once: each counts into its own array
                 part = np.zeros((D, 256, (b - 1) // span - s0 + 1), np.uint32)
                 count_high(high, a - s0 * span, span, part)
+                decided = np.empty((D, -(-(b - a) // 8)), np.uint8)
+                grid_bits(values, codes, lut, t32s, decided)
                 for c in range(D):
                     build.write("codes", c * T + a, high[c])
                     build.write("scratch", c * T + a, low[c])
+                    build.write("decided", c * row_bits + a // 8, decided[c])
                 return sums, s0, part
 
             total = np.zeros(D)
@@ -510,22 +522,32 @@ class CodeIndex:
                         total += sums
                     counts[:, :, s0 : s0 + part.shape[2]] += part
                     progress(base + first * min(1.0, (i + 1) * step / T))
-            sizes = _region_sizes(counts)
-            flat = np.zeros(D * 256 + 1, np.uint64)  # cell c's groups, then cell c + 1's
-            np.cumsum(sizes.ravel(), out=flat[1:])
-            groups = flat[np.arange(D)[:, None] * 256 + np.arange(257)]
-            build.create("lows", int(groups[-1, -1]))
+            lut = None  # 128 KiB per cell: the second pass does not need it
+            build.create("lows", 0)
+            groups = np.zeros((D, 257), np.uint64)
 
-            def write_cell(c: int) -> None:
+            def cell_region(c: int) -> tuple[np.ndarray, np.ndarray]:
                 high, low = np.empty(T, np.uint8), np.empty(T, np.uint8)
+                decided = np.empty(row_bits, np.uint8)
                 build.read("codes", c * T, high)
                 build.read("scratch", c * T, low)
-                build.write("lows", int(groups[c, 0]), _cell_region(high, low, counts[c]))
+                build.read("decided", c * row_bits, decided)
+                bits = np.unpackbits(decided, bitorder="little")[:T]
+                return _cell_region(high, low, bits, counts[c], *grid[c])
 
+            # regions are written one after the other (a cell's size is known once it is
+            # made), a few cells ahead at a time on two threads
+            end = 0
             with ThreadPoolExecutor(2) as pool:
-                for c, _ in enumerate(pool.map(write_cell, range(D))):
-                    progress(base + first + (1 - base - first) * (c + 1) / D)
+                for c0 in range(0, D, 8):
+                    for c, (region, sizes) in enumerate(pool.map(cell_region,
+                                                                 range(c0, min(D, c0 + 8))), c0):
+                        build.write("lows", end, region)
+                        groups[c] = end + np.r_[0, np.cumsum(sizes)]
+                        end += region.size
+                        progress(base + first + (1 - base - first) * (c + 1) / D)
             build.discard("scratch")
+            build.discard("decided")
             build.create("groups", groups.nbytes)
             build.write("groups", 0, groups)
             build.create("checks", checks.nbytes)
@@ -556,9 +578,10 @@ class CodeIndex:
         nspans = -(-T // int(manifest["layout"]["span"]))
         starts, ends = np.zeros(256, np.int64), np.zeros(256, np.int64)
         for g in np.flatnonzero(np.diff(rel)):
-            starts[g], ends[g] = rel[g] + _head_bytes(nspans), rel[g + 1]
-            ranks, sums = _group_head(region[rel[g] : starts[g]], nspans, ends[g] - starts[g],
+            starts[g] = rel[g] + _head_bytes(nspans)
+            ranks, sums = _group_head(region[rel[g] : starts[g]], nspans, rel[g + 1] - starts[g],
                                       cell, g)
+            ends[g] = starts[g] + ranks[-1]
             _check_parts(region[starts[g] : ends[g]], ranks, sums, cell, g, 0)
         out = np.empty(T, np.uint16)
         if not join_codes(high, region, starts, ends, out):
@@ -638,13 +661,14 @@ class CodeIndex:
         words = np.empty(W * span, np.uint64)  # each span's words, C-contiguous
         reads: dict[int, list] = {}
         lows: list = []
+        used = np.zeros(m, np.int64)  # round-threshold bits taken per cell (_decide)
         files = ExitStack()
 
         def fetch(i: int, reader) -> None:
             if i >= len(spans) or i in reads or _covered(cached, *spans[i]):
                 return
             if not lows:
-                lows.extend(self._read_lows(manifest, files, cells, ks, need, s0,
+                lows.extend(self._read_lows(manifest, files, cells, ks, need, threshold, s0,
                                             s0 + len(spans)))
             ra, rb = spans[i]
             part = buffers[i % 2][:, : rb - ra]
@@ -678,8 +702,11 @@ class CodeIndex:
                             masks_and_checks(part, ks, amb, need, BLOCK, low, lstart, masks,
                                              sums, amb_steps, amb_cells)
                         if n_amb:
-                            self._check_exact(masks, ra, cells, threshold, amb_steps[:n_amb],
-                                              amb_cells[:n_amb])
+                            steps, which = amb_steps[:n_amb], amb_cells[:n_amb]
+                            left = self._decide(masks, steps, which, lows, used)
+                            if left.any():
+                                self._check_exact(masks, ra, cells, threshold, steps[left],
+                                                  which[left])
                         self._keep_rows(cached, masks, w0, w1, b0, b1)
                     lo, hi = max(start, ra), min(stop, rb)
                     if (lo, hi) != (ra, rb):  # a segment's first or last span
@@ -693,30 +720,38 @@ class CodeIndex:
                     pending.cancel() or pending.exception()
 
     def _read_lows(self, manifest: dict, files: ExitStack, cells: np.ndarray, ks: np.ndarray,
-                   need: np.ndarray, s0: int, s1: int) -> list:
+                   need: np.ndarray, threshold: float, s0: int, s1: int) -> list:
         """One future per cell, submitted to the I/O threads: ``(ranks int64[s1 - s0 + 1],
-        data uint8[...])``, the low bytes of the cell's steps whose high byte is the
-        threshold's over spans ``s0 .. s1-1`` (part ``s`` is ``data[ranks[s - s0] :
-        ranks[s - s0 + 1]]``), checked against their checksums. The group is read with its
-        head in one pread when it is small beside the spans, else the head first."""
+        data uint8[...], on bool[...] | None)``: the low bytes of the cell's steps whose high
+        byte is the threshold's over spans ``s0 .. s1-1`` (part ``s`` is ``data[ranks[s - s0]
+        : ranks[s - s0 + 1]]``), checked against their checksums, and when the threshold is
+        one of the cell's round thresholds, whether each of its ambiguous steps from span
+        ``s0`` on is on (in step order; then they need no exact read). The group is read
+        with its head in one pread when it is small beside the spans (the round
+        thresholds come with it), else the head first and then the parts (no round
+        thresholds)."""
         groups = self._tables_of(manifest)[1]
         nspans = -(-self.source.shape[0] // int(manifest["layout"]["span"]))
         reader = files.enter_context(self.storage.reader(manifest, "lows"))
         whole = max(1 << 20, (s1 - s0) * int(manifest["layout"]["span"]) // 4)
         head_n = _head_bytes(nspans)
+        t32 = threshold32(threshold)
 
-        def read(cell: int, g: int, needed: bool) -> tuple[np.ndarray, np.ndarray]:
+        def read(cell: int, k: int, needed: bool) -> tuple[np.ndarray, np.ndarray, object]:
+            g = k >> 8
             o0, o1 = int(groups[cell, g]), int(groups[cell, g + 1])
             if not needed or o1 == o0:
-                return np.zeros(s1 - s0 + 1, np.int64), np.empty(0, np.uint8)
+                return np.zeros(s1 - s0 + 1, np.int64), np.empty(0, np.uint8), None
             size = o1 - o0 - head_n
-            if size <= 0:
-                raise IndexCorrupt(f"the group table of cell {cell} is damaged")
-            if size <= whole:
+            on = None
+            if 0 < size <= whole:
                 buf = np.empty(o1 - o0, np.uint8)
                 reader.read(o0, buf)
                 ranks, sums = _group_head(buf[:head_n], nspans, size, cell, g)
                 data = buf[head_n + ranks[s0] : head_n + ranks[s1]]
+                on = _unpack_decisions(buf[head_n + ranks[-1] :], t32, cell, g)
+                if on is not None:  # skip the bits of the steps before span s0
+                    on = on[np.count_nonzero(buf[head_n : head_n + ranks[s0]] == (k & 255)) :]
             else:
                 head = np.empty(head_n, np.uint8)
                 reader.read(o0, head)
@@ -724,10 +759,31 @@ class CodeIndex:
                 data = np.empty(int(ranks[s1] - ranks[s0]), np.uint8)
                 reader.read(o0 + head_n + int(ranks[s0]), data)
             _check_parts(data, ranks[s0 : s1 + 1], sums[s0:s1], cell, g, s0)
-            return ranks[s0 : s1 + 1] - ranks[s0], data
+            return ranks[s0 : s1 + 1] - ranks[s0], data, on
 
-        return [IO.submit(read, int(c), int(min(ks[j], TOP + 1) >> 8), bool(need[j]))
+        return [IO.submit(read, int(c), int(min(ks[j], TOP + 1)), bool(need[j]))
                 for j, c in enumerate(cells)]
+
+    @staticmethod
+    def _decide(masks: np.ndarray, steps: np.ndarray, which: np.ndarray, lows: list,
+                used: np.ndarray) -> np.ndarray:
+        """Decide the ambiguous entries ``(steps, which)`` of one span (each cell's in step
+        order) of the cells whose round-threshold bits were read (:meth:`_read_lows`):
+        clear those that are off; ``used[j]``: how many of cell ``j``'s bits earlier spans
+        took. Returns which entries are left for the exact check."""
+        left = np.ones(steps.size, bool)
+        for j in np.unique(which):
+            on = lows[j].result()[2]
+            if on is None:
+                continue
+            mine = np.flatnonzero(which == j)
+            if used[j] + mine.size > on.size:
+                raise IndexCorrupt("a round threshold's bits do not cover its steps")
+            off = mine[~on[used[j] : used[j] + mine.size]]
+            used[j] += mine.size
+            sweep.clear_bits(masks, steps[off], which[off])
+            left[mine] = False
+        return left
 
     @staticmethod
     def _row_key(manifest: dict, threshold: float) -> tuple:
@@ -780,43 +836,126 @@ class CodeIndex:
             sweep.clear_bits(masks, steps[off], which[off])
 
 
+def _round_thresholds(lo: np.float32, hi: np.float32, scale: np.float32, has_inf: bool
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """One cell's round thresholds: ``(codes uint16[n], t32 float32[n])``, the multiples of
+    a power of ten ``u`` with ``(hi - lo) / 10000 < u <= (hi - lo) / 1000`` (0.001 for tanh
+    states), as the client's threshold handle rounds them, each as its float32
+    (:func:`threshold32`) and its code ``k``, where ``code == k`` steps are ambiguous (at
+    most one per code: a code bin is narrower than ``u / 6``). The index stores, for each,
+    which of those steps are on, so such a threshold needs no exact read."""
+    width = float(hi) - float(lo)
+    if not (width > 0 and np.isfinite(width)):
+        return np.empty(0, np.uint16), np.empty(0, np.float32)
+    u = 10.0 ** math.floor(math.log10(width / 1000))
+    digits = max(0, -math.floor(math.log10(u)))
+    t = np.round(np.arange(math.ceil(float(lo) / u), math.floor(float(hi) / u) + 1) * u, digits)
+    t32 = t.astype(np.float32)
+    t32 = np.where(t32.astype(np.float64) < t, np.nextafter(t32, np.float32(np.inf)), t32)
+    if not has_inf:  # as threshold_code: outside (lo, hi] no step is ambiguous
+        t32 = t32[(t32 > lo) & (t32 <= hi)]
+    codes = encode(t32, lo, scale)
+    codes, first = np.unique(codes, return_index=True)
+    return codes, t32[first]
+
+
+@nb.njit(cache=True, nogil=True)
+def grid_bits(values, codes, lut, t32s, out):
+    """``out[c, i >> 3]`` bit ``i & 7``: whether ``values[i, c] >= t32s[c, e]`` where ``e =
+    lut[c, codes[c, i]] >= 0`` (the round threshold of the step's code bin; 0 elsewhere)."""
+    D, n = codes.shape
+    out[:] = 0
+    for c in range(D):
+        row, table, ts = codes[c], lut[c], t32s[c]
+        for i in range(n):
+            e = table[row[i]]
+            if e >= 0 and values[i, c] >= ts[e]:
+                out[c, i >> 3] |= np.uint8(1 << (i & 7))
+
+
 def _head_bytes(nspans: int) -> int:
     """Bytes of a group's head in ``lows``: ``nspans + 1`` ranks and ``nspans`` checksums."""
     return 8 * (2 * nspans + 1)
 
 
-def _region_sizes(counts: np.ndarray) -> np.ndarray:
-    """``int64[D, 256]``: bytes of each (cell, high byte) group in ``lows`` from ``counts[D,
-    256, nspans]`` (an empty group takes none)."""
-    n = counts.sum(2, dtype=np.int64)
-    return np.where(n > 0, n + _head_bytes(counts.shape[2]), 0)
-
-
-def _cell_region(high: np.ndarray, low: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """One cell's bytes in ``lows``: for each non-empty high byte ``g`` in order, its head
-    (``ranks[s]``: how many of its steps lie before span ``s``; the checksum of each span's
-    part) and then the low bytes of its steps in step order. ``counts: uint32[256, nspans]``."""
+def _cell_region(high: np.ndarray, low: np.ndarray, decided: np.ndarray, counts: np.ndarray,
+                 grid_codes: np.ndarray, grid_t32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One cell's bytes in ``lows`` and each high byte's share of them (``int64[256]``, 0 for
+    an empty group). Per non-empty high byte ``g`` in order: its head (``ranks[s]``: how many
+    of its steps lie before span ``s``; the checksum of each span's part), the low bytes of
+    its steps in step order, and its round thresholds' section (:func:`_pack_decisions`).
+    ``counts: uint32[256, nspans]``; ``decided``: the build's bit per step (:func:`grid_bits`)."""
     nspans = counts.shape[1]
-    sizes = _region_sizes(counts[None])[0]
-    rel = np.zeros(257, np.int64)
-    rel[1:] = np.cumsum(sizes)
-    region = np.empty(int(rel[-1]), np.uint8)
-    starts = rel[:-1] + _head_bytes(nspans)
-    group_lows(high, low, starts, region)
-    for g in np.flatnonzero(sizes):
+    n = counts.sum(1, dtype=np.int64)
+    cum = np.zeros(257, np.int64)
+    np.cumsum(n, out=cum[1:])
+    grouped, on = np.empty(high.size, np.uint8), np.empty(high.size, np.uint8)
+    group_lows(high, low, cum[:-1], grouped)
+    group_lows(high, decided, cum[:-1], on)
+    parts, sizes = [], np.zeros(256, np.int64)
+    for g in np.flatnonzero(n):
+        data = grouped[cum[g] : cum[g + 1]]
         ranks = np.zeros(nspans + 1, np.int64)
         np.cumsum(counts[g], out=ranks[1:])
         sums = np.empty(nspans, np.uint64)
-        part_checks(region[starts[g] : rel[g + 1]], ranks, sums)
-        region[rel[g] : starts[g]] = np.concatenate([ranks.astype(np.uint64), sums]).view(np.uint8)
-    return region
+        part_checks(data, ranks, sums)
+        mine = (grid_codes >> 8) == g
+        section = _pack_decisions(data, on[cum[g] : cum[g + 1]], grid_codes[mine] & 255,
+                                  grid_t32[mine])
+        parts += [ranks.astype(np.uint64).view(np.uint8), sums.view(np.uint8), data, section]
+        sizes[g] = _head_bytes(nspans) + data.size + section.size
+    return (np.concatenate(parts) if parts else np.empty(0, np.uint8)), sizes
+
+
+def _pack_decisions(data: np.ndarray, on: np.ndarray, lows: np.ndarray, t32: np.ndarray
+                    ) -> np.ndarray:
+    """A group's round-threshold section: ``uint32`` count ``n``, ``n`` pairs (threshold's
+    float32 bits, how many steps have its code), each threshold's on-bits of those steps in
+    step order (packed, little bit order, whole bytes), and the checksum of all that."""
+    table, bits = [], []
+    for kl, t in zip(lows, t32, strict=True):
+        steps = data == kl
+        if steps.any():
+            table += [int(np.float32(t).view(np.uint32)), int(steps.sum())]
+            bits.append(np.packbits(on[steps], bitorder="little"))
+    body = np.concatenate([np.array([len(table) // 2, *table], np.uint32).view(np.uint8), *bits])
+    check = np.empty(1, np.uint64)
+    part_checks(body, np.array([0, body.size]), check)
+    return np.concatenate([body, check.view(np.uint8)])
+
+
+def _unpack_decisions(section: np.ndarray, t32: np.float32, cell: int, g: int
+                      ) -> np.ndarray | None:
+    """The on-bits (``bool``, in step order) that a group's section holds for the steps with
+    the code of threshold ``t32``, or None when ``t32`` is not one of its round thresholds.
+    A section that fails its checksum or does not add up raises :class:`IndexCorrupt`."""
+    damaged = IndexCorrupt(f"the round thresholds of cell {cell}, group {g} are damaged")
+    if section.size < 12:
+        raise damaged
+    body = section[:-8]
+    check = np.empty(1, np.uint64)
+    part_checks(body, np.array([0, body.size]), check)
+    n = int(np.frombuffer(body[:4].tobytes(), np.uint32)[0])
+    if check[0] != np.frombuffer(section[-8:].tobytes(), np.uint64)[0] or 4 + 8 * n > body.size:
+        raise damaged
+    table = np.frombuffer(body[4 : 4 + 8 * n].tobytes(), np.uint32).reshape(n, 2)
+    nbytes = (table[:, 1].astype(np.int64) + 7) // 8
+    if 4 + 8 * n + int(nbytes.sum()) != body.size:
+        raise damaged
+    hit = np.flatnonzero(table[:, 0] == np.float32(t32).view(np.uint32))
+    if not hit.size:
+        return None
+    r = int(hit[0])
+    at = 4 + 8 * n + int(nbytes[:r].sum())
+    bits = np.unpackbits(body[at : at + nbytes[r]], bitorder="little")
+    return bits[: int(table[r, 1])].astype(bool)
 
 
 def _span_lows(lows: list, i: int) -> tuple[np.ndarray, np.ndarray]:
     """The low bytes of the ``i``-th span read by one ``mask_blocks``, every cell's part one
     after the other, and where each starts (``int64[m + 1]``): the kernel's ``lows``,
     ``lstart``. ``lows``: the futures of :meth:`CodeIndex._read_lows`."""
-    parts = [data[ranks[i] : ranks[i + 1]] for ranks, data in (f.result() for f in lows)]
+    parts = [data[ranks[i] : ranks[i + 1]] for ranks, data, _ in (f.result() for f in lows)]
     lstart = np.zeros(len(parts) + 1, np.int64)
     np.cumsum([p.size for p in parts], out=lstart[1:])
     return (np.concatenate(parts) if lstart[-1] else np.empty(0, np.uint8)), lstart
@@ -825,10 +964,11 @@ def _span_lows(lows: list, i: int) -> tuple[np.ndarray, np.ndarray]:
 def _group_head(head: np.ndarray, nspans: int, size: int, cell: int, g: int
                 ) -> tuple[np.ndarray, np.ndarray]:
     """``(ranks int64[nspans + 1], checksums uint64[nspans])`` of a group's head bytes, checked
-    to be consistent with the group's ``size`` low bytes (else :class:`IndexCorrupt`)."""
+    to be consistent with the ``size`` bytes after the head (its low bytes, ``ranks[-1]``,
+    and its round thresholds' section, at least 12) (else :class:`IndexCorrupt`)."""
     words = np.frombuffer(head.tobytes(), np.uint64)  # a copy: the head need not be aligned
     ranks = words[: nspans + 1]
-    if (words.size != 2 * nspans + 1 or ranks[0] != 0 or ranks[-1] != size
+    if (words.size != 2 * nspans + 1 or ranks[0] != 0 or ranks[-1] > max(0, size - 12)
             or np.any(ranks[1:] < ranks[:-1])):
         raise IndexCorrupt(f"the low bytes' table of cell {cell}, group {g} is damaged")
     return ranks.astype(np.int64), words[nspans + 1 :]

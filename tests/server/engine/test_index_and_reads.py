@@ -301,3 +301,39 @@ def test_files_replaced_during_a_query_fall_back_to_the_scan(tmp_path):
     _codes_file(tmp_path).unlink()  # ...whose files a new build has just removed
     query = MatchQuery([0, 1, 4], 0.2, limit=15)
     assert engine.match(query) == SourceEngine(engine.source).match(query)
+
+
+@pytest.mark.parametrize("transform,read_blocks", [("none", 16), ("tanh", 16), ("none", 1)])
+def test_round_thresholds_need_no_exact_reads(tmp_path, monkeypatch, transform, read_blocks):
+    """Values packed around round thresholds (0.3, -0.25, 0.5 and the float32 neighbours of
+    each): a round threshold is decided from the bits the index stores (no exact read of
+    the states), one a little off is decided by exact reads; both equal the scan, also
+    from a second segment (with one block per span: one that starts spans in, past
+    earlier spans' bits) and after the rows are cached."""
+    from hiddenscope.server.engine import index as index_mod
+
+    monkeypatch.setattr(index_mod, "READ_BLOCKS", read_blocks)
+    T = 3000 if read_blocks > 1 else 3 * index_mod.BLOCK + 100
+
+    rng = np.random.default_rng(7)
+    near = []
+    for t in (0.3, -0.25, 0.5):
+        f = np.float32(np.arctanh(t) if transform == "tanh" else t)
+        near += [np.nextafter(f, np.float32(-1)), f, np.nextafter(f, np.float32(1))]
+    states = rng.choice(np.array(near + [-0.9, 0.9], np.float32), (T, 4))
+    states[0], states[1] = -3, 3  # the range (-1, 1) after tanh
+    exact = []
+    real = index_mod.CodeIndex._check_exact
+    monkeypatch.setattr(index_mod.CodeIndex, "_check_exact",
+                        lambda self, masks, lo, cells, thr, steps, which:
+                        exact.append(steps.size) or real(self, masks, lo, cells, thr, steps,
+                                                          which))
+    engine = indexed(states, np.array([0, 1100, T // 2 + 50, T]), tmp_path, transform)
+    engine.threads = 2
+    plain = SourceEngine(engine.source)
+    for threshold, reads in ((0.3, False), (-0.25, False), (0.5, False), (0.3000001, True),
+                             (0.3, False)):
+        exact.clear()
+        query = MatchQuery([0, 1, 3], threshold, limit=30)
+        assert engine.match(query) == plain.match(query)
+        assert bool(exact) == reads, threshold

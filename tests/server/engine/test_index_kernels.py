@@ -86,10 +86,15 @@ def test_low_bytes_that_do_not_fit_the_high_bytes_are_reported(change):
 
 @pytest.mark.parametrize("T,span", [(1, 4), (1000, 64), (1000, 1000), (5000, 1 << 10)])
 def test_grouped_low_bytes_round_trip(T, span):
-    """count_high's counts, the cell's region (heads and grouped low bytes) and join_codes
-    back to the same codes; every head's ranks and checksums equal the plain ones."""
+    """count_high's counts, the cell's region (heads, grouped low bytes, round-threshold
+    sections) and join_codes back to the same codes; every head's ranks and checksums and
+    every section's bits equal the plain ones."""
     rng = np.random.default_rng(T)
     codes = (rng.integers(0, 6, (2, T)) * 4096 + rng.integers(0, 300, (2, T))).astype(np.uint16)
+    decided = rng.integers(0, 2, (2, T)).astype(np.uint8)
+    grid_codes = np.unique(codes[0, : max(1, T // 50)])  # some codes of the data...
+    grid_codes = np.r_[grid_codes, 65000].astype(np.uint16)  # ...and one no step has
+    grid_t32 = rng.standard_normal(grid_codes.size).astype(np.float32)
     high, low = (codes >> 8).astype(np.uint8), codes.astype(np.uint8)
     nspans = -(-T // span)
     counts = np.zeros((2, 256, nspans), np.uint32)
@@ -102,22 +107,31 @@ def test_grouped_low_bytes_round_trip(T, span):
         for s in range(nspans):
             want = np.bincount(high[c, s * span : (s + 1) * span], minlength=256)
             assert counts[c, :, s].tolist() == want.tolist()
-        region = I._cell_region(high[c], low[c], counts[c])
-        sizes = I._region_sizes(counts[c][None])[0]
+        region, sizes = I._cell_region(high[c], low[c], decided[c], counts[c], grid_codes,
+                                       grid_t32)
         assert region.size == sizes.sum() and (sizes > 0).sum() == np.unique(high[c]).size
         rel = np.r_[0, np.cumsum(sizes)]
         head_n = I._head_bytes(nspans)
         starts, ends = np.zeros(256, np.int64), np.zeros(256, np.int64)
         for g in np.flatnonzero(sizes):
-            starts[g], ends[g] = rel[g] + head_n, rel[g + 1]
-            ranks, sums = I._group_head(region[rel[g] : starts[g]], nspans, ends[g] - starts[g],
-                                        c, g)
+            starts[g] = rel[g] + head_n
+            ranks, sums = I._group_head(region[rel[g] : starts[g]], nspans,
+                                        rel[g + 1] - starts[g], c, g)
+            ends[g] = starts[g] + ranks[-1]
             steps = np.flatnonzero(high[c] == g)
             assert ranks.tolist() == np.searchsorted(steps, np.arange(nspans + 1) * span).tolist()
             data = region[starts[g] : ends[g]]
             assert data.tolist() == low[c, steps].tolist()
             assert [int(x) for x in sums] == [_plain_sum(data[ranks[s] : ranks[s + 1]])
                                               for s in range(nspans)]
+            section = region[ends[g] : rel[g + 1]]
+            for k, t in zip(grid_codes, grid_t32, strict=True):
+                got = I._unpack_decisions(section, t, c, g)
+                mine = np.flatnonzero(codes[c] == k)
+                if k >> 8 != g or not mine.size:
+                    assert got is None
+                else:
+                    assert got.tolist() == decided[c, mine].astype(bool).tolist()
         out = np.empty(T, np.uint16)
         assert I.join_codes(high[c], region, starts, ends, out)
         assert out.tolist() == codes[c].tolist()
@@ -125,15 +139,49 @@ def test_grouped_low_bytes_round_trip(T, span):
         assert not I.join_codes(high[c], region, starts, ends, out)
 
 
-def test_a_damaged_group_head_is_refused():
+def test_a_damaged_group_head_or_section_is_refused():
     high = np.array([1, 1, 2, 1], np.uint8)
     counts = np.zeros((256, 1), np.uint32)
     counts[1, 0], counts[2, 0] = 3, 1
-    region = I._cell_region(high, np.array([5, 6, 7, 8], np.uint8), counts)
-    head = region[: I._head_bytes(1)].copy()
-    I._group_head(head, 1, 3, 0, 1)
+    t = np.float32(0.5)
+    region, sizes = I._cell_region(high, np.array([5, 6, 5, 5], np.uint8),
+                                   np.array([1, 0, 1, 0], np.uint8), counts,
+                                   np.array([256 + 5], np.uint16), np.array([t]))
+    head_n = I._head_bytes(1)
+    head = region[:head_n].copy()
+    I._group_head(head, 1, sizes[1] - head_n, 0, 1)
     with pytest.raises(IndexCorrupt, match="cell 0, group 1"):
-        I._group_head(head, 1, 4, 0, 1)  # the group's size disagrees with its last rank
-    head[8] = 9  # ranks[1] = 9
+        I._group_head(head, 1, 14, 0, 1)  # too small for 3 low bytes and a section
+    head[8] = 200  # ranks[1] = 200: more low bytes than the group holds
     with pytest.raises(IndexCorrupt):
-        I._group_head(head, 1, 3, 0, 1)
+        I._group_head(head, 1, sizes[1] - head_n, 0, 1)
+    section = region[head_n + 3 : sizes[1]].copy()
+    assert I._unpack_decisions(section, t, 0, 1).tolist() == [True, False]  # steps 0 and 3
+    assert I._unpack_decisions(section, np.float32(0.25), 0, 1) is None
+    for cut in (section[:-1], section[:5], section[:0]):
+        with pytest.raises(IndexCorrupt, match="round thresholds of cell 0, group 1"):
+            I._unpack_decisions(cut, t, 0, 1)
+    section[5] ^= 1
+    with pytest.raises(IndexCorrupt):
+        I._unpack_decisions(section, t, 0, 1)
+
+
+@pytest.mark.parametrize("lo,hi,has_inf", [(-1, 1, False), (-3.7, 52.1, False), (0, 0, False),
+                                          (2.5e-4, 7.5e-4, True), (-1, 1, True)])
+def test_round_thresholds(lo, hi, has_inf):
+    """The multiples of the power of ten the client rounds a threshold handle to, each with
+    the code the index gives its float32 (one per code), inside the cell's range."""
+    lo, hi = np.float32(lo), np.float32(hi)
+    width = float(hi) - float(lo)
+    scale = np.float32(I.TOP / width) if width > 0 else np.float32(0)
+    codes, t32 = I._round_thresholds(lo, hi, scale, has_inf)
+    if width == 0:
+        assert codes.size == 0
+        return
+    u = 10.0 ** np.floor(np.log10(width / 1000))
+    assert 1000 <= codes.size <= 10001 and np.unique(codes).size == codes.size
+    layout = {"lo": [float(lo)], "hi": [float(hi)], "scale": [float(scale)],
+              "has_inf": [has_inf]}
+    for k, t in zip(codes, t32, strict=True):
+        assert abs(float(t) / u - round(float(t) / u)) < 1e-3  # a multiple of u, as float32
+        assert I.CodeIndex.threshold_code(layout, 0, float(t)) == (int(k), True)
