@@ -8,8 +8,9 @@ Files (written and read through the store's ``IndexStorage``, never opened here)
 * ``lows``: the low bytes, per cell grouped by their high byte ``g`` (a stable counting
   sort: within a group in step order). Each non-empty group is a head (``ranks[s]``: how
   many of the group's steps lie before span ``s`` of ``span`` steps; the checksum of each
-  span's part) and then the bytes. ``groups``: ``uint64[D, 257]``, where each (cell, high
-  byte) group starts in ``lows`` (the manifest holds its CRC-32).
+  span's part), the bytes, and a section for the cell's *round thresholds* whose code has
+  this high byte (see below). ``groups``: ``uint64[D, 257]``, where each (cell, high byte)
+  group starts in ``lows`` (the manifest holds its CRC-32).
 
 The manifest's ``layout`` holds the version, ``block``, ``span``, ``groups_crc`` and per-cell
 ``lo``/``hi``/``scale``/``has_inf``/``sum``. A query on threshold code ``k`` reads only the
@@ -25,9 +26,13 @@ Exactness: ``code(v) = 1 + clip(floor((v - lo) * scale), 0, 65534)`` computed in
 (NaN gets code 0) is monotone non-decreasing in ``v``. With ``t32`` the smallest float32
 ``>= threshold`` (so ``on <=> v >= t32``) and ``k = code(t32)``: ``code(v) > k`` implies
 on, ``code(v) < k`` implies off, and only steps with ``code(v) == k`` are ambiguous; they are
-decided by reading their exact values through ``source.read_steps``. NaN (code 0) is
-always off because ``k >= 1``. A threshold below every value of a cell without -inf (or
-above every value without +inf) needs no exact check at all.
+decided by reading their exact values through ``source.read_steps`` (one random read of
+a row each: about ``T / 65535`` per cell). NaN (code 0) is always off because ``k >= 1``.
+A threshold below every value of a cell without -inf (or above every value without +inf)
+needs no exact check at all. Nor does a round threshold (a multiple of the power of ten
+the client's threshold handle rounds to, 0.001 for tanh states; :func:`_round_thresholds`):
+for each, the build stores one on-bit per ambiguous step in the section of its code's
+group, which the query reads with the group's low bytes.
 
 The index is derived data: a stale or missing index is never used (the engine falls back
 to the chunked scan, which gives identical results).
@@ -468,8 +473,9 @@ class CodeIndex:
         all are complete).
 
         Two passes: the first encodes the states chunk by chunk (high bytes to ``codes``,
-        low bytes in step order to a scratch file, how many steps of each high byte every
-        span holds), the second groups each cell's low bytes by their high bytes."""
+        low bytes in step order to a scratch file, each step's on-bit at the round threshold
+        of its code, if any, to another, and how many steps of each high byte every span
+        holds), the second groups each cell's low bytes and those bits by high byte."""
         progress = progress or (lambda fraction: None)
         T, D = self.source.shape
         lo, hi, scale, has_inf = self._ranges(progress)
@@ -883,45 +889,94 @@ def _cell_region(high: np.ndarray, low: np.ndarray, decided: np.ndarray, counts:
     """One cell's bytes in ``lows`` and each high byte's share of them (``int64[256]``, 0 for
     an empty group). Per non-empty high byte ``g`` in order: its head (``ranks[s]``: how many
     of its steps lie before span ``s``; the checksum of each span's part), the low bytes of
-    its steps in step order, and its round thresholds' section (:func:`_pack_decisions`).
-    ``counts: uint32[256, nspans]``; ``decided``: the build's bit per step (:func:`grid_bits`)."""
-    nspans = counts.shape[1]
-    n = counts.sum(1, dtype=np.int64)
+    its steps in step order, and its round thresholds' section: ``uint32`` count ``n``,
+    ``n`` pairs (threshold's float32 bits, how many steps have its code), each threshold's
+    on-bits of those steps in step order (packed, little bit order, whole bytes), and the
+    checksum of the section. ``counts: uint32[256, nspans]``; ``decided``: the build's bit
+    per step (:func:`grid_bits`); ``grid_codes`` sorted (:func:`_round_thresholds`)."""
     cum = np.zeros(257, np.int64)
-    np.cumsum(n, out=cum[1:])
+    np.cumsum(counts.sum(1, dtype=np.int64), out=cum[1:])
     grouped, on = np.empty(high.size, np.uint8), np.empty(high.size, np.uint8)
     group_lows(high, low, cum[:-1], grouped)
     group_lows(high, decided, cum[:-1], on)
-    parts, sizes = [], np.zeros(256, np.int64)
-    for g in np.flatnonzero(n):
-        data = grouped[cum[g] : cum[g + 1]]
-        ranks = np.zeros(nspans + 1, np.int64)
-        np.cumsum(counts[g], out=ranks[1:])
-        sums = np.empty(nspans, np.uint64)
-        part_checks(data, ranks, sums)
-        mine = (grid_codes >> 8) == g
-        section = _pack_decisions(data, on[cum[g] : cum[g + 1]], grid_codes[mine] & 255,
-                                  grid_t32[mine])
-        parts += [ranks.astype(np.uint64).view(np.uint8), sums.view(np.uint8), data, section]
-        sizes[g] = _head_bytes(nspans) + data.size + section.size
-    return (np.concatenate(parts) if parts else np.empty(0, np.uint8)), sizes
+    lows_hist, sizes = np.zeros((256, 256), np.int64), np.zeros(256, np.int64)
+    bits32 = np.asarray(grid_t32, np.float32).view(np.uint32)
+    region_sizes(grouped, cum, grid_codes, counts.shape[1], lows_hist, sizes)
+    region = np.empty(int(sizes.sum()), np.uint8)
+    fill_region(grouped, on, cum, counts, grid_codes, bits32, lows_hist, sizes, region)
+    return region, sizes
 
 
-def _pack_decisions(data: np.ndarray, on: np.ndarray, lows: np.ndarray, t32: np.ndarray
-                    ) -> np.ndarray:
-    """A group's round-threshold section: ``uint32`` count ``n``, ``n`` pairs (threshold's
-    float32 bits, how many steps have its code), each threshold's on-bits of those steps in
-    step order (packed, little bit order, whole bytes), and the checksum of all that."""
-    table, bits = [], []
-    for kl, t in zip(lows, t32, strict=True):
-        steps = data == kl
-        if steps.any():
-            table += [int(np.float32(t).view(np.uint32)), int(steps.sum())]
-            bits.append(np.packbits(on[steps], bitorder="little"))
-    body = np.concatenate([np.array([len(table) // 2, *table], np.uint32).view(np.uint8), *bits])
-    check = np.empty(1, np.uint64)
-    part_checks(body, np.array([0, body.size]), check)
-    return np.concatenate([body, check.view(np.uint8)])
+@nb.njit(cache=True, nogil=True, inline="always")
+def _put(out, at, value, nbytes):
+    """Write ``value``'s ``nbytes`` low bytes at ``out[at:]``, little-endian."""
+    for i in range(nbytes):
+        out[at + i] = np.uint8((np.uint64(value) >> np.uint64(8 * i)) & np.uint64(255))
+
+
+@nb.njit(cache=True, nogil=True)
+def region_sizes(grouped, cum, grid_codes, nspans, lows_hist, sizes):
+    """:func:`_cell_region`'s sizes of each group (0: empty) and ``lows_hist[g, kl]``: how
+    many steps of group ``g`` have low byte ``kl``."""
+    for g in range(256):
+        a, b = cum[g], cum[g + 1]
+        if a == b:
+            continue
+        h = lows_hist[g]
+        for i in range(a, b):
+            h[grouped[i]] += 1
+        section = 12
+        for e in range(grid_codes.size):
+            k = grid_codes[e]
+            if k >> 8 == g and h[k & 255] > 0:
+                section += 8 + (h[k & 255] + 7) // 8
+        sizes[g] = 8 * (2 * nspans + 1) + (b - a) + section
+
+
+@nb.njit(cache=True, nogil=True)
+def fill_region(grouped, on, cum, counts, grid_codes, bits32, lows_hist, sizes, out):
+    """Write :func:`_cell_region`'s bytes into ``out`` (sized by :func:`region_sizes`)."""
+    nspans = counts.shape[1]
+    pos = 0
+    for g in range(256):
+        if sizes[g] == 0:
+            continue
+        a, b = cum[g], cum[g + 1]
+        rank, q = 0, a
+        _put(out, pos, 0, 8)
+        for s in range(nspans):
+            n = counts[g, s]
+            rank += n
+            _put(out, pos + 8 * (s + 1), rank, 8)
+            _put(out, pos + 8 * (nspans + 1 + s), _sum_of(grouped[q : q + n]), 8)
+            q += n
+        p = pos + 8 * (2 * nspans + 1)
+        out[p : p + b - a] = grouped[a:b]
+        p += b - a
+        start, n_entries = p, 0
+        for e in range(grid_codes.size):
+            n_entries += grid_codes[e] >> 8 == g and lows_hist[g, grid_codes[e] & 255] > 0
+        _put(out, p, n_entries, 4)
+        table, p = p + 4, p + 4 + 8 * n_entries
+        for e in range(grid_codes.size):
+            k = grid_codes[e]
+            kl = k & 255
+            n = lows_hist[g, kl]
+            if k >> 8 != g or n == 0:
+                continue
+            _put(out, table, bits32[e], 4)
+            _put(out, table + 4, n, 4)
+            table += 8
+            out[p : p + (n + 7) // 8] = 0
+            j = 0
+            for i in range(a, b):
+                if grouped[i] == kl:
+                    if on[i]:
+                        out[p + (j >> 3)] |= np.uint8(1 << (j & 7))
+                    j += 1
+            p += (n + 7) // 8
+        _put(out, p, _sum_of(out[start:p]), 8)
+        pos = p + 8
 
 
 def _unpack_decisions(section: np.ndarray, t32: np.float32, cell: int, g: int
