@@ -91,10 +91,12 @@ def test_grouped_low_bytes_round_trip(T, span):
     every section's bits equal the plain ones."""
     rng = np.random.default_rng(T)
     codes = (rng.integers(0, 6, (2, T)) * 4096 + rng.integers(0, 300, (2, T))).astype(np.uint16)
-    decided = rng.integers(0, 2, (2, T)).astype(np.uint8)
+    odd = rng.integers(0, 2, (2, T)).astype(np.uint8)  # the build's parity bits
     grid_codes = np.unique(codes[0, : max(1, T // 50)])  # some codes of the data...
     grid_codes = np.r_[grid_codes, 65000].astype(np.uint16)  # ...and one no step has
-    grid_t32 = rng.standard_normal(grid_codes.size).astype(np.float32)
+    t32 = rng.standard_normal(grid_codes.size + 3).astype(np.float32)
+    index = 7 + rng.permutation(grid_codes.size + 3)[: grid_codes.size]  # grid indices
+    grid = I.RoundGrid(0.1, 7, t32, grid_codes, index)
     high, low = (codes >> 8).astype(np.uint8), codes.astype(np.uint8)
     nspans = -(-T // span)
     counts = np.zeros((2, 256, nspans), np.uint32)
@@ -107,8 +109,7 @@ def test_grouped_low_bytes_round_trip(T, span):
         for s in range(nspans):
             want = np.bincount(high[c, s * span : (s + 1) * span], minlength=256)
             assert counts[c, :, s].tolist() == want.tolist()
-        region, sizes = I._cell_region(high[c], low[c], decided[c], counts[c], grid_codes,
-                                       grid_t32)
+        region, sizes = I._cell_region(high[c], low[c], odd[c], counts[c], grid)
         assert region.size == sizes.sum() and (sizes > 0).sum() == np.unique(high[c]).size
         rel = np.r_[0, np.cumsum(sizes)]
         head_n = I._head_bytes(nspans)
@@ -125,13 +126,13 @@ def test_grouped_low_bytes_round_trip(T, span):
             assert [int(x) for x in sums] == [_plain_sum(data[ranks[s] : ranks[s + 1]])
                                               for s in range(nspans)]
             section = region[ends[g] : rel[g + 1]]
-            for k, t in zip(grid_codes, grid_t32, strict=True):
-                got = I._unpack_decisions(section, t, c, g)
+            for k, j in zip(grid_codes, index, strict=True):
+                got = I._unpack_decisions(section, t32[j - 7], c, g)
                 mine = np.flatnonzero(codes[c] == k)
                 if k >> 8 != g or not mine.size:
                     assert got is None
-                else:
-                    assert got.tolist() == decided[c, mine].astype(bool).tolist()
+                else:  # on where the step's parity is the threshold's
+                    assert got.tolist() == (odd[c, mine] == j % 2).tolist()
         out = np.empty(T, np.uint16)
         assert I.join_codes(high[c], region, starts, ends, out)
         assert out.tolist() == codes[c].tolist()
@@ -144,9 +145,9 @@ def test_a_damaged_group_head_or_section_is_refused():
     counts = np.zeros((256, 1), np.uint32)
     counts[1, 0], counts[2, 0] = 3, 1
     t = np.float32(0.5)
+    grid = I.RoundGrid(0.1, 5, np.array([t]), np.array([256 + 5], np.uint16), np.array([5]))
     region, sizes = I._cell_region(high, np.array([5, 6, 5, 5], np.uint8),
-                                   np.array([1, 0, 1, 0], np.uint8), counts,
-                                   np.array([256 + 5], np.uint16), np.array([t]))
+                                   np.array([1, 0, 1, 0], np.uint8), counts, grid)
     head_n = I._head_bytes(1)
     head = region[:head_n].copy()
     I._group_head(head, 1, sizes[1] - head_n, 0, 1)
@@ -166,22 +167,42 @@ def test_a_damaged_group_head_or_section_is_refused():
         I._unpack_decisions(section, t, 0, 1)
 
 
-@pytest.mark.parametrize("lo,hi,has_inf", [(-1, 1, False), (-3.7, 52.1, False), (0, 0, False),
-                                          (2.5e-4, 7.5e-4, True), (-1, 1, True)])
-def test_round_thresholds(lo, hi, has_inf):
+@pytest.mark.parametrize("lo,hi", [(-1, 1), (-3.7, 52.1), (2.5e-4, 7.5e-4), (-1e-3, 40)])
+def test_round_thresholds_and_their_parity(lo, hi):
     """The multiples of the power of ten the client rounds a threshold handle to, each with
-    the code the index gives its float32 (one per code), inside the cell's range."""
+    the code the index gives its float32 (one per code), inside the cell's range; and
+    grid_parity equal to the parity of the largest grid index at or below each value, for
+    values at, next to and between the grid's float32 thresholds."""
     lo, hi = np.float32(lo), np.float32(hi)
     width = float(hi) - float(lo)
-    scale = np.float32(I.TOP / width) if width > 0 else np.float32(0)
-    codes, t32 = I._round_thresholds(lo, hi, scale, has_inf)
-    if width == 0:
-        assert codes.size == 0
-        return
+    scale = np.float32(I.TOP / width)
+    grid = I._round_thresholds(lo, hi, scale, False)
     u = 10.0 ** np.floor(np.log10(width / 1000))
-    assert 1000 <= codes.size <= 10001 and np.unique(codes).size == codes.size
+    assert grid.u == u and 1000 <= grid.codes.size <= 10001
+    assert np.unique(grid.codes).size == grid.codes.size
     layout = {"lo": [float(lo)], "hi": [float(hi)], "scale": [float(scale)],
-              "has_inf": [has_inf]}
-    for k, t in zip(codes, t32, strict=True):
-        assert abs(float(t) / u - round(float(t) / u)) < 1e-3  # a multiple of u, as float32
+              "has_inf": [False]}
+    for k, j in zip(grid.codes, grid.index, strict=True):
+        t = grid.t32[j - grid.first]
+        assert abs(float(t) / u - j) < 1e-3  # j * u, as float32
         assert I.CodeIndex.threshold_code(layout, 0, float(t)) == (int(k), True)
+    rng = np.random.default_rng(int(hi))
+    t32 = grid.t32
+    values = np.concatenate([t32, np.nextafter(t32, np.float32(-np.inf)),
+                             np.nextafter(t32, np.float32(np.inf)),
+                             rng.uniform(lo, hi, 5000).astype(np.float32), [np.nan, np.inf]])
+    values = values.astype(np.float32)[:, None]
+    odd = np.empty((1, -(-values.size // 64)), np.uint64)
+    I.grid_parity(values, np.array([1 / u]), np.array([I._margin(u, lo, hi)]),
+                  np.array([grid.first]), t32[None], np.array([t32.size]), odd)
+    got = np.unpackbits(odd.view(np.uint8), bitorder="little")[: values.size]
+    f = grid.first + np.searchsorted(t32, values[:, 0], side="right") - 1  # plain
+    inside = np.isfinite(values[:, 0]) & (values[:, 0] >= t32[0]) & (values[:, 0] < t32[-1])
+    assert np.array_equal(got[inside], (f[inside] % 2).astype(np.uint8))
+    assert got[-2:].tolist() == [0, 0]  # NaN and inf
+
+
+def test_no_round_thresholds_for_infinite_or_constant_cells():
+    for lo, hi, has_inf in ((-1, 1, True), (0, 0, False), (1e6, 1e6 + 1, False)):
+        grid = I._round_thresholds(np.float32(lo), np.float32(hi), np.float32(1), has_inf)
+        assert grid.u == 0 and grid.codes.size == 0
