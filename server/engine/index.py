@@ -160,19 +160,9 @@ def count_high(high, first, span, counts):
 
 
 @nb.njit(cache=True, nogil=True)
-def group_lows(high, low, starts, out):
-    """``out[starts[g] + r]`` = the low byte of the ``r``-th step (in step order) whose high
-    byte is ``g`` (a stable counting sort of one cell's low bytes by their high bytes)."""
-    ptr = starts.copy()
-    for i in range(high.size):
-        g = high[i]
-        out[ptr[g]] = low[i]
-        ptr[g] += 1
-
-
-@nb.njit(cache=True, nogil=True)
 def join_codes(high, region, starts, ends, out):
-    """The inverse of :func:`group_lows`: ``out[i] = high[i] << 8 | low`` (uint16 codes).
+    """One cell's uint16 codes ``out[i] = high[i] << 8 | low`` from its high bytes and its
+    low bytes grouped by high byte (group ``g`` at ``region[starts[g] : ends[g]]``).
     False when a group runs past ``ends[g]`` (a corrupt file)."""
     ptr = starts.copy()
     for i in range(high.size):
@@ -542,8 +532,7 @@ class CodeIndex:
                 build.read("codes", c * T, high)
                 build.read("scratch", c * T, low)
                 build.read("odd", c * row_bits, odd)
-                bits = np.unpackbits(odd, bitorder="little")[:T]
-                return _cell_region(high, low, bits, counts[c], grid[c])
+                return _cell_region(high, low, odd, counts[c], grid[c])
 
             # regions are written one after the other (a cell's size is known once it is
             # made), a few cells ahead at a time on two threads
@@ -947,20 +936,11 @@ def _cell_region(high: np.ndarray, low: np.ndarray, odd: np.ndarray, counts: np.
     ``n`` pairs (threshold's float32 bits, how many steps have its code), each threshold's
     on-bits of those steps in step order (packed, little bit order, whole bytes), and the
     checksum of the section. ``counts: uint32[256, nspans]``; ``odd``: the build's parity
-    bit per step (:func:`grid_parity`): a step of threshold ``j``'s code is on when it
-    equals ``j``'s parity."""
-    cum = np.zeros(257, np.int64)
-    np.cumsum(counts.sum(1, dtype=np.int64), out=cum[1:])
-    grouped, parity = np.empty(high.size, np.uint8), np.empty(high.size, np.uint8)
-    group_lows(high, low, cum[:-1], grouped)
-    group_lows(high, odd, cum[:-1], parity)
-    lows_hist, sizes = np.zeros((256, 256), np.int64), np.zeros(256, np.int64)
+    bits (:func:`grid_parity`, packed): a step of threshold ``j``'s code is on when its
+    parity is ``j``'s."""
     bits32 = grid.t32[grid.index - grid.first].view(np.uint32)
-    region_sizes(grouped, cum, grid.codes, counts.shape[1], lows_hist, sizes)
-    region = np.empty(int(sizes.sum()), np.uint8)
-    fill_region(grouped, parity, cum, counts, grid.codes, bits32, (grid.index & 1).astype(np.uint8),
-                lows_hist, sizes, region)
-    return region, sizes
+    return cell_region(high, low, odd, counts, grid.codes, bits32,
+                       (grid.index & 1).astype(np.uint8))
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -971,74 +951,73 @@ def _put(out, at, value, nbytes):
 
 
 @nb.njit(cache=True, nogil=True)
-def region_sizes(grouped, cum, grid_codes, nspans, lows_hist, sizes):
-    """:func:`_cell_region`'s sizes of each group (0: empty) and ``lows_hist[g, kl]``: how
-    many steps of group ``g`` have low byte ``kl``."""
+def cell_region(high, low, odd, counts, grid_codes, bits32, grid_parity):
+    """:func:`_cell_region`'s bytes and sizes: sizes from the codes' histogram, then one
+    pass over the steps puts each low byte in its group and each round threshold's bit in
+    its section, then the heads and checksums (about 2x faster than grouping first and
+    copying, measured)."""
+    T, nspans = high.size, counts.shape[1]
+    head_n = 8 * (2 * nspans + 1)
+    hist = np.zeros(1 << 16, np.int64)
+    for i in range(T):
+        hist[(np.int64(high[i]) << 8) | np.int64(low[i])] += 1
+    entry = np.full(1 << 16, -1, np.int64)  # code -> its round threshold (with steps)
+    n, n_entries = np.zeros(256, np.int64), np.zeros(256, np.int64)
+    n_bits = np.zeros(256, np.int64)
     for g in range(256):
-        a, b = cum[g], cum[g + 1]
-        if a == b:
-            continue
-        h = lows_hist[g]
-        for i in range(a, b):
-            h[grouped[i]] += 1
-        section = 12
-        for e in range(grid_codes.size):
-            k = grid_codes[e]
-            if k >> 8 == g and h[k & 255] > 0:
-                section += 8 + (h[k & 255] + 7) // 8
-        sizes[g] = 8 * (2 * nspans + 1) + (b - a) + section
-
-
-@nb.njit(cache=True, nogil=True)
-def fill_region(grouped, parity, cum, counts, grid_codes, bits32, grid_parity, lows_hist, sizes,
-                out):
-    """Write :func:`_cell_region`'s bytes into ``out`` (sized by :func:`region_sizes`)."""
-    nspans = counts.shape[1]
-    pos = 0
+        n[g] = hist[g << 8 : (g + 1) << 8].sum()
+    for e in range(grid_codes.size):
+        k = np.int64(grid_codes[e])
+        if hist[k] > 0:
+            entry[k] = e
+            n_entries[k >> 8] += 1
+            n_bits[k >> 8] += (hist[k] + 7) >> 3
+    sizes = np.zeros(256, np.int64)
     for g in range(256):
-        if sizes[g] == 0:
+        if n[g]:
+            sizes[g] = head_n + n[g] + 4 + 8 * n_entries[g] + n_bits[g] + 8
+    base = np.zeros(257, np.int64)
+    base[1:] = np.cumsum(sizes)
+    out = np.zeros(base[256], np.uint8)  # the bit areas start clear
+    data = base[:256] + head_n  # where each group's next low byte goes
+    table = data + n + 4  # where each group's next table entry goes
+    bits = table + 8 * n_entries  # where each group's next threshold's bits go
+    for g in range(256):
+        if n[g]:
+            _put(out, table[g] - 4, n_entries[g], 4)
+    at = np.zeros(grid_codes.size, np.int64)
+    for e in range(grid_codes.size):
+        k = np.int64(grid_codes[e])
+        if entry[k] >= 0:
+            g = k >> 8
+            _put(out, table[g], bits32[e], 4)
+            _put(out, table[g] + 4, hist[k], 4)
+            table[g] += 8
+            at[e] = bits[g]
+            bits[g] += (hist[k] + 7) >> 3
+    seen = np.zeros(grid_codes.size, np.int64)
+    for i in range(T):
+        g = np.int64(high[i])
+        out[data[g]] = low[i]
+        data[g] += 1
+        e = entry[(g << 8) | np.int64(low[i])]
+        if e >= 0:
+            if (odd[i >> 3] >> (i & 7)) & 1 == grid_parity[e]:
+                out[at[e] + (seen[e] >> 3)] |= np.uint8(1 << (seen[e] & 7))
+            seen[e] += 1
+    for g in range(256):
+        if n[g] == 0:
             continue
-        a, b = cum[g], cum[g + 1]
-        rank, q = 0, a
-        _put(out, pos, 0, 8)
+        start, rank = base[g] + head_n, 0
         for s in range(nspans):
-            n = counts[g, s]
-            rank += n
-            _put(out, pos + 8 * (s + 1), rank, 8)
-            _put(out, pos + 8 * (nspans + 1 + s), _sum_of(grouped[q : q + n]), 8)
-            q += n
-        p = pos + 8 * (2 * nspans + 1)
-        out[p : p + b - a] = grouped[a:b]
-        p += b - a
-        start, n_entries = p, 0
-        for e in range(grid_codes.size):
-            n_entries += grid_codes[e] >> 8 == g and lows_hist[g, grid_codes[e] & 255] > 0
-        _put(out, p, n_entries, 4)
-        table, p = p + 4, p + 4 + 8 * n_entries
-        at = np.full(256, -1, np.int64)  # low byte -> where its bits start in out
-        want = np.zeros(256, np.uint8)  # low byte -> its threshold's parity (on)
-        for e in range(grid_codes.size):
-            k = grid_codes[e]
-            kl = k & 255
-            n = lows_hist[g, kl]
-            if k >> 8 != g or n == 0:
-                continue
-            _put(out, table, bits32[e], 4)
-            _put(out, table + 4, n, 4)
-            table += 8
-            out[p : p + (n + 7) // 8] = 0
-            at[kl], want[kl] = p, grid_parity[e]
-            p += (n + 7) // 8
-        if n_entries:  # one pass over the group's steps sets every threshold's bits
-            j = np.zeros(256, np.int64)
-            for i in range(a, b):
-                kl = grouped[i]
-                if at[kl] >= 0:
-                    if parity[i] == want[kl]:
-                        out[at[kl] + (j[kl] >> 3)] |= np.uint8(1 << (j[kl] & 7))
-                    j[kl] += 1
-        _put(out, p, _sum_of(out[start:p]), 8)
-        pos = p + 8
+            c = np.int64(counts[g, s])
+            _put(out, base[g] + 8 * (s + 1), rank + c, 8)
+            part = out[start + rank : start + rank + c]
+            _put(out, base[g] + 8 * (nspans + 1 + s), _sum_of(part), 8)
+            rank += c
+        section = base[g] + head_n + n[g]
+        _put(out, base[g + 1] - 8, _sum_of(out[section : base[g + 1] - 8]), 8)
+    return out, sizes
 
 
 def _unpack_decisions(section: np.ndarray, t32: np.float32, cell: int, g: int

@@ -109,7 +109,8 @@ def test_grouped_low_bytes_round_trip(T, span):
         for s in range(nspans):
             want = np.bincount(high[c, s * span : (s + 1) * span], minlength=256)
             assert counts[c, :, s].tolist() == want.tolist()
-        region, sizes = I._cell_region(high[c], low[c], odd[c], counts[c], grid)
+        region, sizes = I._cell_region(high[c], low[c], np.packbits(odd[c], bitorder="little"),
+                                       counts[c], grid)
         assert region.size == sizes.sum() and (sizes > 0).sum() == np.unique(high[c]).size
         rel = np.r_[0, np.cumsum(sizes)]
         head_n = I._head_bytes(nspans)
@@ -147,7 +148,7 @@ def test_a_damaged_group_head_or_section_is_refused():
     t = np.float32(0.5)
     grid = I.RoundGrid(0.1, 5, np.array([t]), np.array([256 + 5], np.uint16), np.array([5]))
     region, sizes = I._cell_region(high, np.array([5, 6, 5, 5], np.uint8),
-                                   np.array([1, 0, 1, 0], np.uint8), counts, grid)
+                                   np.packbits([1, 0, 1, 0], bitorder="little"), counts, grid)
     head_n = I._head_bytes(1)
     head = region[:head_n].copy()
     I._group_head(head, 1, sizes[1] - head_n, 0, 1)
