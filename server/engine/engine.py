@@ -39,6 +39,7 @@ from .stats import stats_of_column
 
 BOUND_ROWS = 1 << 14  # candidates to rank from which |S2| is bounded first (see _bounded)
 BOUND_CELLS = 16  # the cells of Q (see _bounded)
+BOUND_FIRST = 4  # candidates counted exactly in _bounded's first round, per limit
 
 
 class SourceEngine:
@@ -236,11 +237,12 @@ class SourceEngine:
         ``key = -|I| * 2**32 + |S ∪ S2|`` are at least ``lb = -|I| * 2**32 + |S| + |S2 ∩ Q|``.
         With the rank's other keys, ``(lb, -length, start)`` is at most a candidate's rank
         ``(key, -length, start)``. The ``n`` best by that bound get their exact ``|S2|``
-        (``n`` = 4 ``limit``, then 4 times more each round); the ``limit``-th best exact rank
-        among them is at least as good as the answer's last, so once the ``n``-th bound
-        ranks after it, every candidate not counted ranks after ``limit`` others and is
-        left out. Exact: the answer is unchanged; on a tie of short candidates the ones
-        counted are the long ones and the few short ones whose bound is low."""
+        (``n`` = :data:`BOUND_FIRST` times ``limit``, then 4 times more each round); the
+        ``limit``-th best exact rank among them is at least as good as the answer's last,
+        so once the ``n``-th bound ranks after it, every candidate not counted ranks after
+        ``limit`` others and is left out. Exact: the answer is unchanged; on a tie of short
+        candidates the ones counted are the long ones and the few short ones whose bound is
+        low."""
         if a.size < max(BOUND_ROWS, 4 * query.limit) or len(query.cells) >= self.D:
             return None
         a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)  # as the warm-up compiled
@@ -250,7 +252,7 @@ class SourceEngine:
             return None
         tier = -k.astype(np.int64) * (1 << 32)
         lb, neg_len = tier + len(query.cells) + extra, a - b - 1
-        n = 4 * query.limit
+        n = BOUND_FIRST * query.limit
         while True:  # the n best by the bound, counted exactly, until the rest can't reach
             first = smallest((lb, neg_len, a), n)
             s2 = self.planes.count_s2(query.threshold, a[first], b[first], lo[first], hi[first])

@@ -493,9 +493,13 @@ class CodeIndex:
             counts = np.zeros((D, 256, nspans), np.uint32)
             step = self._build_step()
 
+            forget = getattr(self.source, "forget_rows", None)  # see StateSource
+
             def write_chunk(bounds: tuple[int, int]) -> tuple[np.ndarray, int, np.ndarray]:
                 a, b = bounds
                 values = read_values(self.source, a, b)
+                if forget is not None:
+                    forget(a, b)
                 codes = np.empty((D, b - a), np.uint16)
                 sums = np.zeros(D)  # for cell_stats' mean
                 encode_chunk(values, lo, scale, codes, sums)

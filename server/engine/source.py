@@ -37,6 +37,11 @@ class StateSource(Protocol):
             steps ``o[i] .. o[i+1]-1``. A corpus without boundaries is one sequence.
         fingerprint: a string that changes whenever the underlying numbers may have changed
             (file identity, size, mtime, dataset path, transform); the index records it.
+
+    A source may also have ``forget_rows(start, stop)``: a hint that those rows will not be
+    read again soon, which the index build gives after encoding them (the store drops them
+    from the page cache, which then keeps the build's own scratch files for its second
+    pass instead of re-reading them from disk).
     """
 
     shape: tuple[int, int]

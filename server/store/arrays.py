@@ -67,6 +67,14 @@ class ContiguousTable:
                 raise OSError(f"unexpected end of file reading rows {start}..{start + count - 1}")
             done += n
 
+    def forget(self, start: int, stop: int) -> None:
+        """Hint that rows ``start .. stop-1`` will not be read again soon: the kernel may drop
+        them from the page cache (a pass over the whole table need not push out what is
+        read next)."""
+        if stop > start:
+            os.posix_fadvise(self._fd, self._offset + start * self._row_bytes,
+                             (stop - start) * self._row_bytes, os.POSIX_FADV_DONTNEED)
+
     def __len__(self) -> int:
         return self.shape[0]
 

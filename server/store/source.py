@@ -58,6 +58,12 @@ class H5StateSource:
         rows = read_rows(self._array, max(0, start), min(stop, self.shape[0]))
         return rows.astype(np.float32) if self._convert else rows
 
+    def forget_rows(self, start: int, stop: int) -> None:
+        """A hint: rows ``start .. stop-1`` will not be read again soon (the index build,
+        having encoded them; see ``StateSource``). Only a contiguous table acts on it."""
+        if self.direct:
+            self._array.forget(max(0, start), min(stop, self.shape[0]))
+
     def read_steps(self, steps: np.ndarray) -> np.ndarray:
         """Raw ``float32[len(steps), D]`` for sorted, unique step ids."""
         rows = read_sorted(self._array, steps)

@@ -64,6 +64,10 @@ def test_direct_reads_equal_h5py(parens):
     steps = np.array([0, 1, 2, 9, 500, 501, 1999])
     assert np.array_equal(src.read_steps(steps), table[steps])
     assert src.read_steps(np.array([], dtype=np.int64)).shape == (0, 24)
+    src.forget_rows(100, 900)  # the build's page-cache hint: the rows read back the same
+    src.forget_rows(1990, 2500)
+    src.forget_rows(7, 7)
+    assert np.array_equal(src.read_rows(0, 2000), table)
 
 
 def test_source_follows_the_engine_protocol(parens):
@@ -109,6 +113,8 @@ def test_chunked_compressed_float64_tables_read_through_h5py(tmp_path):
     rows = src.read_rows(10, 20)
     assert rows.dtype == np.float32 and np.array_equal(rows, values[10:20])
     assert np.array_equal(src.read_steps(np.array([3, 250])), values[[3, 250]])
+    src.forget_rows(0, 100)  # a hint only a contiguous table acts on
+    assert np.array_equal(src.read_rows(0, 100), values[:100])
     ds.close()
 
 
