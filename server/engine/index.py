@@ -464,9 +464,10 @@ class CodeIndex:
         all are complete).
 
         Two passes: the first encodes the states chunk by chunk (high bytes to ``codes``,
-        low bytes in step order to a scratch file, each step's on-bit at the round threshold
-        of its code, if any, to another, and how many steps of each high byte every span
-        holds), the second groups each cell's low bytes and those bits by high byte."""
+        low bytes in step order to a scratch file, each step's round-threshold parity bit
+        (:func:`grid_parity`) to another, and how many steps of each high byte every span
+        holds; the states' rows are then dropped from the page cache), the second makes
+        each cell's region of ``lows`` (:func:`cell_region`) from what the first wrote."""
         progress = progress or (lambda fraction: None)
         T, D = self.source.shape
         lo, hi, scale, has_inf = self._ranges(progress)
