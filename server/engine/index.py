@@ -29,8 +29,9 @@ on, ``code(v) < k`` implies off, and only steps with ``code(v) == k`` are ambigu
 decided by reading their exact values through ``source.read_steps`` (one random read of
 a row each: about ``T / 65535`` per cell). NaN (code 0) is always off because ``k >= 1``.
 A threshold below every value of a cell without -inf (or above every value without +inf)
-needs no exact check at all. Nor does a round threshold (a multiple of the power of ten
-the client's threshold handle rounds to, 0.001 for tanh states; :func:`_round_thresholds`):
+needs no exact check at all. Nor does a round threshold (a multiple of a power of ten near
+a thousandth of the cell's range: 0.001 for tanh states, the step of the client's threshold
+handle there; :func:`_round_thresholds`):
 for each, the build stores one on-bit per ambiguous step in the section of its code's
 group, which the query reads with the group's low bytes.
 
