@@ -532,7 +532,7 @@ class CodeIndex:
             build.create("lows", 0)
             groups = np.zeros((D, 257), np.uint64)
 
-            def cell_region(c: int) -> tuple[np.ndarray, np.ndarray]:
+            def region_of(c: int) -> tuple[np.ndarray, np.ndarray]:
                 high, low = np.empty(T, np.uint8), np.empty(T, np.uint8)
                 odd = np.empty(row_bits, np.uint8)
                 build.read("codes", c * T, high)
@@ -545,7 +545,7 @@ class CodeIndex:
             end = 0
             with ThreadPoolExecutor(2) as pool:
                 for c0 in range(0, D, 8):
-                    for c, (region, sizes) in enumerate(pool.map(cell_region,
+                    for c, (region, sizes) in enumerate(pool.map(region_of,
                                                                  range(c0, min(D, c0 + 8))), c0):
                         build.write("lows", end, region)
                         groups[c] = end + np.r_[0, np.cumsum(sizes)]
