@@ -70,8 +70,8 @@ class ContiguousTable:
     def forget(self, start: int, stop: int) -> None:
         """Hint that rows ``start .. stop-1`` will not be read again soon: the kernel may drop
         them from the page cache (a pass over the whole table need not push out what is
-        read next)."""
-        if stop > start:
+        read next; a no-op where the system has no ``posix_fadvise``, as on macOS)."""
+        if stop > start and hasattr(os, "posix_fadvise"):
             os.posix_fadvise(self._fd, self._offset + start * self._row_bytes,
                              (stop - start) * self._row_bytes, os.POSIX_FADV_DONTNEED)
 
