@@ -748,8 +748,10 @@ class CodeIndex:
             if not needed or o1 == o0:
                 return np.zeros(s1 - s0 + 1, np.int64), np.empty(0, np.uint8), None
             size = o1 - o0 - head_n
+            if size < 12:  # no room for a low byte and the round thresholds' section
+                raise IndexCorrupt(f"the group table of cell {cell} is damaged")
             on = None
-            if 0 < size <= whole:
+            if size <= whole:
                 buf = np.empty(o1 - o0, np.uint8)
                 reader.read(o0, buf)
                 ranks, sums = _group_head(buf[:head_n], nspans, size, cell, g)
@@ -928,7 +930,8 @@ def grid_parity(values, inv_u, margin, first, t32s, count, out):
         out[:, w] = word
 
 
-def _head_bytes(nspans: int) -> int:
+@nb.njit(cache=True, nogil=True)
+def _head_bytes(nspans):
     """Bytes of a group's head in ``lows``: ``nspans + 1`` ranks and ``nspans`` checksums."""
     return 8 * (2 * nspans + 1)
 
@@ -963,7 +966,7 @@ def cell_region(high, low, odd, counts, grid_codes, bits32, grid_parity):
     its section, then the heads and checksums (about 2x faster than grouping first and
     copying, measured)."""
     T, nspans = high.size, counts.shape[1]
-    head_n = 8 * (2 * nspans + 1)
+    head_n = _head_bytes(nspans)
     hist = np.zeros(1 << 16, np.int64)
     for i in range(T):
         hist[(np.int64(high[i]) << 8) | np.int64(low[i])] += 1

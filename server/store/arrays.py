@@ -44,6 +44,17 @@ class Hdf5Files:
 _PREAD_RUNS = 256  # above this many runs of consecutive ids, gather through a short-lived map
 
 
+def pread_into(fd: int, offset: int, out: np.ndarray, short: str) -> None:
+    """Fill ``out``'s bytes from ``fd`` at ``offset`` (pread may return fewer bytes than
+    asked: it is called again); OSError(``short``) at the file's end."""
+    view, done = memoryview(out).cast("B"), 0
+    while done < view.nbytes:
+        n = os.preadv(fd, [view[done:]], offset + done)
+        if n <= 0:
+            raise OSError(short)
+        done += n
+
+
 class ContiguousTable:
     """A read-only ``[T, ...]`` table whose bytes lie contiguous in a file, read with ``pread``.
 
@@ -59,13 +70,8 @@ class ContiguousTable:
         weakref.finalize(self, os.close, self._fd)
 
     def _read(self, start: int, count: int, out: np.ndarray) -> None:
-        view = memoryview(out).cast("B")
-        done, offset = 0, self._offset + start * self._row_bytes
-        while done < view.nbytes:  # pread may return fewer bytes than asked
-            n = os.preadv(self._fd, [view[done:]], offset + done)
-            if n <= 0:
-                raise OSError(f"unexpected end of file reading rows {start}..{start + count - 1}")
-            done += n
+        pread_into(self._fd, self._offset + start * self._row_bytes, out,
+                   f"unexpected end of file reading rows {start}..{start + count - 1}")
 
     def forget(self, start: int, stop: int) -> None:
         """Hint that rows ``start .. stop-1`` will not be read again soon: the kernel may drop

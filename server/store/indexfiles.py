@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .arrays import pread_into
+
 INDEX_DIR = ".index"
 MANIFEST = "manifest.json"
 SAMPLE_ROWS = 64
@@ -214,16 +216,6 @@ class IndexFiles:
         return removed
 
 
-def _pread_into(fd: int, offset: int, out: np.ndarray, short: str) -> None:
-    """Fill ``out``'s bytes from ``fd`` at ``offset``; OSError(``short``) at the file's end."""
-    view, done = memoryview(out).cast("B"), 0
-    while done < view.nbytes:
-        n = os.preadv(fd, [view[done:]], offset + done)
-        if n <= 0:
-            raise OSError(short)
-        done += n
-
-
 class IndexReader:
     """One data file open read-only; :meth:`read` fills arrays with pread."""
 
@@ -231,7 +223,7 @@ class IndexReader:
         self.fd = os.open(path, os.O_RDONLY)
 
     def read(self, offset: int, out: np.ndarray) -> None:
-        _pread_into(self.fd, offset, out, "an index file is shorter than its manifest says")
+        pread_into(self.fd, offset, out, "an index file is shorter than its manifest says")
 
     def close(self) -> None:
         os.close(self.fd)
@@ -268,7 +260,7 @@ class IndexBuild:
 
     def read(self, name: str, offset: int, out: np.ndarray) -> None:
         """Fill ``out`` with bytes this build wrote to ``name`` from ``offset`` (pread)."""
-        _pread_into(self._fds[name][0], offset, out, f"index build file {name} is too short")
+        pread_into(self._fds[name][0], offset, out, f"index build file {name} is too short")
 
     def discard(self, name: str) -> None:
         """Close and remove the (scratch) file ``name``: it is not published."""
